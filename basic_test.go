@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTestDelay(t *testing.T) {
+	n, _ := newTestNode(t)
+	start := time.Now()
+	mustOK(t, call(t, n, "test_delay", 0.2), nil)
+	if time.Since(start) < 200*time.Millisecond {
+		t.Fatal("test_delay returned early")
+	}
+	mustOK(t, call(t, n, "test_delay", 0), nil)
+	mustFail(t, call(t, n, "test_delay", -1), "Invalid sleep duration")
+	mustFail(t, call(t, n, "test_delay", 1e12), "Invalid sleep duration")
+}
+
+func TestMasterNodeName(t *testing.T) {
+	n, _ := newTestNode(t)
+	mustFail(t, call(t, n, "master_node_name"), "Cluster configuration incomplete: Can't read ssconf file "+n.paths.ssconfPath("master_node"))
+	os.WriteFile(n.paths.ssconfPath("master_node"), []byte("node1.example.com\n\n"), 0o444)
+	var name string
+	mustOK(t, call(t, n, "master_node_name"), &name)
+	if name != "node1.example.com" {
+		t.Fatalf("master = %q", name)
+	}
+	os.WriteFile(n.paths.ssconfPath("master_node"), []byte(strings.Repeat("x", ssconfMaxSize+1)), 0o444)
+	mustFail(t, call(t, n, "master_node_name"), "larger than")
+}
+
+func TestNodeHasIPAddress(t *testing.T) {
+	n, _ := newTestNode(t)
+	for addr, want := range map[string]bool{
+		"127.0.0.1":   true,
+		"::1":         true,
+		"192.0.2.123": false, // TEST-NET-1, never configured here
+		"not-an-ip":   false,
+		"":            false,
+	} {
+		var got bool
+		mustOK(t, call(t, n, "node_has_ip_address", addr), &got)
+		if got != want {
+			t.Errorf("node_has_ip_address(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	mustFail(t, call(t, n, "node_has_ip_address", 5), "argument 1")
+}
+
+func TestWatcherPause(t *testing.T) {
+	n, _ := newTestNode(t)
+	get := func() *int64 {
+		var v *int64
+		mustOK(t, call(t, n, "get_watcher_pause"), &v)
+		return v
+	}
+	if get() != nil {
+		t.Fatal("pause without a file")
+	}
+	until := time.Now().Unix() + 600
+	mustOK(t, call(t, n, "set_watcher_pause", float64(until)+0.7), nil)
+	data, _ := os.ReadFile(n.paths.WatcherPauseFile)
+	if string(data) != strconv.FormatInt(until, 10)+"\n" {
+		t.Fatalf("pause file %q", data)
+	}
+	if st, _ := os.Stat(n.paths.WatcherPauseFile); st.Mode().Perm() != 0o644 {
+		t.Fatalf("pause file mode %v", st.Mode())
+	}
+	if v := get(); v == nil || *v != until {
+		t.Fatalf("get_watcher_pause = %v, want %d", v, until)
+	}
+	mustFail(t, call(t, n, "set_watcher_pause", "tomorrow"), "Duration must be numeric")
+	mustFail(t, call(t, n, "set_watcher_pause", true), "Duration must be numeric")
+	mustOK(t, call(t, n, "set_watcher_pause", nil), nil)
+	if _, err := os.Stat(n.paths.WatcherPauseFile); !os.IsNotExist(err) {
+		t.Fatal("pause file not removed")
+	}
+	mustOK(t, call(t, n, "set_watcher_pause", nil), nil) // removing twice is fine
+
+	// Past pauses read as null; long past or garbage ones are removed.
+	past := time.Now().Unix() - 60
+	os.WriteFile(n.paths.WatcherPauseFile, []byte(strconv.FormatInt(past, 10)), 0o644)
+	if get() != nil {
+		t.Fatal("expired pause reported")
+	}
+	if _, err := os.Stat(n.paths.WatcherPauseFile); err != nil {
+		t.Fatal("recently expired pause file removed")
+	}
+	os.WriteFile(n.paths.WatcherPauseFile, []byte(strconv.FormatInt(past-7200, 10)), 0o644)
+	get()
+	if _, err := os.Stat(n.paths.WatcherPauseFile); !os.IsNotExist(err) {
+		t.Fatal("long expired pause file kept")
+	}
+	os.WriteFile(n.paths.WatcherPauseFile, []byte("garbage"), 0o644)
+	if get() != nil {
+		t.Fatal("garbage pause reported")
+	}
+	if _, err := os.Stat(n.paths.WatcherPauseFile); !os.IsNotExist(err) {
+		t.Fatal("garbage pause file kept")
+	}
+}
+
+func TestBridgesExist(t *testing.T) {
+	n, _ := newTestNode(t)
+	fake := t.TempDir()
+	old := sysClassNet
+	sysClassNet = fake
+	defer func() { sysClassNet = old }()
+	os.MkdirAll(filepath.Join(fake, "br0", "bridge"), 0o755)
+	os.MkdirAll(filepath.Join(fake, "eth0"), 0o755) // an interface, not a bridge
+	os.MkdirAll(filepath.Join(fake, "bridge"), 0o755)
+
+	mustOK(t, call(t, n, "bridges_exist", []string{"br0"}), nil)
+	mustOK(t, call(t, n, "bridges_exist", []string{}), nil)
+	mustFail(t, call(t, n, "bridges_exist", []string{"br0", "eth0", "br9"}), "Missing bridges eth0, br9")
+	// Path tricks never count as bridges.
+	mustFail(t, call(t, n, "bridges_exist", []string{"."}), "Missing bridges .")
+	mustFail(t, call(t, n, "bridges_exist", []string{"../" + filepath.Base(fake) + "/br0"}), "Missing bridges")
+}

@@ -1,0 +1,3 @@
+module ganeti-noded
+
+go 1.26

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Constants of Debian's Ganeti 3.0 build (_constants.py and pathutils.py of
+// the installed package). Every path the daemon touches is derived here.
+const (
+	releaseVersion    = "3.0.2"
+	protocolVersion   = 3000000
+	daemonName        = "ganeti-noded"
+	defaultNodedPort  = 1811
+	ssconfFilePrefix  = "ssconf_"
+	cryptoBootstrap   = "bootstrap"
+	virtualPathPrefix = "/###-VIRTUAL-PATH-###,"
+
+	pkgLibDir = "/usr/lib/ganeti"
+	toolsDir  = pkgLibDir + "/tools"
+)
+
+// layout holds every node-local path, optionally below a virtual-cluster
+// root (GANETI_ROOTDIR). Handlers take paths from here and nowhere else, so
+// tests can run a whole node inside a temporary directory.
+type layout struct {
+	Root     string // "" on a real node
+	Hostname string // the virtual hostname, "" on a real node
+
+	SysconfDir string // /etc
+	ConfDir    string // /etc/ganeti
+	EtcHosts   string
+	DataDir    string // /var/lib/ganeti
+	RunDir     string // /var/run/ganeti
+	LogDir     string // /var/log/ganeti
+	LockDir    string // /var/lock
+
+	ExportDir             string
+	FileStorageDir        string
+	SharedFileStorageDir  string
+	GlusterStorageDir     string
+	XenConfigDir          string
+	QueueDir              string
+	QueueArchiveDir       string
+	QueueLockFile         string
+	QueueVersionFile      string
+	QueueSerialFile       string
+	QueueDrainFile        string
+	NodedCertFile         string
+	NodedClientCertFile   string
+	ClusterConfFile       string
+	RapiCertFile          string
+	RapiUsersFile         string
+	SpiceCertFile         string
+	SpiceCACertFile       string
+	ConfdHmacKey          string
+	ClusterDomainSecret   string
+	KnownHostsFile        string
+	VncPasswordFile       string
+	SsconfLockFile        string
+	WatcherPauseFile      string
+	PidFile               string
+	LogFile               string
+	FileStoragePathsFile  string
+	RestrictedCommandsDir string
+	HooksBaseDir          string
+}
+
+// newLayout builds the paths below root ("" for a real node).
+func newLayout(root, hostname string) *layout {
+	p := func(path string) string {
+		if root == "" {
+			return path
+		}
+		return filepath.Join(root, path)
+	}
+	l := &layout{Root: root, Hostname: hostname}
+	l.SysconfDir = p("/etc")
+	l.ConfDir = l.SysconfDir + "/ganeti"
+	// Ganeti leaves /etc/hosts unprefixed in a virtual cluster; we prefix it
+	// so that a test node never edits the host's real file.
+	l.EtcHosts = p("/etc/hosts")
+	l.DataDir = p("/var/lib/ganeti")
+	l.RunDir = p("/var/run/ganeti")
+	l.LogDir = p("/var/log/ganeti")
+	l.LockDir = p("/var/lock")
+	l.ExportDir = p("/var/lib/ganeti/export")
+	l.FileStorageDir = p("/srv/ganeti/file-storage")
+	l.SharedFileStorageDir = p("/srv/ganeti/shared-file-storage")
+	l.GlusterStorageDir = p("/var/run/ganeti/gluster")
+	l.XenConfigDir = p("/etc/xen")
+	l.QueueDir = l.DataDir + "/queue"
+	l.QueueArchiveDir = l.QueueDir + "/archive"
+	l.QueueLockFile = l.QueueDir + "/lock"
+	l.QueueVersionFile = l.QueueDir + "/version"
+	l.QueueSerialFile = l.QueueDir + "/serial"
+	l.QueueDrainFile = l.QueueDir + "/drain"
+	l.NodedCertFile = l.DataDir + "/server.pem"
+	l.NodedClientCertFile = l.DataDir + "/client.pem"
+	l.ClusterConfFile = l.DataDir + "/config.data"
+	l.RapiCertFile = l.DataDir + "/rapi.pem"
+	l.RapiUsersFile = l.DataDir + "/rapi/users"
+	l.SpiceCertFile = l.DataDir + "/spice.pem"
+	l.SpiceCACertFile = l.DataDir + "/spice-ca.pem"
+	l.ConfdHmacKey = l.DataDir + "/hmac.key"
+	l.ClusterDomainSecret = l.DataDir + "/cluster-domain-secret"
+	l.KnownHostsFile = l.DataDir + "/known_hosts"
+	l.VncPasswordFile = l.ConfDir + "/vnc-cluster-password"
+	l.SsconfLockFile = l.LockDir + "/ganeti-ssconf.lock"
+	l.WatcherPauseFile = l.DataDir + "/watcher.pause"
+	l.PidFile = l.RunDir + "/" + daemonName + ".pid"
+	l.LogFile = l.LogDir + "/node-daemon.log"
+	l.FileStoragePathsFile = l.ConfDir + "/file-storage-paths"
+	l.RestrictedCommandsDir = l.ConfDir + "/restricted-commands"
+	l.HooksBaseDir = l.ConfDir + "/hooks"
+	return l
+}
+
+// layoutFromEnv applies Ganeti's virtual-cluster convention: GANETI_ROOTDIR
+// and GANETI_HOSTNAME are set together, the root is absolute, and its last
+// component is the hostname.
+func layoutFromEnv() (*layout, error) {
+	root := os.Getenv("GANETI_ROOTDIR")
+	host := os.Getenv("GANETI_HOSTNAME")
+	if root == "" && host == "" {
+		return newLayout("", ""), nil
+	}
+	if root == "" || host == "" {
+		return nil, fmt.Errorf("GANETI_ROOTDIR and GANETI_HOSTNAME must be set together")
+	}
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("root directory in GANETI_ROOTDIR must be absolute: %s", root)
+	}
+	root = filepath.Clean(root)
+	if filepath.Base(host) != host || strings.ContainsRune(host, '/') {
+		return nil, fmt.Errorf("hostname %q can not be used for a file system path", host)
+	}
+	if filepath.Base(root) != host {
+		return nil, fmt.Errorf("last component of root directory %q must match hostname %q", root, host)
+	}
+	return newLayout(root, host), nil
+}
+
+// localize turns a path sent by the master into a node path: a virtual path
+// (virtual clusters) gets this node's root; a plain one is used as is.
+func (l *layout) localize(path string) string {
+	if rest, ok := strings.CutPrefix(path, virtualPathPrefix); ok {
+		if l.Root == "" {
+			return rest
+		}
+		return filepath.Join(l.Root, rest)
+	}
+	return path
+}
+
+// ssconfPath is the file holding one ssconf key.
+func (l *layout) ssconfPath(key string) string {
+	return filepath.Join(l.DataDir, ssconfFilePrefix+key)
+}

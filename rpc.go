@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// procedure implements one RPC: it receives the decoded JSON argument list
+// and returns the result, or an error that becomes [false, "message"].
+type procedure func(n *node, args []json.RawMessage) (any, error)
+
+// procedures maps every RPC of Ganeti 3.0's node daemon (plus resize_disk of
+// 3.1) to its handler. A nil entry is a procedure not implemented yet: it
+// answers [false, "<name>: not implemented"].
+var procedures = map[string]procedure{
+	// daemon and cluster files
+	"version":                 rpcVersion,
+	"test_delay":              rpcTestDelay,
+	"master_node_name":        rpcMasterNodeName,
+	"node_has_ip_address":     rpcNodeHasIPAddress,
+	"get_watcher_pause":       rpcGetWatcherPause,
+	"set_watcher_pause":       rpcSetWatcherPause,
+	"write_ssconf_files":      rpcWriteSsconfFiles,
+	"upload_file":             rpcUploadFile,
+	"upload_file_single":      rpcUploadFileSingle,
+	"get_file_info":           rpcGetFileInfo,
+	"jobqueue_update":         rpcJobqueueUpdate,
+	"jobqueue_purge":          rpcJobqueuePurge,
+	"jobqueue_rename":         rpcJobqueueRename,
+	"jobqueue_set_drain_flag": rpcJobqueueSetDrainFlag,
+	"etc_hosts_modify":        rpcEtcHostsModify,
+	"bridges_exist":           rpcBridgesExist,
+
+	// node
+	"node_info": nil, "node_verify": nil, "node_verify_light": nil,
+	"node_start_master_daemons": nil, "node_activate_master_ip": nil,
+	"node_deactivate_master_ip": nil, "node_stop_master": nil,
+	"node_change_master_netmask": nil, "node_leave_cluster": nil,
+	"node_volumes": nil, "node_demote_from_mc": nil, "node_powercycle": nil,
+	"node_configure_ovs": nil, "node_crypto_tokens": nil,
+	"node_ensure_daemon": nil, "node_ssh_key_add": nil,
+	"node_ssh_keys_renew": nil, "node_ssh_key_remove": nil,
+	"run_oob": nil, "restricted_command": nil, "hooks_runner": nil,
+	"iallocator_runner": nil,
+
+	// storage
+	"blockdev_create": nil, "blockdev_convert": nil,
+	"blockdev_pause_resume_sync": nil, "blockdev_image": nil,
+	"blockdev_wipe": nil, "blockdev_remove": nil, "blockdev_rename": nil,
+	"blockdev_assemble": nil, "blockdev_shutdown": nil,
+	"blockdev_addchildren": nil, "blockdev_removechildren": nil,
+	"blockdev_getmirrorstatus": nil, "blockdev_getmirrorstatus_multi": nil,
+	"blockdev_find": nil, "blockdev_snapshot": nil, "blockdev_grow": nil,
+	"blockdev_close": nil, "blockdev_open": nil, "blockdev_getdimensions": nil,
+	"blockdev_setinfo": nil, "drbd_disconnect_net": nil,
+	"drbd_attach_net": nil, "drbd_wait_sync": nil,
+	"drbd_needs_activation": nil, "drbd_helper": nil, "bdev_sizes": nil,
+	"lv_list": nil, "vg_list": nil, "storage_list": nil,
+	"storage_modify": nil, "storage_execute": nil,
+	"file_storage_dir_create": nil, "file_storage_dir_remove": nil,
+	"file_storage_dir_rename": nil,
+
+	// instances and hypervisors
+	"instance_shutdown": nil, "instance_start": nil, "hotplug_device": nil,
+	"hotplug_supported": nil, "instance_metadata_modify": nil,
+	"migration_info": nil, "accept_instance": nil,
+	"instance_finalize_migration_dst": nil, "instance_migrate": nil,
+	"instance_finalize_migration_src": nil,
+	"instance_get_migration_status":   nil, "instance_reboot": nil,
+	"instance_balloon_memory": nil, "instance_info": nil,
+	"instance_migratable": nil, "all_instances_info": nil,
+	"instance_console_info": nil, "instance_list": nil,
+	"hypervisor_validate_params": nil, "resize_disk": nil,
+
+	// OS, import and export
+	"instance_os_add": nil, "instance_run_rename": nil, "os_diagnose": nil,
+	"os_validate": nil, "os_export": nil, "extstorage_diagnose": nil,
+	"finalize_export": nil, "export_info": nil, "export_list": nil,
+	"export_remove": nil, "x509_cert_create": nil, "x509_cert_remove": nil,
+	"import_start": nil, "export_start": nil, "impexp_status": nil,
+	"impexp_abort": nil, "impexp_cleanup": nil,
+}
+
+const (
+	// maxRequestBody admits the largest legitimate call, a compressed
+	// configuration upload of a large cluster, with room to spare.
+	maxRequestBody = 64 << 20
+	ioTimeout      = 10 * time.Second // Ganeti's HTTP read and write timeout
+)
+
+// node is the daemon's state shared by all procedures.
+type node struct {
+	paths *layout
+	log   *logger
+
+	ents    *ganetiEnts
+	queueMu sync.Mutex // serialises job-queue procedures within the process
+
+	// stop asks the daemon to shut down after the current reply (used by
+	// node_leave_cluster); nil in tests that do not need it.
+	stop func()
+}
+
+// rpcHandler serves POST /<procedure>.
+type rpcHandler struct {
+	node *node
+}
+
+func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	outcome := "ok"
+	defer func() {
+		h.node.log.Infof("rpc peer=%s cert=%s proc=%q duration=%s outcome=%s",
+			r.RemoteAddr, peerDigest(r), name, time.Since(start).Round(time.Microsecond), outcome)
+	}()
+	w.Header().Set("Connection", "close")
+
+	if r.Method != http.MethodPost {
+		outcome = "refused: method " + r.Method
+		httpError(w, http.StatusBadRequest, "Only the POST method is supported")
+		return
+	}
+	proc, known := procedures[name]
+	if !known {
+		outcome = "refused: unknown procedure"
+		httpError(w, http.StatusNotFound, fmt.Sprintf("Unknown procedure %q", name))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			outcome = "refused: body too large"
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body larger than %d bytes", maxRequestBody))
+			return
+		}
+		outcome = "refused: " + err.Error()
+		httpError(w, http.StatusBadRequest, "Cannot read request body: "+err.Error())
+		return
+	}
+	var args []json.RawMessage
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &args) != nil {
+		outcome = "refused: body is not a JSON list"
+		httpError(w, http.StatusBadRequest, "Request body must be a JSON list of arguments")
+		return
+	}
+
+	result, err := h.node.call(name, proc, args)
+	var reply []byte
+	if err != nil {
+		outcome = "failed: " + truncate(err.Error(), 200)
+		reply, _ = json.Marshal([]any{false, err.Error()})
+	} else {
+		reply, err = json.Marshal([]any{true, result})
+		if err != nil {
+			outcome = "failed: cannot encode result: " + err.Error()
+			reply, _ = json.Marshal([]any{false, "Error while executing backend function: cannot encode result: " + err.Error()})
+		}
+	}
+	// The write, not the procedure, is bounded: procedures may legitimately
+	// run for minutes (instance shutdown, test_delay).
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ioTimeout))
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(reply)
+}
+
+// call runs one procedure, turning a panic into Ganeti's backend error.
+func (n *node) call(name string, proc procedure, args []json.RawMessage) (result any, err error) {
+	if proc == nil {
+		return nil, fmt.Errorf("%s: not implemented", name)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Errorf("panic in procedure %s: %v", name, p)
+			result, err = nil, fmt.Errorf("Error while executing backend function: %v", p)
+		}
+	}()
+	result, err = proc(n, args)
+	var ae *argError
+	if errors.As(err, &ae) {
+		err = fmt.Errorf("%s: %w", name, err)
+	}
+	return result, err
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), msg)
+}
+
+func peerDigest(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "-"
+	}
+	return certDigest(r.TLS.PeerCertificates[0])
+}
+
+// certDigest is OpenSSL's "sha1" digest as Ganeti stores it in ssconf:
+// upper-case hex pairs separated by colons.
+func certDigest(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw)
+	const hexdigits = "0123456789ABCDEF"
+	out := make([]byte, 0, len(sum)*3)
+	for i, b := range sum {
+		if i > 0 {
+			out = append(out, ':')
+		}
+		out = append(out, hexdigits[b>>4], hexdigits[b&15])
+	}
+	return string(out)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// limitListener serves at most cap(slots) connections at once. Further
+// connections wait in the kernel's accept queue, as the man page describes
+// for --max-clients.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), closed: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+// newHTTPServer builds the server; the caller provides the listener.
+func newHTTPServer(n *node) *http.Server {
+	return &http.Server{
+		Handler:           &rpcHandler{node: n},
+		ReadHeaderTimeout: ioTimeout,
+		ReadTimeout:       ioTimeout,
+		IdleTimeout:       ioTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          n.log.stdLogger(levelWarning),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+}

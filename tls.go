@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// clientCheck decides which client certificates may call the daemon: those
+// chained to the cluster certificate whose digest is listed in
+// ssconf_master_candidates_certs, or, while that list is missing or empty
+// (cluster bootstrap), the daemon's own certificate.
+type clientCheck struct {
+	cluster    *x509.Certificate // the certificate given by -C, acting as CA
+	candidates string            // path of ssconf_master_candidates_certs
+	now        func() time.Time
+}
+
+// verify is tls.Config.VerifyPeerCertificate: Go does not verify client
+// chains itself under RequireAnyClientCert, so everything is checked here.
+func (c *clientCheck) verify(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+	if len(rawCerts) == 0 {
+		return errors.New("no client certificate")
+	}
+	leaf, err := x509.ParseCertificate(rawCerts[0])
+	if err != nil {
+		return fmt.Errorf("bad client certificate: %w", err)
+	}
+	if err := c.chains(leaf); err != nil {
+		return err
+	}
+	// Certificates above the leaf may only be the cluster certificate.
+	for _, raw := range rawCerts[1:] {
+		if !bytes.Equal(raw, c.cluster.Raw) {
+			return errors.New("client certificate chain holds a foreign certificate")
+		}
+	}
+	digest := certDigest(leaf)
+	allowed, err := c.allowedDigests()
+	if err != nil {
+		return err
+	}
+	for _, d := range allowed {
+		if d == digest {
+			return nil
+		}
+	}
+	return fmt.Errorf("client certificate %s is not a master candidate's", digest)
+}
+
+// chains checks that leaf is the cluster certificate or signed by it, and
+// valid now. Ganeti's certificates are X509 v1 without CA extensions, so the
+// signature is checked directly rather than through x509.Verify.
+func (c *clientCheck) chains(leaf *x509.Certificate) error {
+	now := c.now()
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fmt.Errorf("client certificate not valid at %s", now.UTC().Format(time.RFC3339))
+	}
+	if bytes.Equal(leaf.Raw, c.cluster.Raw) {
+		return nil
+	}
+	if !bytes.Equal(leaf.RawIssuer, c.cluster.RawSubject) {
+		return errors.New("client certificate not issued by the cluster certificate")
+	}
+	if err := c.cluster.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature); err != nil {
+		return fmt.Errorf("client certificate not signed by the cluster certificate: %w", err)
+	}
+	return nil
+}
+
+// allowedDigests reads the candidate map on every handshake, as the Python
+// daemon does, so a changed map takes effect without a restart.
+func (c *clientCheck) allowedDigests() ([]string, error) {
+	data, err := readFileLimited(c.candidates, 1<<20)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("cannot read master candidate certificates: %w", err)
+	}
+	var digests []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		_, digest, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		digests = append(digests, strings.TrimSpace(digest))
+	}
+	if len(digests) == 0 {
+		digests = []string{certDigest(c.cluster)}
+	}
+	return digests, nil
+}
+
+// loadKeyPair reads the key and certificate (in Ganeti both live in
+// server.pem) and returns them with the parsed leaf certificate.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, *x509.Certificate, error) {
+	certPEM, err := readFileLimited(certFile, 1<<20)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("cannot read SSL certificate: %w", err)
+	}
+	keyPEM, err := readFileLimited(keyFile, 1<<20)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("cannot read SSL key: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("cannot load SSL key pair (%s, %s): %w", keyFile, certFile, err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("cannot parse SSL certificate %s: %w", certFile, err)
+	}
+	return pair, leaf, nil
+}
+
+// serverTLSConfig requires a client certificate and checks it with check.
+func serverTLSConfig(pair tls.Certificate, check *clientCheck) *tls.Config {
+	return &tls.Config{
+		MinVersion:            tls.VersionTLS12,
+		Certificates:          []tls.Certificate{pair},
+		ClientAuth:            tls.RequireAnyClientCert,
+		VerifyPeerCertificate: check.verify,
+	}
+}
