@@ -414,10 +414,17 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 		logPath = ""
 	}
 	log, err := newLogger(logPath, opts.debug, stderr, opts.syslog != "no")
+	if err != nil && opts.syslog == "yes" {
+		// The log file still records everything; syslog was an extra.
+		log, err = newLogger(logPath, opts.debug, stderr, false)
+		if err == nil {
+			log.Warningf("cannot connect to syslog, logging to %s only", logPath)
+		}
+	}
 	if err != nil && stderr != nil && logPath != "" {
 		// In the foreground stderr still carries the log, as with Ganeti.
 		fmt.Fprintf(stderr, "Failed to enable logging to file '%s': %v\n", logPath, err)
-		log, err = newLogger("", opts.debug, stderr, opts.syslog != "no")
+		log, err = newLogger("", opts.debug, stderr, false)
 	}
 	if err != nil {
 		return fail("%v", err)

@@ -1,0 +1,526 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemonBin is the daemon built once for the process-level tests.
+var daemonBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "noded-test-bin")
+	if err != nil {
+		panic(err)
+	}
+	daemonBin = filepath.Join(dir, "ganeti-noded")
+	build := exec.Command("go", "build", "-o", daemonBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the daemon: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// daemonProc is a daemon started by a test.
+type daemonProc struct {
+	paths *layout
+	port  int
+	cmd   *exec.Cmd
+	out   *syncBuffer
+}
+
+func daemonEnv(l *layout) []string {
+	return append(os.Environ(), "GANETI_ROOTDIR="+l.Root, "GANETI_HOSTNAME="+l.Hostname)
+}
+
+// startDaemon runs the daemon in the foreground on a free loopback port
+// and waits until it accepts connections.
+func startDaemon(t testing.TB, l *layout, args ...string) *daemonProc {
+	t.Helper()
+	port := freePort(t)
+	all := append([]string{"-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)
+	d := &daemonProc{paths: l, port: port, cmd: exec.Command(daemonBin, all...), out: &syncBuffer{}}
+	d.cmd.Env = daemonEnv(l)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGKILL)
+		d.cmd.Wait()
+	})
+	waitListening(t, port, d.out)
+	return d
+}
+
+func waitListening(t testing.TB, port int, out fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("daemon not listening on %d; output:\n%s", port, out)
+}
+
+// tlsConfigFor is the master's side: it presents certFile ("" for none)
+// and accepts only the cluster certificate as the server's.
+func tlsConfigFor(t testing.TB, certFile string) *tls.Config {
+	t.Helper()
+	cluster, err := os.ReadFile("testdata/certs/cluster.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(cluster, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, // Ganeti's certificates name no host; checked below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], pair.Certificate[0]) {
+				return errors.New("server did not present the cluster certificate")
+			}
+			return nil
+		},
+	}
+	if certFile != "" {
+		client, err := tls.LoadX509KeyPair(certFile, certFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{client}
+	}
+	return cfg
+}
+
+func httpClient(cfg *tls.Config) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+}
+
+// rpc calls a procedure over the network like the master does.
+func (d *daemonProc) rpc(t testing.TB, client *http.Client, scheme, name string, args ...any) (rpcReply, error) {
+	t.Helper()
+	if args == nil {
+		args = []any{}
+	}
+	body, _ := json.Marshal(args)
+	resp, err := client.Post(fmt.Sprintf("%s://127.0.0.1:%d/%s", scheme, d.port, name), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return rpcReply{}, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return rpcReply{}, fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	return decodeReply(t, data), nil
+}
+
+func writeCandidates(t testing.TB, l *layout, digests ...string) {
+	var b strings.Builder
+	for i, d := range digests {
+		fmt.Fprintf(&b, "uuid-%d=%s\n", i, d)
+	}
+	if err := os.WriteFile(l.ssconfPath("master_candidates_certs"), []byte(b.String()), 0o444); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	clusterDigest = "DB:60:0F:2E:B7:02:1B:B7:FD:CC:8C:CB:1D:CB:40:F1:A4:4E:97:42"
+	clientDigest  = "2D:07:5F:9F:4F:62:72:35:95:9F:6E:CD:E6:8A:53:71:B0:63:4F:D1"
+	client2Digest = "36:F5:C4:1A:00:5E:35:09:75:84:0C:05:57:B1:E3:59:CC:2B:B9:9A"
+	foreignDigest = "0E:59:35:B2:4D:41:77:87:04:A1:6D:6E:5C:69:24:92:9F:65:74:2F"
+)
+
+func TestDaemonClientCertificates(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock")
+	try := func(cert string) error {
+		r, err := d.rpc(t, httpClient(tlsConfigFor(t, cert)), "https", "version")
+		if err == nil && !r.OK {
+			err = fmt.Errorf("call failed: %s", r.Result)
+		}
+		return err
+	}
+	const (
+		cluster = "testdata/certs/cluster.pem"
+		client  = "testdata/certs/client.pem"
+		client2 = "testdata/certs/client2.pem"
+		foreign = "testdata/certs/foreign-client.pem"
+		other   = "testdata/certs/foreign.pem"
+	)
+	// Bootstrap: no candidate map, only the daemon's own certificate.
+	for cert, ok := range map[string]bool{cluster: true, client: false, "": false, foreign: false, other: false} {
+		if err := try(cert); (err == nil) != ok {
+			t.Errorf("bootstrap, cert %q: err=%v, want accepted=%v", cert, err, ok)
+		}
+	}
+	// An empty map is still bootstrap.
+	writeCandidates(t, l)
+	if err := try(cluster); err != nil {
+		t.Errorf("empty map refused the cluster certificate: %v", err)
+	}
+	// With candidates: only their certificates, and only when chained.
+	writeCandidates(t, l, clientDigest, foreignDigest)
+	for cert, ok := range map[string]bool{client: true, client2: false, cluster: false, "": false, foreign: false, other: false} {
+		if err := try(cert); (err == nil) != ok {
+			t.Errorf("candidates, cert %q: err=%v, want accepted=%v", cert, err, ok)
+		}
+	}
+	logs, _ := os.ReadFile(l.LogFile)
+	for _, want := range []string{"cert=" + clientDigest + ` proc="version"`, "is not a master candidate's", "not signed by the cluster certificate"} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+func TestDaemonNoSSL(t *testing.T) {
+	l := newTestRoot(t)
+	os.Remove(l.NodedCertFile) // --no-ssl needs no certificate
+	d := startDaemon(t, l, "--no-ssl", "--no-mlock")
+	r, err := d.rpc(t, http.DefaultClient, "http", "version")
+	if err != nil || !r.OK {
+		t.Fatalf("plain HTTP call: %v %v", r, err)
+	}
+}
+
+func TestDaemonStartupRefusals(t *testing.T) {
+	l := newTestRoot(t)
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(daemonBin, args...)
+		cmd.Env = daemonEnv(l)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		text string
+	}{
+		{[]string{"--bogus"}, 2, "no such option: --bogus"},
+		{[]string{"-z"}, 2, "no such option: -z"},
+		{[]string{"-p"}, 2, "-p option requires 1 argument"},
+		{[]string{"-p", "http"}, 2, "invalid port value"},
+		{[]string{"--syslog=maybe"}, 2, "invalid choice"},
+		{[]string{"--no-ssl=1"}, 2, "does not take a value"},
+		{[]string{"extra"}, 1, "Usage: ganeti-noded"},
+		{[]string{"--max-clients=0"}, 1, "--max-clients argument must be >= 1"},
+		{[]string{"-b", "127.0.0.1", "-i", "lo"}, 1, "Can't specify both, bind address (127.0.0.1) and bind interface (lo)"},
+		{[]string{"-i", "nosuchif0"}, 1, "Failed to find IP for interface nosuchif0"},
+		{[]string{"-C", l.Root + "/missing.pem"}, 1, "SSL certificate file '" + l.Root + "/missing.pem' was not found"},
+		{[]string{"-K", l.DataDir}, 1, "SSL key file '" + l.DataDir + "' was not found"},
+		{[]string{"--version"}, 0, "ganeti-noded (ganeti) 3.0.2"},
+		{[]string{"--help"}, 0, "--max-clients=MAX_CLIENTS"},
+	} {
+		code, out := run(tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.text) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tc.args, code, out, tc.code, tc.text)
+		}
+	}
+	// A bad virtual-cluster root is refused too.
+	cmd := exec.Command(daemonBin, "-f")
+	cmd.Env = append(os.Environ(), "GANETI_ROOTDIR="+l.Root, "GANETI_HOSTNAME=other.example.com")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must match hostname") {
+		t.Errorf("mismatched GANETI_HOSTNAME: %v %s", err, out)
+	}
+}
+
+func TestDaemonDetachAndPidLock(t *testing.T) {
+	l := newTestRoot(t)
+	port := freePort(t)
+	start := func(port int) (*exec.Cmd, string, error) {
+		cmd := exec.Command(daemonBin, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
+		cmd.Env = daemonEnv(l)
+		out, err := cmd.CombinedOutput()
+		return cmd, string(out), err
+	}
+	began := time.Now()
+	if _, out, err := start(port); err != nil {
+		t.Fatalf("detached start: %v %s", err, out)
+	}
+	// The starter returned only once the daemon listens.
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		t.Fatalf("not listening right after the starter returned (%s): %v", time.Since(began), err)
+	}
+	c.Close()
+	pidData, err := os.ReadFile(l.PidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidData)))
+	proc, _ := os.FindProcess(pid)
+	defer proc.Signal(syscall.SIGKILL)
+	if sid := sessionID(t, pid); sid != pid {
+		t.Errorf("daemon session %d, want its own (%d)", sid, pid)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); target != "/dev/null" {
+			t.Errorf("daemon fd %d -> %q, want /dev/null", fd, target)
+		}
+	}
+	if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != "/" {
+		t.Errorf("daemon cwd %q", cwd)
+	}
+
+	// A second daemon refuses to start while the first holds the PID file.
+	if _, out, err := start(freePort(t)); err == nil || !strings.Contains(out, "Error while locking PID file") {
+		t.Fatalf("second daemon: %v %q", err, out)
+	}
+	// SIGTERM: exits and removes the PID file.
+	proc.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		t.Fatal("daemon still running after SIGTERM")
+	}
+	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
+		t.Fatal("PID file left behind")
+	}
+	logs, _ := os.ReadFile(l.LogFile)
+	if !strings.Contains(string(logs), "daemon shutdown") {
+		t.Errorf("no shutdown line in log:\n%s", logs)
+	}
+}
+
+func TestDaemonDetachReportsStartupError(t *testing.T) {
+	l := newTestRoot(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	cmd := exec.Command(daemonBin, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
+	cmd.Env = daemonEnv(l)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("start on a busy port: %v %q", err, out)
+	}
+	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
+		t.Fatal("failed daemon left its PID file")
+	}
+}
+
+func TestDaemonLogFormatAndSighup(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock", "-d")
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	if _, err := d.rpc(t, client, "https", "version"); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := os.ReadFile(l.LogFile)
+	first := strings.SplitN(string(logs), "\n", 2)[0]
+	if !lineFormat.MatchString(first) {
+		t.Fatalf("log line %q not in Ganeti's format", first)
+	}
+	if !strings.Contains(d.out.String(), "daemon startup") {
+		t.Error("foreground daemon does not log to stderr")
+	}
+	// Rotation: move the file away, SIGHUP, and the next line lands in a new file.
+	os.Rename(l.LogFile, l.LogFile+".1")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(l.LogFile); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := d.rpc(t, client, "https", "version"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := os.ReadFile(l.LogFile)
+	if err != nil || !strings.Contains(string(fresh), `proc="version"`) {
+		t.Fatalf("no new log file after SIGHUP: %v %q", err, fresh)
+	}
+}
+
+func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock")
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	done := make(chan error, 1)
+	go func() {
+		r, err := d.rpc(t, client, "https", "test_delay", 1)
+		if err == nil && !r.OK {
+			err = fmt.Errorf("failed: %s", r.Result)
+		}
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Fatalf("call in flight during SIGTERM: %v", err)
+	}
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	// New connections are refused once it stopped.
+	if _, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port)); err == nil {
+		t.Fatal("still accepting after SIGTERM")
+	}
+}
+
+func TestDaemonMaxClients(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock", "--max-clients", "2")
+	// Two idle connections (no TLS handshake yet) hold both slots.
+	var idle []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond) // let the daemon accept both
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "version")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("third call answered while two connections hold the slots: %v", err)
+	case <-time.After(time.Second):
+	}
+	idle[0].Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("third call not answered after a slot was freed")
+	}
+}
+
+func TestDaemonBindInterface(t *testing.T) {
+	l := newTestRoot(t)
+	port := freePort(t)
+	cmd := exec.Command(daemonBin, "-f", "-i", "lo", "-p", strconv.Itoa(port), "--no-ssl", "--no-mlock")
+	cmd.Env = daemonEnv(l)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitListening(t, port, out)
+	if !strings.Contains(out.String(), fmt.Sprintf("listening on 127.0.0.1:%d", port)) {
+		t.Fatalf("-i lo did not bind 127.0.0.1:\n%s", out)
+	}
+}
+
+func TestDaemonMlock(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mlockall needs root (or a large RLIMIT_MEMLOCK)")
+	}
+	locked := func(args ...string) int {
+		d := startDaemon(t, newTestRoot(t), args...)
+		return vmLocked(t, d.cmd.Process.Pid)
+	}
+	if kb := locked(); kb == 0 {
+		t.Error("daemon did not lock its memory")
+	}
+	if kb := locked("--no-mlock"); kb != 0 {
+		t.Errorf("--no-mlock daemon locked %d kB", kb)
+	}
+}
+
+// vmLocked reads VmLck (kB) of a process.
+func vmLocked(t testing.TB, pid int) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmLck:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	t.Fatal("no VmLck line")
+	return 0
+}
+
+func TestDaemonSyslogOnly(t *testing.T) {
+	l := newTestRoot(t)
+	port := freePort(t)
+	cmd := exec.Command(daemonBin, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock", "--syslog=only")
+	cmd.Env = daemonEnv(l)
+	if _, err := os.Stat("/dev/log"); err != nil {
+		// Without a syslog socket, "only" would log nowhere: refused.
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "syslog") {
+			t.Fatalf("--syslog=only without /dev/log: %v %q", err, out)
+		}
+		return
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitListening(t, port, out)
+	if _, err := os.Stat(l.LogFile); !os.IsNotExist(err) {
+		t.Fatal("--syslog=only wrote the log file")
+	}
+}
+
+// sessionID reads a process's session from /proc/PID/stat (field 6).
+func sessionID(t testing.TB, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name in parentheses may hold spaces; fields follow the last ')'.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	sid, _ := strconv.Atoi(fields[3])
+	return sid
+}

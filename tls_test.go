@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/pem"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func rawCert(t *testing.T, file string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			t.Fatalf("%s: no certificate", file)
+		}
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes
+		}
+	}
+}
+
+func TestClientCheck(t *testing.T) {
+	l := newTestRoot(t)
+	_, cluster, err := loadKeyPair(l.NodedCertFile, l.NodedCertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := &clientCheck{cluster: cluster, candidates: l.ssconfPath("master_candidates_certs"), now: func() time.Time { return now }}
+	client := rawCert(t, "testdata/certs/client.pem")
+	clusterRaw := rawCert(t, "testdata/certs/cluster.pem")
+	writeCandidates(t, l, clientDigest)
+
+	if err := c.verify([][]byte{client}, nil); err != nil {
+		t.Fatalf("candidate refused: %v", err)
+	}
+	// The chain may carry the cluster certificate, nothing else.
+	if err := c.verify([][]byte{client, clusterRaw}, nil); err != nil {
+		t.Fatalf("candidate with cluster cert in chain refused: %v", err)
+	}
+	if err := c.verify([][]byte{client, rawCert(t, "testdata/certs/foreign.pem")}, nil); err == nil {
+		t.Fatal("foreign certificate in chain accepted")
+	}
+	for name, raw := range map[string][][]byte{
+		"none":    nil,
+		"garbage": {[]byte("not a certificate")},
+		"foreign": {rawCert(t, "testdata/certs/foreign-client.pem")},
+		"client2": {rawCert(t, "testdata/certs/client2.pem")},
+	} {
+		if err := c.verify(raw, nil); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	// Outside its validity the candidate is refused.
+	now = time.Now().AddDate(200, 0, 0)
+	if err := c.verify([][]byte{client}, nil); err == nil || !strings.Contains(err.Error(), "not valid at") {
+		t.Fatalf("expired certificate: %v", err)
+	}
+	now = time.Now()
+	// Lines without "=" and blank lines are skipped.
+	os.WriteFile(c.candidates, []byte("\nbogus\nuuid="+clientDigest+"\n"), 0o444)
+	if err := c.verify([][]byte{client}, nil); err != nil {
+		t.Fatalf("candidate refused with odd lines around: %v", err)
+	}
+}
