@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,10 @@ import (
 var daemonBin string
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(benchFloorEnv); addr != "" {
+		runFloorServer(addr)
+		return
+	}
 	dir, err := os.MkdirTemp("", "noded-test-bin")
 	if err != nil {
 		panic(err)
@@ -523,4 +528,61 @@ func sessionID(t testing.TB, pid int) int {
 	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
 	sid, _ := strconv.Atoi(fields[3])
 	return sid
+}
+
+func TestDaemonHolds200Clients(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l) // default --max-clients 20: the rest wait their turn
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	const clients = 200
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := d.rpc(t, client, "https", "version")
+			if err == nil && !r.OK {
+				err = fmt.Errorf("failed: %s", r.Result)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			failed++
+			t.Log(err)
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d concurrent calls failed", failed, clients)
+	}
+}
+
+func TestDaemonReadTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s read timeout")
+	}
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock", "--max-clients", "1")
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A client that never finishes its request must not hold its slot.
+	io.WriteString(conn, "POST /version HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[")
+	began := time.Now()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	io.ReadAll(conn)
+	if took := time.Since(began); took < 9*time.Second || took > 15*time.Second {
+		t.Fatalf("stalled request closed after %s, want about 10 s", took)
+	}
+	r, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "version")
+	if err != nil || !r.OK {
+		t.Fatalf("slot not freed: %v", err)
+	}
 }

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The side-by-side benchmark behind `make bench`. It starts three servers
+// with the same cluster certificate: a do-nothing Go TLS server (the
+// handshake floor: every call is a new TLS connection, as from the master),
+// this daemon, and Ganeti's Python daemon from Debian's package. It then
+// measures calls per second and latency with 1 and 20 clients, and the
+// memory each keeps locked.
+
+const pythonNoded = "/usr/sbin/ganeti-noded"
+
+// benchFloorEnv makes the test binary serve as the floor server.
+const benchFloorEnv = "NODED_BENCH_FLOOR"
+
+// runFloorServer answers every POST with [true,3000000] over TLS, requiring
+// a client certificate like the daemons do, and nothing else.
+func runFloorServer(addr string) {
+	pair, err := tls.LoadX509KeyPair("testdata/certs/cluster.pem", "testdata/certs/cluster.pem")
+	if err != nil {
+		panic(err)
+	}
+	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAnyClientCert})
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Connection", "close")
+		w.Write([]byte("[true,3000000]"))
+	})}
+	srv.Serve(ln)
+}
+
+// benchServer is one server under test.
+type benchServer struct {
+	name string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startBenchServer(t *testing.T, name string, argv []string, env []string, port int) *benchServer {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, port, out)
+	return &benchServer{name: name, port: port, cmd: cmd}
+}
+
+// loadResult is one measurement.
+type loadResult struct {
+	calls, errors int
+	elapsed       time.Duration
+	latencies     []time.Duration
+}
+
+func (r loadResult) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
+
+func (r loadResult) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[int(p*float64(len(r.latencies)-1))]
+}
+
+// load runs clients loops of calls for d, each call a new TLS connection
+// that posts body to /proc and reads the reply to the end.
+func load(t *testing.T, port, clients int, d time.Duration, proc, body string) loadResult {
+	cert, err := tls.LoadX509KeyPair("testdata/certs/cluster.pem", "testdata/certs/cluster.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}
+	request := fmt.Sprintf("POST /%s HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", proc, len(body), body)
+	var mu sync.Mutex
+	var res loadResult
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				began := time.Now()
+				ok := oneCall(cfg, port, request)
+				took := time.Since(began)
+				mu.Lock()
+				if ok {
+					res.calls++
+					res.latencies = append(res.latencies, took)
+				} else {
+					res.errors++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	return res
+}
+
+func oneCall(cfg *tls.Config, port int, request string) bool {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port), cfg)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return false
+	}
+	reply, err := io.ReadAll(resp.Body)
+	return err == nil && resp.StatusCode == 200 && strings.HasPrefix(strings.TrimSpace(string(reply)), "[true")
+}
+
+// lockedKB is the memory a process has resident and locked (smaps_rollup's
+// "Locked:"); VmLck would count reserved address space too.
+func lockedKB(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Locked:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return -1
+}
+
+func TestBenchReport(t *testing.T) {
+	if os.Getenv("NODED_BENCH") == "" {
+		t.Skip("set NODED_BENCH=1 (make bench)")
+	}
+	duration := 5 * time.Second
+	if s := os.Getenv("NODED_BENCH_SECONDS"); s != "" {
+		n, _ := strconv.Atoi(s)
+		duration = time.Duration(n) * time.Second
+	}
+	self, _ := os.Executable()
+	floorPort := freePort(t)
+	servers := []*benchServer{startBenchServer(t, "floor (Go TLS)", []string{self}, append(os.Environ(), benchFloorEnv+"=127.0.0.1:"+strconv.Itoa(floorPort)), floorPort)}
+
+	ours := newTestRoot(t)
+	port := freePort(t)
+	servers = append(servers, startBenchServer(t, "this daemon",
+		[]string{daemonBin, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, daemonEnv(ours), port))
+
+	if _, err := os.Stat(pythonNoded); err == nil {
+		py := newTestRoot(t)
+		port := freePort(t)
+		servers = append(servers, startBenchServer(t, "Python 3.0.2",
+			[]string{pythonNoded, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, daemonEnv(py), port))
+	} else {
+		t.Logf("%s not installed (apt-get install ganeti): Python column left out", pythonNoded)
+	}
+
+	type row struct {
+		server  *benchServer
+		clients int
+		res     loadResult
+	}
+	var rows []row
+	for _, clients := range []int{1, 20} {
+		for _, s := range servers {
+			rows = append(rows, row{s, clients, load(t, s.port, clients, duration, "version", "[]")})
+		}
+	}
+
+	fmt.Printf("\n%-16s %-8s %10s %9s %9s %9s %7s\n", "server", "clients", "calls/s", "p50", "p90", "p99", "errors")
+	for _, r := range rows {
+		fmt.Printf("%-16s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
+			r.res.percentile(0.5).Round(100*time.Microsecond), r.res.percentile(0.9).Round(100*time.Microsecond),
+			r.res.percentile(0.99).Round(100*time.Microsecond), r.res.errors)
+	}
+	fmt.Printf("\n%-16s %12s %12s\n", "server", "locked (MB)", "resident (MB)")
+	locked := map[string]float64{}
+	for _, s := range servers {
+		pid := s.cmd.Process.Pid
+		locked[s.name] = float64(lockedKB(pid)) / 1024
+		fmt.Printf("%-16s %12.1f %12.1f\n", s.name, locked[s.name], float64(residentKB(pid))/1024)
+	}
+
+	// Targets of the daemon-core issue.
+	rate := func(name string, clients int) float64 {
+		for _, r := range rows {
+			if r.server.name == name && r.clients == clients {
+				return r.res.rate()
+			}
+		}
+		return 0
+	}
+	fmt.Println()
+	check := func(ok bool, format string, args ...any) {
+		verdict := "met"
+		if !ok {
+			verdict = "MISSED"
+			t.Errorf(format, args...)
+		}
+		fmt.Printf("target %-6s "+format+"\n", append([]any{verdict}, args...)...)
+	}
+	for _, c := range []int{1, 20} {
+		ratio := rate("this daemon", c) / rate("floor (Go TLS)", c)
+		check(ratio >= 0.8, "%d client(s): %.2f of the TLS floor (>= 0.80)", c, ratio)
+		if py := rate("Python 3.0.2", c); py > 0 {
+			check(rate("this daemon", c)/py >= 20, "%d client(s): %.1f times the Python daemon (>= 20)", c, rate("this daemon", c)/py)
+		}
+	}
+	check(locked["this daemon"] < 15, "locked memory %.1f MB (< 15)", locked["this daemon"])
+	for _, r := range rows {
+		if r.server.name == "this daemon" && r.res.errors > 0 {
+			t.Errorf("%d failed calls with %d clients", r.res.errors, r.clients)
+		}
+	}
+}
+
+func residentKB(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return -1
+}
