@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Every external command the daemon runs goes through runCommand: it logs
+// the command line, enforces a timeout (killing the whole process group),
+// captures output up to a bound, and reports that output in errors.
+
+const (
+	defaultCommandTimeout = 5 * time.Minute
+	maxCommandOutput      = 1 << 20
+)
+
+// command describes one run.
+type command struct {
+	Args    []string
+	Env     []string // extra variables on top of the daemon's (LC_ALL=C added)
+	Reset   bool     // start from an empty environment instead
+	Dir     string
+	Stdin   []byte
+	Timeout time.Duration // 0 means defaultCommandTimeout
+}
+
+// cmdResult is what a finished command left.
+type cmdResult struct {
+	Output   string // stdout and stderr, interleaved as written
+	ExitCode int    // -1 when killed by a signal
+	TimedOut bool
+}
+
+// commandError is a command that ran and failed; its message carries the
+// command line, the exit status and the output.
+type commandError struct {
+	Cmdline string
+	Result  *cmdResult
+}
+
+func (e *commandError) Error() string {
+	why := fmt.Sprintf("exit code %d", e.Result.ExitCode)
+	if e.Result.TimedOut {
+		why = "timed out"
+	}
+	out := strings.TrimSpace(e.Result.Output)
+	if out == "" {
+		return fmt.Sprintf("%s failed (%s)", e.Cmdline, why)
+	}
+	return fmt.Sprintf("%s failed (%s): %s", e.Cmdline, why, truncate(out, 2000))
+}
+
+// boundedBuffer keeps the first maxCommandOutput bytes written.
+type boundedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := maxCommandOutput - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// runCommand runs c and returns its result; the error is non-nil when the
+// command could not start, timed out, or exited non-zero (then it is a
+// *commandError and the result is returned too).
+func (n *node) runCommand(c command) (*cmdResult, error) {
+	if len(c.Args) == 0 {
+		return nil, errors.New("runCommand: empty command")
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = defaultCommandTimeout
+	}
+	cmdline := strings.Join(c.Args, " ")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	env := []string{}
+	if !c.Reset {
+		env = append(os.Environ(), "LC_ALL=C")
+	}
+	cmd.Env = append(env, c.Env...)
+	cmd.Dir = c.Dir
+	if c.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	out := &boundedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	// Own process group, so a timeout also ends what the command started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	n.log.Debugf("running %s", cmdline)
+	err := cmd.Run()
+	res := &cmdResult{Output: out.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	if cmd.ProcessState == nil {
+		n.log.Warningf("cannot run %s: %v", cmdline, err)
+		return nil, fmt.Errorf("cannot run %s: %w", cmdline, err)
+	}
+	res.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+	n.log.Debugf("%s: exit %d after %s", cmdline, res.ExitCode, time.Since(start).Round(time.Millisecond))
+	if err != nil || res.TimedOut {
+		n.log.Warningf("command %s failed: exit %d, timed out %v", cmdline, res.ExitCode, res.TimedOut)
+		return res, &commandError{Cmdline: cmdline, Result: res}
+	}
+	return res, nil
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunCommand(t *testing.T) {
+	n, logs := newTestNode(t)
+	res, err := n.runCommand(command{Args: []string{"sh", "-c", "echo out; echo err >&2; echo $LC_ALL $EXTRA"}, Env: []string{"EXTRA=x"}})
+	if err != nil || res.ExitCode != 0 || res.Output != "out\nerr\nC x\n" {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if !strings.Contains(logs.String(), "running sh -c") {
+		t.Error("command not logged")
+	}
+
+	res, err = n.runCommand(command{Args: []string{"sh", "-c", "echo broken; exit 3"}})
+	var ce *commandError
+	if !errors.As(err, &ce) || res.ExitCode != 3 || !strings.Contains(err.Error(), "exit code 3): broken") {
+		t.Fatalf("failing command: %+v, %v", res, err)
+	}
+
+	// A timeout kills the whole process group, grandchildren included.
+	began := time.Now()
+	res, err = n.runCommand(command{Args: []string{"sh", "-c", "sleep 30 & sleep 30; echo never"}, Timeout: 300 * time.Millisecond})
+	if err == nil || !res.TimedOut || time.Since(began) > 10*time.Second || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("timeout: %+v, %v after %s", res, err, time.Since(began))
+	}
+
+	if _, err := n.runCommand(command{Args: []string{"/nonexistent/tool"}}); err == nil || !strings.Contains(err.Error(), "cannot run /nonexistent/tool") {
+		t.Fatalf("missing tool: %v", err)
+	}
+
+	res, _ = n.runCommand(command{Args: []string{"sh", "-c", "head -c 3000000 /dev/zero"}})
+	if len(res.Output) != maxCommandOutput {
+		t.Fatalf("output not bounded: %d bytes", len(res.Output))
+	}
+	res, _ = n.runCommand(command{Args: []string{"cat"}, Stdin: []byte("fed")})
+	if res.Output != "fed" {
+		t.Fatalf("stdin: %q", res.Output)
+	}
+}
