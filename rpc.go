@@ -48,7 +48,7 @@ var procedures = map[string]procedure{
 	"node_deactivate_master_ip": nil, "node_stop_master": nil,
 	"node_change_master_netmask": nil, "node_leave_cluster": nil,
 	"node_volumes": nil, "node_demote_from_mc": nil, "node_powercycle": nil,
-	"node_configure_ovs": nil, "node_crypto_tokens": nil,
+	"node_configure_ovs": nil, "node_crypto_tokens": rpcNodeCryptoTokens,
 	"node_ensure_daemon": nil, "node_ssh_key_add": nil,
 	"node_ssh_keys_renew": nil, "node_ssh_key_remove": nil,
 	"run_oob": nil, "restricted_command": nil, "hooks_runner": nil,

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+)
+
+const (
+	certValidity = 1825 * 24 * time.Hour // Ganeti's X509_CERT_DEFAULT_VALIDITY
+	certFileMode = 0o440                 // NODED_CERT_MODE
+	rsaKeyBits   = 2048
+)
+
+// cryptoRequest is one [token_type, action, options] of node_crypto_tokens.
+type cryptoRequest struct {
+	Type, Action string
+	Options      map[string]any
+}
+
+func (r *cryptoRequest) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
+		return errors.New("token request must be [type, action, options]")
+	}
+	if err := json.Unmarshal(raw[0], &r.Type); err != nil {
+		return fmt.Errorf("token type: %v", err)
+	}
+	if err := json.Unmarshal(raw[1], &r.Action); err != nil {
+		return fmt.Errorf("token action: %v", err)
+	}
+	if err := json.Unmarshal(raw[2], &r.Options); err != nil {
+		return fmt.Errorf("token options: %v", err)
+	}
+	return nil
+}
+
+// rpcNodeCryptoTokens answers [[type, action, options], ...] with
+// [[type, token], ...]. For "ssl", "get" returns the digest of the node's
+// client certificate and "create" first makes a new one, signed by the
+// cluster certificate.
+func rpcNodeCryptoTokens(n *node, args []json.RawMessage) (any, error) {
+	var requests []cryptoRequest
+	if err := decodeArgs(args, &requests); err != nil {
+		return nil, err
+	}
+	var tokens [][2]string
+	for _, req := range requests {
+		if req.Type != "ssl" {
+			return nil, fmt.Errorf("Token type '%s' not supported.", req.Type)
+		}
+		switch req.Action {
+		case "get":
+		case "create":
+			if err := n.createClientCert(req.Options); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("Action '%s' is not supported.", req.Action)
+		}
+		digest, err := fileCertDigest(n.paths.NodedClientCertFile)
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, [2]string{req.Type, digest})
+	}
+	return tokens, nil
+}
+
+// fileCertDigest is the digest of the first certificate in a PEM file.
+func fileCertDigest(path string) (string, error) {
+	data, err := readFileLimited(path, 1<<20)
+	if err != nil {
+		return "", err
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return "", fmt.Errorf("no certificate in %s", path)
+		}
+		if b.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return "", fmt.Errorf("bad certificate in %s: %w", path, err)
+			}
+			return certDigest(c), nil
+		}
+	}
+}
+
+// createClientCert writes a new key and client certificate (common name:
+// this node) signed by the cluster certificate. Only the node's own client
+// certificate file may be written.
+func (n *node) createClientCert(opts map[string]any) error {
+	target := n.paths.NodedClientCertFile
+	if f, ok := opts["cert_file"].(string); ok && n.paths.localize(f) != target {
+		return fmt.Errorf("node_crypto_tokens: refusing to write a certificate to '%s'", f)
+	}
+	serial := time.Now().Unix()
+	if s, ok := opts["serial_no"].(float64); ok && s > 0 {
+		serial = int64(s)
+	}
+	pair, signer, err := loadKeyPair(n.paths.NodedCertFile, n.paths.NodedCertFile)
+	if err != nil {
+		return fmt.Errorf("The signing certificate '%s' cannot be used: %w", n.paths.NodedCertFile, err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: n.hostname()},
+		NotBefore:    now,
+		NotAfter:     now.Add(certValidity),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, pair.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("cannot sign client certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	data := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	// Owned by gnt-masterd, which presents it when calling other nodes.
+	opt := writeOptions{Mode: certFileMode, UID: n.ents.uid("gnt-masterd"), GID: n.ents.gid("gnt-masterd")}
+	if err := writeFileAtomic(target, data, opt); err != nil {
+		return fmt.Errorf("cannot write client certificate: %w", err)
+	}
+	n.log.Infof("created a new client certificate %s (serial %d)", target, serial)
+	return nil
+}
+
+// hostname is the node's name: the virtual one in a virtual cluster.
+func (n *node) hostname() string {
+	if n.paths.Hostname != "" {
+		return n.paths.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestNodeCryptoTokens(t *testing.T) {
+	n, _ := newTestNode(t)
+	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "get", map[string]any{}}}), "no such file")
+	copyFile(t, "testdata/certs/client.pem", n.paths.NodedClientCertFile)
+	var tokens [][]string
+	mustOK(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "get", nil}}), &tokens)
+	if len(tokens) != 1 || tokens[0][0] != "ssl" || tokens[0][1] != clientDigest {
+		t.Fatalf("get: %v", tokens)
+	}
+
+	mustOK(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "create", map[string]any{"cert_file": n.paths.NodedClientCertFile, "serial_no": 42}}}), &tokens)
+	if tokens[0][1] == clientDigest {
+		t.Fatal("create kept the old certificate")
+	}
+	if d, _ := fileCertDigest(n.paths.NodedClientCertFile); d != tokens[0][1] {
+		t.Fatalf("returned digest %s, file has %s", tokens[0][1], d)
+	}
+	if st, _ := os.Stat(n.paths.NodedClientCertFile); st.Mode().Perm() != 0o440 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+	// The new certificate is accepted by the daemon's own client check.
+	_, cluster, _ := loadKeyPair(n.paths.NodedCertFile, n.paths.NodedCertFile)
+	_, leaf, err := loadKeyPair(n.paths.NodedClientCertFile, n.paths.NodedClientCertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.SerialNumber.Int64() != 42 || leaf.Subject.CommonName != testHost {
+		t.Fatalf("serial %v, CN %q", leaf.SerialNumber, leaf.Subject.CommonName)
+	}
+	check := &clientCheck{cluster: cluster, candidates: n.paths.ssconfPath("master_candidates_certs"), now: time.Now}
+	writeCandidates(t, n.paths, tokens[0][1])
+	if err := check.verify([][]byte{leaf.Raw}, nil); err != nil {
+		t.Fatalf("new client certificate refused: %v", err)
+	}
+
+	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "create", map[string]any{"cert_file": n.paths.NodedCertFile}}}), "refusing to write")
+	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssh", "get", nil}}), "Token type 'ssh' not supported.")
+	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "delete", nil}}), "Action 'delete' is not supported.")
+	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl"}}), "[type, action, options]")
+}
