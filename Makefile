@@ -8,6 +8,7 @@ RUN_HOST := node1.example.com
 RUN_ROOT := $(CURDIR)/run/$(RUN_HOST)
 RUN_DATA := $(RUN_ROOT)/var/lib/ganeti
 PORT     ?= 1811
+NODED    ?= go
 
 .PHONY: build run test e2e bench fuzz clean
 
@@ -43,6 +44,9 @@ test:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRPCBody -fuzztime 60s .
+
+e2e: build
+	NODED=$(NODED) bash e2e/run.sh
 
 bench: build
 	NODED_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v -timeout 30m .

@@ -43,7 +43,7 @@ var procedures = map[string]procedure{
 	"bridges_exist":           rpcBridgesExist,
 
 	// node
-	"node_info": nil, "node_verify": nil, "node_verify_light": nil,
+	"node_info": rpcNodeInfo, "node_verify": nil, "node_verify_light": nil,
 	"node_start_master_daemons": nil, "node_activate_master_ip": nil,
 	"node_deactivate_master_ip": nil, "node_stop_master": nil,
 	"node_change_master_netmask": nil, "node_leave_cluster": nil,
@@ -80,7 +80,7 @@ var procedures = map[string]procedure{
 	"instance_get_migration_status":   nil, "instance_reboot": nil,
 	"instance_balloon_memory": nil, "instance_info": nil,
 	"instance_migratable": nil, "all_instances_info": nil,
-	"instance_console_info": nil, "instance_list": nil,
+	"instance_console_info": nil, "instance_list": rpcInstanceList,
 	"hypervisor_validate_params": nil, "resize_disk": nil,
 
 	// OS, import and export

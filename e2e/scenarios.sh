@@ -1,0 +1,279 @@
+# Scenarios of the end-to-end suite, sourced by inside.sh (inside the
+# namespaces, after setup).
+#
+# Adding a scenario: write a function scenario_<name with _ for ->, add
+# <name> to SCENARIO_LIST in the order it should run, and, if it needs a
+# running cluster, start it with `need_cluster || return 1`. A scenario
+# returns 0 to pass; to fail it calls `fail "short reason"` (which returns 1).
+# Run commands with `gnt SECONDS cmd...`: output goes to the scenario's log
+# and to the file $OUT, and the exit status is returned.
+
+SCENARIO_LIST=(
+  cluster-init
+  cluster-verify
+  node-list
+  node-info
+  redist-conf
+  renew-crypto
+  watcher-pause
+  debug-delay
+  hook
+  cluster-destroy
+)
+
+EXPECTED_DIR=$E2E_DIR/expected
+OUT=/run/e2e/out            # output of the last `gnt` command
+CLUSTER_UP=0                # set by cluster-init, cleared by cluster-destroy
+CLUSTER_ERROR="cluster-init did not run"
+REASON=""
+
+fail() { REASON=$*; return 1; }
+
+# gnt SECONDS cmd...: run a command with a timeout, log it, keep its output.
+gnt() {
+  local secs=$1; shift
+  echo "+ $*" >>"$SCENARIO_LOG"
+  timeout --kill-after=10 "$secs" "$@" >"$OUT" 2>&1
+  local rc=$?
+  cat "$OUT" >>"$SCENARIO_LOG"
+  echo "= exit $rc" >>"$SCENARIO_LOG"
+  [ $rc -eq 124 ] && echo "(timed out after ${secs}s)" >>"$OUT"
+  return $rc
+}
+
+# last_line: a short summary of the last command's output, for reasons.
+last_line() {
+  grep -v '^[[:space:]]*$' "$OUT" | tail -n 1 | cut -c1-200
+}
+
+need_cluster() {
+  [ "$CLUSTER_UP" = 1 ] || fail "no cluster: $CLUSTER_ERROR"
+}
+
+# verify_findings FILE: the ERROR and WARNING lines of gnt-cluster verify's
+# output, without timestamps, sorted.
+verify_findings() {
+  sed -E 's/^[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [0-9]{4} +//' "$1" |
+    grep -E '^ *- (ERROR|WARNING):' | sed -E 's/^ *//' | LC_ALL=C sort
+}
+
+# check_verify NAME: run gnt-cluster verify; its findings must equal those
+# the Python daemon gave (e2e/expected/verify.txt). A Python run records
+# them when the file is missing or UPDATE_EXPECTED=1.
+check_verify() {
+  local name=$1 found=$RESULTS/verify-$NODED${2:+-$2}.txt
+  gnt 300 gnt-cluster verify
+  local rc=$?
+  [ $rc -ne 124 ] || fail "gnt-cluster verify timed out" || return 1
+  grep -q 'Verifying' "$OUT" || fail "gnt-cluster verify did not run: $(last_line)" || return 1
+  grep -q 'Other Notes\|Hooks Results\|Verifying node status\|Verifying orphan' "$OUT" ||
+    fail "gnt-cluster verify stopped early: $(last_line)" || return 1
+  verify_findings "$OUT" >"$found"
+  if [ "$NODED" = python ] && { [ ! -f "$EXPECTED_DIR/verify.txt" ] || [ "${UPDATE_EXPECTED:-0}" = 1 ]; }; then
+    mkdir -p "$EXPECTED_DIR"
+    cp "$found" "$EXPECTED_DIR/verify.txt"
+    echo "(recorded $EXPECTED_DIR/verify.txt)" >>"$SCENARIO_LOG"
+  fi
+  [ -f "$EXPECTED_DIR/verify.txt" ] || fail "no $EXPECTED_DIR/verify.txt (run with NODED=python)" || return 1
+  if ! diff -u "$EXPECTED_DIR/verify.txt" "$found" >"$RESULTS/scenarios/$name.verify.diff"; then
+    fail "findings differ from expected/verify.txt: $(grep -m1 '^[+-][^+-]' "$RESULTS/scenarios/$name.verify.diff" | cut -c1-160)"
+    return 1
+  fi
+  rm -f "$RESULTS/scenarios/$name.verify.diff"
+}
+
+# --- scenarios -----------------------------------------------------------------
+
+scenario_cluster_init() {
+  [ -z "$SETUP_ERROR" ] || { CLUSTER_ERROR="setup: $SETUP_ERROR"; fail "$CLUSTER_ERROR"; return 1; }
+  if ! gnt 300 gnt-cluster init \
+      --enabled-hypervisors=fake,kvm \
+      --enabled-disk-templates=file,sharedfile,diskless \
+      --file-storage-dir="$FILE_DIR" \
+      --shared-file-storage-dir="$SHARED_DIR" \
+      --master-netdev="$BRIDGE" \
+      --nic-parameters=link="$BRIDGE" \
+      -H kvm:kernel_path=,initrd_path=,vnc_bind_address= \
+      --no-etc-hosts \
+      "$CLUSTER"; then
+    CLUSTER_ERROR="gnt-cluster init failed: $(last_line)"
+    fail "$CLUSTER_ERROR"; return 1
+  fi
+  [ -f /var/lib/ganeti/config.data ] || { CLUSTER_ERROR="no config.data after init"; fail "$CLUSTER_ERROR"; return 1; }
+  # The master answers queries once its daemons are up.
+  local i
+  for i in $(seq 1 30); do
+    gnt 30 gnt-cluster getmaster && grep -qx "$NODE" "$OUT" && break
+    sleep 1
+  done
+  grep -qx "$NODE" "$OUT" || { CLUSTER_ERROR="gnt-cluster getmaster: $(last_line)"; fail "$CLUSTER_ERROR"; return 1; }
+  ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" ||
+    { CLUSTER_ERROR="master IP $CLUSTER_IP not on $BRIDGE"; fail "$CLUSTER_ERROR"; return 1; }
+  CLUSTER_UP=1
+}
+
+scenario_cluster_verify() {
+  need_cluster || return 1
+  check_verify cluster-verify
+}
+
+scenario_node_list() {
+  need_cluster || return 1
+  gnt 120 gnt-node list --no-headers --separator='|' -o name,mtotal,mnode,mfree,dtotal,dfree,ctotal ||
+    fail "gnt-node list failed: $(last_line)" || return 1
+  local line name mtotal mnode mfree dtotal dfree ctotal
+  line=$(grep "^$NODE|" "$OUT") || fail "$NODE not listed: $(last_line)" || return 1
+  IFS='|' read -r name mtotal mnode mfree dtotal dfree ctotal <<<"$line"
+  # Memory figures come with a unit (e.g. 23.5G); CPUs are a plain count.
+  local num='^[0-9]+(\.[0-9]+)?[KMGTP]?$' f
+  for f in "mtotal=$mtotal" "mnode=$mnode" "mfree=$mfree"; do
+    [[ ${f#*=} =~ $num ]] || fail "${f%%=*} is not a live number: '${f#*=}'" || return 1
+  done
+  [[ $ctotal =~ ^[1-9][0-9]*$ ]] || fail "ctotal is not a CPU count: '$ctotal'" || return 1
+  # dtotal/dfree: file storage figures, or ? when not reported.
+  echo "$line" >"$RESULTS/node-list-$NODED.txt"
+}
+
+scenario_node_info() {
+  need_cluster || return 1
+  gnt 120 gnt-node info "$NODE" || fail "gnt-node info failed: $(last_line)" || return 1
+  grep -q "Node name: $NODE" "$OUT" || fail "no 'Node name: $NODE' in output" || return 1
+}
+
+scenario_redist_conf() {
+  need_cluster || return 1
+  gnt 120 gnt-cluster redist-conf || fail "gnt-cluster redist-conf failed: $(last_line)"
+}
+
+scenario_renew_crypto() {
+  need_cluster || return 1
+  local before after
+  before=$(openssl x509 -in /var/lib/ganeti/client.pem -noout -fingerprint -sha1 2>/dev/null)
+  gnt 300 gnt-cluster renew-crypto --new-node-certificates -f ||
+    fail "renew-crypto failed: $(last_line)" || return 1
+  after=$(openssl x509 -in /var/lib/ganeti/client.pem -noout -fingerprint -sha1 2>/dev/null)
+  [ -n "$after" ] && [ "$before" != "$after" ] || fail "client certificate unchanged" || return 1
+  # The daemon must accept the new client certificate.
+  check_verify renew-crypto after-renew
+}
+
+scenario_watcher_pause() {
+  need_cluster || return 1
+  gnt 60 gnt-cluster watcher pause 1h || fail "watcher pause failed: $(last_line)" || return 1
+  gnt 60 gnt-cluster watcher info || fail "watcher info failed: $(last_line)" || return 1
+  grep -q "is paused until" "$OUT" || fail "watcher info after pause: $(last_line)" || return 1
+  gnt 60 gnt-cluster watcher continue || fail "watcher continue failed: $(last_line)" || return 1
+  gnt 60 gnt-cluster watcher info || fail "watcher info failed: $(last_line)" || return 1
+  grep -q "is not paused" "$OUT" || fail "watcher info after continue: $(last_line)" || return 1
+}
+
+scenario_debug_delay() {
+  need_cluster || return 1
+  gnt 120 gnt-debug delay -n "$NODE" 1 || fail "gnt-debug delay failed: $(last_line)"
+}
+
+# A post hook of cluster verify (run on the node by hooks_runner) leaves a
+# mark file with its GANETI_* environment.
+scenario_hook() {
+  need_cluster || return 1
+  local dir=/etc/ganeti/hooks/cluster-verify-post.d mark=/run/e2e/hook-mark
+  mkdir -p "$dir"
+  rm -f "$mark"
+  cat >"$dir/50-e2e-mark" <<EOF
+#!/bin/sh
+env | grep '^GANETI_' | sort >$mark.tmp
+mv $mark.tmp $mark
+echo "e2e hook ran"
+EOF
+  chmod 755 "$dir/50-e2e-mark"
+  gnt 300 gnt-cluster verify
+  local rc=$?
+  rm -f "$dir/50-e2e-mark"
+  [ $rc -ne 124 ] || fail "gnt-cluster verify timed out" || return 1
+  [ -f "$mark" ] || fail "hook did not run (no mark file): $(last_line)" || return 1
+  cp "$mark" "$RESULTS/hook-env-$NODED.txt"
+  grep -qx 'GANETI_HOOKS_PHASE=post' "$mark" || fail "no GANETI_HOOKS_PHASE=post in hook env" || return 1
+  grep -qx 'GANETI_HOOKS_PATH=cluster-verify' "$mark" || fail "no GANETI_HOOKS_PATH=cluster-verify in hook env" || return 1
+  grep -qx 'GANETI_OP_CODE=OP_CLUSTER_VERIFY_GROUP' "$mark" || fail "no GANETI_OP_CODE=OP_CLUSTER_VERIFY_GROUP in hook env" || return 1
+  grep -q 'e2e hook ran' "$OUT" || fail "hook output not in verify's report" || return 1
+}
+
+scenario_cluster_destroy() {
+  need_cluster || return 1
+  gnt 300 gnt-cluster destroy --yes-do-it || fail "gnt-cluster destroy failed: $(last_line)" || return 1
+  CLUSTER_UP=0
+  CLUSTER_ERROR="cluster destroyed"
+  local f
+  for f in config.data server.pem ssconf_cluster_name; do
+    [ ! -e "/var/lib/ganeti/$f" ] || fail "/var/lib/ganeti/$f still there" || return 1
+  done
+  ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" || fail "master IP still on $BRIDGE" || return 1
+  # node_leave_cluster stops the node daemon.
+  local i
+  for i in $(seq 1 20); do
+    pgrep -x ganeti-noded >/dev/null || pgrep -f /usr/sbin/ganeti-noded >/dev/null || return 0
+    sleep 0.5
+  done
+  fail "node daemon still running after destroy"
+}
+
+# --- runner -----------------------------------------------------------------------
+
+# RPC accounting: which procedures the node daemon served during a scenario.
+# The Go daemon logs an audit line per call; the Python daemon is only
+# traced with TRACE=1 (e2e/noded-trace.py).
+rpc_source() {
+  if [ "$NODED" = go ]; then echo /var/log/ganeti/node-daemon.log
+  elif [ "$TRACE" = 1 ]; then echo /var/log/ganeti/rpc-trace.jsonl
+  fi
+}
+
+rpc_offset() {
+  local src; src=$(rpc_source)
+  if [ -n "$src" ] && [ -f "$src" ]; then stat -c %s "$src"; else echo 0; fi
+}
+
+rpc_record() { # rpc_record NAME OFFSET
+  local src out=$RESULTS/rpcs/$1.txt; src=$(rpc_source)
+  [ -n "$src" ] && [ -f "$src" ] || return 0
+  tail -c +$(( $2 + 1 )) "$src" | grep -oE '"?proc"?(=|: )"[^"]*"' |
+    sed -E 's/.*"([^"]*)"$/\1/' | sort | uniq -c | sort -k1,1nr -k2 >"$out"
+}
+
+run_scenarios() {
+  local selected=() name fn off
+  if [ -n "${SCENARIOS:-}" ]; then
+    # A selection still starts with the cluster when it needs one.
+    [[ " $SCENARIOS " == *" cluster-init "* ]] || selected+=(cluster-init)
+    for name in "${SCENARIO_LIST[@]}"; do
+      [[ " $SCENARIOS " == *" $name "* ]] && selected+=("$name")
+    done
+  else
+    selected=("${SCENARIO_LIST[@]}")
+  fi
+  local passed=0 failed=0
+  : >"$RESULTS/results.txt"
+  for name in "${selected[@]}"; do
+    fn=scenario_${name//-/_}
+    SCENARIO_LOG=$RESULTS/scenarios/$name.log
+    : >"$SCENARIO_LOG"
+    REASON=""
+    echo "$name" >/run/e2e/scenario   # read by noded-trace.py
+    off=$(rpc_offset)
+    local line
+    if ! declare -F "$fn" >/dev/null; then
+      line="FAIL $name: no function $fn"
+    elif "$fn" </dev/null; then
+      line="PASS $name"
+    else
+      line="FAIL $name: ${REASON:-failed}"
+    fi
+    rpc_record "$name" "$off"
+    case $line in PASS*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+    echo "$line"
+    echo "$line" >>"$RESULTS/results.txt"
+  done
+  echo "idle" >/run/e2e/scenario
+  echo "$passed passed, $failed failed" | tee "$RESULTS/summary.txt"
+  [ "$failed" -eq 0 ]
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	defaultKVMPath = "/usr/bin/kvm"
+	socatPath      = "/usr/bin/socat"
+
+	kvmQueryTimeout = 30 * time.Second
+)
+
+// kvmHypervisor runs instances as qemu processes.
+type kvmHypervisor struct {
+	n       *node
+	rootDir string
+}
+
+// kvmSubdirs are the run-time directories Ganeti's KVM module keeps.
+var kvmSubdirs = []string{"pid", "uid", "ctrl", "conf", "nic", "chroot", "chroot-quarantine"}
+
+func newKVMHypervisor(n *node) (*kvmHypervisor, error) {
+	h := &kvmHypervisor{n: n, rootDir: filepath.Join(n.paths.RunDir, "kvm-hypervisor")}
+	for _, d := range append([]string{""}, kvmSubdirs...) {
+		if err := ensureDir(filepath.Join(h.rootDir, d), runDirsMode); err != nil {
+			return nil, fmt.Errorf("kvm hypervisor: %w", err)
+		}
+	}
+	return h, nil
+}
+
+func kvmPath(hvparams map[string]any) string {
+	if p, ok := hvparams["kvm_path"].(string); ok && p != "" {
+		return p
+	}
+	return defaultKVMPath
+}
+
+// ListInstances names instances with a pid file whose process is alive.
+func (h *kvmHypervisor) ListInstances(map[string]any) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(h.rootDir, "pid"))
+	if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for _, e := range entries {
+		if h.instanceAlive(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// instanceAlive checks the pid file and that the process is a qemu
+// started for this instance (its command line names it).
+func (h *kvmHypervisor) instanceAlive(name string) bool {
+	data, err := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	for _, arg := range strings.Split(string(cmdline), "\x00") {
+		if arg == name {
+			return true
+		}
+	}
+	return false
+}
+
+var kvmVersionPattern = regexp.MustCompile(`\b(\d+)\.(\d+)(\.(\d+))?\b`)
+
+// kvmVersion parses the first line of `kvm --help`.
+func parseKVMVersion(help string) ([3]int, error) {
+	first, _, _ := strings.Cut(help, "\n")
+	m := kvmVersionPattern.FindStringSubmatch(first)
+	if m == nil {
+		return [3]int{}, errors.New("Unable to get KVM version")
+	}
+	var v [3]int
+	v[0], _ = strconv.Atoi(m[1])
+	v[1], _ = strconv.Atoi(m[2])
+	if m[4] != "" {
+		v[2], _ = strconv.Atoi(m[4])
+	}
+	return v, nil
+}
+
+func (h *kvmHypervisor) NodeInfo(hvparams map[string]any) (map[string]any, error) {
+	info, err := linuxNodeInfo()
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.n.runCommand(command{Args: []string{kvmPath(hvparams), "--help"}, Timeout: kvmQueryTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("Unable to get KVM --help output: %v", err)
+	}
+	v, err := parseKVMVersion(res.Output)
+	if err != nil {
+		return nil, err
+	}
+	info["hv_version"] = v
+	return info, nil
+}
+
+func (h *kvmHypervisor) Verify(hvparams map[string]any) string {
+	var msgs []string
+	if p := kvmPath(hvparams); !fileExists(p) {
+		msgs = append(msgs, fmt.Sprintf("The KVM binary ('%s') does not exist", p))
+	}
+	if !fileExists(socatPath) {
+		msgs = append(msgs, fmt.Sprintf("The socat binary ('%s') does not exist", socatPath))
+	}
+	return formatVerifyResults(msgs)
+}
+
+// formatVerifyResults joins hypervisor verify problems as Ganeti does.
+func formatVerifyResults(msgs []string) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+// bootIDPath changes on every boot; the master uses it to notice reboots.
+var bootIDPath = "/proc/sys/kernel/random/boot_id"
+
+// storageUnit is one [type, key, params] of node_info.
+type storageUnit struct {
+	Type, Key string
+	Params    []any
+}
+
+func (u *storageUnit) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
+		return errors.New("storage unit must be [type, key, params]")
+	}
+	if err := json.Unmarshal(raw[0], &u.Type); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw[1], &u.Key); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw[2], &u.Params)
+}
+
+// hvSpec is one [hypervisor name, hvparams] of node_info.
+type hvSpec struct {
+	Name   string
+	Params map[string]any
+}
+
+func (s *hvSpec) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 2 {
+		return errors.New("hypervisor spec must be [name, hvparams]")
+	}
+	if err := json.Unmarshal(raw[0], &s.Name); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw[1], &s.Params)
+}
+
+// rpcNodeInfo answers [storage_units, hv_specs] with
+// [boot_id, [storage info...], [hypervisor info...]]; a null list stays null.
+func rpcNodeInfo(n *node, args []json.RawMessage) (any, error) {
+	var units *[]storageUnit
+	var specs *[]hvSpec
+	if err := decodeArgs(args, &units, &specs); err != nil {
+		return nil, err
+	}
+	boot, err := readFileLimited(bootIDPath, 128)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read boot id: %w", err)
+	}
+	var storage, hvs any
+	if units != nil {
+		list := []any{}
+		for _, u := range *units {
+			info, err := n.storageSpaceInfo(u)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, info)
+		}
+		storage = list
+	}
+	if specs != nil {
+		list := []any{}
+		for _, s := range *specs {
+			hv, err := n.hypervisorFor(s.Name)
+			if err != nil {
+				return nil, err
+			}
+			info, err := hv.NodeInfo(s.Params)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, info)
+		}
+		hvs = list
+	}
+	return []any{strings.TrimRight(string(boot), "\n"), storage, hvs}, nil
+}
+
+// storageSpaceInfo reports free and total space of one storage unit.
+func (n *node) storageSpaceInfo(u storageUnit) (map[string]any, error) {
+	switch u.Type {
+	case "file":
+		if len(u.Params) != 0 {
+			return nil, fmt.Errorf("Expected %d storage parameters, got %d", 0, len(u.Params))
+		}
+		return fileStorageSpaceInfo(u.Key)
+	case "lvm-vg", "lvm-pv":
+		return n.lvmSpaceInfo(u)
+	}
+	return nil, fmt.Errorf("Error while executing backend function: storage space reporting is not implemented for storage type '%s'", u.Type)
+}
+
+// fileStorageSpaceInfo is statvfs of the directory, in MiB.
+func fileStorageSpaceInfo(path string) (map[string]any, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return nil, fmt.Errorf("Failed to retrieve file system information about path: %s - %s", path, err)
+	}
+	const mib = 1 << 20
+	return map[string]any{
+		"type":         "file",
+		"name":         path,
+		"storage_size": uint64(st.Frsize) * st.Blocks / mib,
+		"storage_free": uint64(st.Frsize) * st.Bavail / mib,
+	}, nil
+}
