@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,6 +36,7 @@ type command struct {
 // cmdResult is what a finished command left.
 type cmdResult struct {
 	Output   string // stdout and stderr, interleaved as written
+	Stdout   string // standard output alone
 	ExitCode int    // -1 when killed by a signal
 	TimedOut bool
 }
@@ -97,8 +99,8 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
-	out := &boundedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	out, stdout := &boundedBuffer{}, &boundedBuffer{}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
 	// Own process group, so a timeout also ends what the command started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -107,7 +109,7 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	start := time.Now()
 	n.log.Debugf("running %s", cmdline)
 	err := cmd.Run()
-	res := &cmdResult{Output: out.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	res := &cmdResult{Output: out.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
 	if cmd.ProcessState == nil {
 		n.log.Warningf("cannot run %s: %v", cmdline, err)
 		return nil, fmt.Errorf("cannot run %s: %w", cmdline, err)

@@ -10,7 +10,7 @@ import (
 func TestRunCommand(t *testing.T) {
 	n, logs := newTestNode(t)
 	res, err := n.runCommand(command{Args: []string{"sh", "-c", "echo out; echo err >&2; echo $LC_ALL $EXTRA"}, Env: []string{"EXTRA=x"}})
-	if err != nil || res.ExitCode != 0 || res.Output != "out\nerr\nC x\n" {
+	if err != nil || res.ExitCode != 0 || res.Output != "out\nerr\nC x\n" || res.Stdout != "out\nC x\n" {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 	if !strings.Contains(logs.String(), "running sh -c") {

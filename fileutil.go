@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,3 +96,5 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

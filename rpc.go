@@ -43,7 +43,7 @@ var procedures = map[string]procedure{
 	"bridges_exist":           rpcBridgesExist,
 
 	// node
-	"node_info": rpcNodeInfo, "node_verify": nil, "node_verify_light": nil,
+	"node_info": rpcNodeInfo, "node_verify": rpcNodeVerify, "node_verify_light": rpcNodeVerify,
 	"node_start_master_daemons": nil, "node_activate_master_ip": nil,
 	"node_deactivate_master_ip": nil, "node_stop_master": nil,
 	"node_change_master_netmask": nil, "node_leave_cluster": nil,
@@ -51,8 +51,8 @@ var procedures = map[string]procedure{
 	"node_configure_ovs": nil, "node_crypto_tokens": rpcNodeCryptoTokens,
 	"node_ensure_daemon": nil, "node_ssh_key_add": nil,
 	"node_ssh_keys_renew": nil, "node_ssh_key_remove": nil,
-	"run_oob": nil, "restricted_command": nil, "hooks_runner": nil,
-	"iallocator_runner": nil,
+	"run_oob": nil, "restricted_command": nil, "hooks_runner": rpcHooksRunner,
+	"iallocator_runner": rpcIallocatorRunner,
 
 	// storage
 	"blockdev_create": nil, "blockdev_convert": nil,
@@ -65,8 +65,8 @@ var procedures = map[string]procedure{
 	"blockdev_close": nil, "blockdev_open": nil, "blockdev_getdimensions": nil,
 	"blockdev_setinfo": nil, "drbd_disconnect_net": nil,
 	"drbd_attach_net": nil, "drbd_wait_sync": nil,
-	"drbd_needs_activation": nil, "drbd_helper": nil, "bdev_sizes": nil,
-	"lv_list": nil, "vg_list": nil, "storage_list": nil,
+	"drbd_needs_activation": nil, "drbd_helper": rpcDRBDHelper, "bdev_sizes": nil,
+	"lv_list": rpcLVList, "vg_list": rpcVGList, "storage_list": nil,
 	"storage_modify": nil, "storage_execute": nil,
 	"file_storage_dir_create": nil, "file_storage_dir_remove": nil,
 	"file_storage_dir_rename": nil,
@@ -81,10 +81,10 @@ var procedures = map[string]procedure{
 	"instance_balloon_memory": nil, "instance_info": nil,
 	"instance_migratable": nil, "all_instances_info": nil,
 	"instance_console_info": nil, "instance_list": rpcInstanceList,
-	"hypervisor_validate_params": nil, "resize_disk": nil,
+	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": nil,
 
 	// OS, import and export
-	"instance_os_add": nil, "instance_run_rename": nil, "os_diagnose": nil,
+	"instance_os_add": nil, "instance_run_rename": nil, "os_diagnose": rpcOSDiagnose,
 	"os_validate": nil, "os_export": nil, "extstorage_diagnose": nil,
 	"finalize_export": nil, "export_info": nil, "export_list": nil,
 	"export_remove": nil, "x509_cert_create": nil, "x509_cert_remove": nil,

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,4 +73,152 @@ func (n *node) lvmSpaceInfo(u storageUnit) (map[string]any, error) {
 		}
 	}
 	return info, nil
+}
+
+// vgSizes lists volume groups and their sizes in MiB; any failure (no
+// LVM on the node) gives an empty map, as in Ganeti.
+func (n *node) vgSizes() map[string]int {
+	out := map[string]int{}
+	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--units", "m", "--nosuffix", "-o", "name,size"}, Timeout: lvmTimeout})
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		if size, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] = int(size)
+		}
+	}
+	return out
+}
+
+var lvsLine = regexp.MustCompile(`^ *([^|]+)\|([^|]+)\|([0-9.]+)\|([^|]{6,})\|?$`)
+
+// logicalVolumes maps "vg/lv" to [size, inactive, online] for the given
+// volume groups (all when empty); virtual volumes are left out.
+func (n *node) logicalVolumes(vgs []string) (map[string]any, error) {
+	for _, vg := range vgs {
+		if !lvmNamePattern.MatchString(vg) {
+			return nil, fmt.Errorf("Invalid volume group name '%s'", vg)
+		}
+	}
+	args := append([]string{"lvs", "--noheadings", "--units=m", "--nosuffix", "--separator=|", "-ovg_name,lv_name,lv_size,lv_attr"}, vgs...)
+	res, err := n.runCommand(command{Args: args, Timeout: lvmTimeout})
+	if res == nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &rpcFailure{fmt.Sprintf("Failed to list logical volumes, lvs output: %s", res.Output)}
+	}
+	out := map[string]any{}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		m := lvsLine.FindStringSubmatch(strings.TrimRight(line, " "))
+		if m == nil {
+			continue
+		}
+		attr := m[4]
+		if attr[0] == 'v' {
+			continue
+		}
+		out[m[1]+"/"+m[2]] = []any{m[3], attr[4] == '-', attr[5] == 'o'}
+	}
+	return out, nil
+}
+
+// lvmNamePattern is what LVM accepts as a volume group or volume name.
+var lvmNamePattern = regexp.MustCompile(`^[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*$`)
+
+// rpcFailure is an error Ganeti reports as a plain message (RPCFail) where
+// node_verify embeds it as a value rather than failing the call.
+type rpcFailure struct{ msg string }
+
+func (e *rpcFailure) Error() string { return e.msg }
+
+func rpcVGList(n *node, args []json.RawMessage) (any, error) {
+	return n.vgSizes(), nil
+}
+
+// rpcLVList lists logical volumes: [vg_names or null].
+func rpcLVList(n *node, args []json.RawMessage) (any, error) {
+	var vgs []string
+	if err := decodeArgs(args, &vgs); err != nil {
+		return nil, err
+	}
+	return n.logicalVolumes(vgs)
+}
+
+func (v *verifier) checkVGList(json.RawMessage) error {
+	v.result["vglist"] = v.n.vgSizes()
+	return nil
+}
+
+func (v *verifier) checkLVList(json.RawMessage) error {
+	vgs := []string{}
+	for vg := range v.n.vgSizes() {
+		vgs = append(vgs, vg)
+	}
+	lvs, err := v.n.logicalVolumes(vgs)
+	var rf *rpcFailure
+	switch {
+	case errors.As(err, &rf):
+		v.result["lvlist"] = rf.msg
+	case err != nil:
+		return err
+	default:
+		v.result["lvlist"] = lvs
+	}
+	return nil
+}
+
+// checkPVList lists physical volumes of the given groups and, with
+// "exclusive-pvs", those shared by several logical volumes.
+func (v *verifier) checkPVList(raw json.RawMessage) error {
+	var vgs []string
+	if err := json.Unmarshal(raw, &vgs); err != nil {
+		return fmt.Errorf("node_verify: bad pvlist: %v", err)
+	}
+	_, exclusive := v.what["exclusive-pvs"]
+	last := "pv_name"
+	if exclusive {
+		last = "lv_name"
+	}
+	rows, err := v.n.lvmFields("pvs", []string{"pv_name", "vg_name", "pv_free", "pv_attr", "pv_size", last})
+	if err != nil {
+		return err
+	}
+	pvs := []any{}
+	lvsOn := map[string][]string{}
+	var order []string
+	for _, r := range rows {
+		if len(vgs) > 0 && !slices.Contains(vgs, r[1]) {
+			continue
+		}
+		if exclusive {
+			if _, ok := lvsOn[r[0]]; !ok {
+				order = append(order, r[0])
+			}
+			if r[5] != "" {
+				lvsOn[r[0]] = append(lvsOn[r[0]], r[5])
+			} else if lvsOn[r[0]] == nil {
+				lvsOn[r[0]] = []string{}
+			}
+		}
+		size, _ := strconv.ParseFloat(r[4], 64)
+		free, _ := strconv.ParseFloat(r[2], 64)
+		pvs = append(pvs, map[string]any{"name": r[0], "vg_name": r[1], "size": size, "free": free, "attributes": r[3], "lv_list": []string{}})
+	}
+	v.result["pvlist"] = pvs
+	if exclusive {
+		shared := []any{}
+		for _, pv := range order {
+			if len(lvsOn[pv]) > 1 {
+				shared = append(shared, []any{pv, lvsOn[pv]})
+			}
+		}
+		v.result["exclusive-pvs"] = shared
+	}
+	return nil
 }

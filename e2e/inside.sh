@@ -3,7 +3,7 @@
 # builds a private node (hostname, network, hosts file, Ganeti directories,
 # sshd), swaps in the chosen node daemon, then runs the scenarios.
 #
-# Environment from run.sh: E2E_DIR REPO NODED TRACE RESULTS SCENARIOS.
+# Environment from run.sh: E2E_DIR REPO NODED NODED_BIN TRACE RESULTS SCENARIOS.
 set -u -o pipefail
 
 NODE=node1.example.com
@@ -42,6 +42,11 @@ setup() {
   # (/var/run and /var/lock are links into it on Debian).
   step "private /run" mount -t tmpfs -o mode=755 tmpfs /run || return 1
   mkdir -p /run/lock /run/sshd /run/ganeti /run/e2e && chmod 1777 /run/lock
+  # A copy of the daemon under test: immune to rebuilds during the run, and
+  # still there if it came from /tmp, which is hidden next.
+  if [ "$NODED" = go ]; then
+    step "copy go daemon" install -m 755 "$NODED_BIN" /run/e2e/ganeti-noded || return 1
+  fi
   step "private /tmp" mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
   step "sysfs" mount -t sysfs sysfs /sys || return 1
 
@@ -90,7 +95,7 @@ setup() {
 
   # The node daemon under test.
   case $NODED in
-    go) step "bind go daemon" mount --bind "$REPO/ganeti-noded" /usr/sbin/ganeti-noded || return 1 ;;
+    go) step "bind go daemon" mount --bind /run/e2e/ganeti-noded /usr/sbin/ganeti-noded || return 1 ;;
     python)
       if [ "$TRACE" = 1 ]; then
         step "bind tracing wrapper" mount --bind "$E2E_DIR/noded-trace.py" /usr/sbin/ganeti-noded || return 1

@@ -12,6 +12,7 @@
 #                 results/<NODED>/logs/rpc-trace.jsonl
 #   SCENARIOS     run only these scenarios (default: all, see scenarios.sh)
 #   E2E_TIMEOUT   seconds for the whole namespace run (default 900)
+#   NODED_BIN     the Go daemon to test (default ./ganeti-noded)
 #
 # Output: one "PASS <name>" or "FAIL <name>: <reason>" line per scenario, then
 # "N passed, N failed". Logs go to e2e/results/<NODED>/.
@@ -55,11 +56,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   timeout 1200 apt-get install -y --no-install-recommends $pkgs >&2 || die "apt-get install failed"
 fi
 
+NODED_BIN=${NODED_BIN:-$REPO/ganeti-noded}
 if [ "$NODED" = go ]; then
-  if [ ! -x "$REPO/ganeti-noded" ]; then
+  NODED_BIN=$(realpath "$NODED_BIN")
+  if [ ! -x "$NODED_BIN" ] && [ "$NODED_BIN" = "$REPO/ganeti-noded" ]; then
     command -v go >/dev/null 2>&1 || die "$REPO/ganeti-noded missing and no go toolchain (run make build)"
     (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o ganeti-noded .) || die "go build failed"
   fi
+  [ -x "$NODED_BIN" ] || die "$NODED_BIN is not an executable"
   [ "$TRACE" = 1 ] && die "TRACE=1 only works with NODED=python"
 fi
 
@@ -68,7 +72,7 @@ RESULTS=$REPO/e2e/results/$NODED
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 
-export E2E_DIR REPO NODED TRACE RESULTS
+export E2E_DIR REPO NODED NODED_BIN TRACE RESULTS
 export SCENARIOS=${SCENARIOS:-}
 
 # --kill-child: if unshare itself is killed (outer timeout), its child, PID 1

@@ -41,9 +41,24 @@ gnt() {
   return $rc
 }
 
+# run_clean SECONDS cmd...: gnt, and the command must exit 0 without
+# printing warnings or errors (none of the commands used here printed any
+# with the Python daemon, apart from gnt-cluster verify's findings).
+run_clean() {
+  local rc warn what="${*:2:2}"
+  gnt "$@"; rc=$?
+  [ $rc -eq 0 ] || fail "$what failed (exit $rc): $(last_line)" || return 1
+  warn=$(grep -m1 -E 'WARNING|ERROR|Communication failure|[Ff]ailed' "$OUT" | strip_time | cut -c1-200)
+  [ -z "$warn" ] || fail "$what warned: $warn" || return 1
+}
+
+strip_time() {
+  sed -E 's/^[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [0-9]{4} +//'
+}
+
 # last_line: a short summary of the last command's output, for reasons.
 last_line() {
-  grep -v '^[[:space:]]*$' "$OUT" | tail -n 1 | cut -c1-200
+  grep -v '^[[:space:]]*$' "$OUT" | tail -n 1 | strip_time | cut -c1-200
 }
 
 need_cluster() {
@@ -51,10 +66,11 @@ need_cluster() {
 }
 
 # verify_findings FILE: the ERROR and WARNING lines of gnt-cluster verify's
-# output, without timestamps, sorted.
+# output, without timestamps, node UUIDs as <uuid>, sorted.
 verify_findings() {
-  sed -E 's/^[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [0-9]{4} +//' "$1" |
-    grep -E '^ *- (ERROR|WARNING):' | sed -E 's/^ *//' | LC_ALL=C sort
+  strip_time <"$1" | grep -E '^ *- (ERROR|WARNING):' | sed -E 's/^ *//' |
+    sed -E 's/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/<uuid>/g' |
+    LC_ALL=C sort
 }
 
 # check_verify NAME: run gnt-cluster verify; its findings must equal those
@@ -76,7 +92,7 @@ check_verify() {
   fi
   [ -f "$EXPECTED_DIR/verify.txt" ] || fail "no $EXPECTED_DIR/verify.txt (run with NODED=python)" || return 1
   if ! diff -u "$EXPECTED_DIR/verify.txt" "$found" >"$RESULTS/scenarios/$name.verify.diff"; then
-    fail "findings differ from expected/verify.txt: $(grep -m1 '^[+-][^+-]' "$RESULTS/scenarios/$name.verify.diff" | cut -c1-160)"
+    fail "findings differ from expected/verify.txt: $(sed -n '4,$p' "$RESULTS/scenarios/$name.verify.diff" | grep -m1 '^[+-]' | cut -c1-160)"
     return 1
   fi
   rm -f "$RESULTS/scenarios/$name.verify.diff"
@@ -86,7 +102,7 @@ check_verify() {
 
 scenario_cluster_init() {
   [ -z "$SETUP_ERROR" ] || { CLUSTER_ERROR="setup: $SETUP_ERROR"; fail "$CLUSTER_ERROR"; return 1; }
-  if ! gnt 300 gnt-cluster init \
+  if ! run_clean 300 gnt-cluster init \
       --enabled-hypervisors=fake,kvm \
       --enabled-disk-templates=file,sharedfile,diskless \
       --file-storage-dir="$FILE_DIR" \
@@ -96,8 +112,9 @@ scenario_cluster_init() {
       -H kvm:kernel_path=,initrd_path=,vnc_bind_address= \
       --no-etc-hosts \
       "$CLUSTER"; then
-    CLUSTER_ERROR="gnt-cluster init failed: $(last_line)"
-    fail "$CLUSTER_ERROR"; return 1
+    # It may have warned and still made a cluster: go on to check.
+    local init_error=$REASON
+    [ -f /var/lib/ganeti/config.data ] || { CLUSTER_ERROR=$init_error; fail "$CLUSTER_ERROR"; return 1; }
   fi
   [ -f /var/lib/ganeti/config.data ] || { CLUSTER_ERROR="no config.data after init"; fail "$CLUSTER_ERROR"; return 1; }
   # The master answers queries once its daemons are up.
@@ -107,9 +124,17 @@ scenario_cluster_init() {
     sleep 1
   done
   grep -qx "$NODE" "$OUT" || { CLUSTER_ERROR="gnt-cluster getmaster: $(last_line)"; fail "$CLUSTER_ERROR"; return 1; }
-  ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" ||
-    { CLUSTER_ERROR="master IP $CLUSTER_IP not on $BRIDGE"; fail "$CLUSTER_ERROR"; return 1; }
+  # From here on the cluster exists and later scenarios can run, even if
+  # this one fails below.
   CLUSTER_UP=1
+  [ -z "${init_error:-}" ] || fail "$init_error" || return 1
+  # The master daemon activates the master IP once it runs.
+  for i in $(seq 1 40); do
+    ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" && break
+    sleep 0.5
+  done
+  ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" ||
+    fail "master IP $CLUSTER_IP not on $BRIDGE" || return 1
 }
 
 scenario_cluster_verify() {
@@ -119,8 +144,7 @@ scenario_cluster_verify() {
 
 scenario_node_list() {
   need_cluster || return 1
-  gnt 120 gnt-node list --no-headers --separator='|' -o name,mtotal,mnode,mfree,dtotal,dfree,ctotal ||
-    fail "gnt-node list failed: $(last_line)" || return 1
+  run_clean 120 gnt-node list --no-headers --separator='|' -o name,mtotal,mnode,mfree,dtotal,dfree,ctotal || return 1
   local line name mtotal mnode mfree dtotal dfree ctotal
   line=$(grep "^$NODE|" "$OUT") || fail "$NODE not listed: $(last_line)" || return 1
   IFS='|' read -r name mtotal mnode mfree dtotal dfree ctotal <<<"$line"
@@ -136,21 +160,20 @@ scenario_node_list() {
 
 scenario_node_info() {
   need_cluster || return 1
-  gnt 120 gnt-node info "$NODE" || fail "gnt-node info failed: $(last_line)" || return 1
+  run_clean 120 gnt-node info "$NODE" || return 1
   grep -q "Node name: $NODE" "$OUT" || fail "no 'Node name: $NODE' in output" || return 1
 }
 
 scenario_redist_conf() {
   need_cluster || return 1
-  gnt 120 gnt-cluster redist-conf || fail "gnt-cluster redist-conf failed: $(last_line)"
+  run_clean 120 gnt-cluster redist-conf
 }
 
 scenario_renew_crypto() {
   need_cluster || return 1
   local before after
   before=$(openssl x509 -in /var/lib/ganeti/client.pem -noout -fingerprint -sha1 2>/dev/null)
-  gnt 300 gnt-cluster renew-crypto --new-node-certificates -f ||
-    fail "renew-crypto failed: $(last_line)" || return 1
+  run_clean 300 gnt-cluster renew-crypto --new-node-certificates -f || return 1
   after=$(openssl x509 -in /var/lib/ganeti/client.pem -noout -fingerprint -sha1 2>/dev/null)
   [ -n "$after" ] && [ "$before" != "$after" ] || fail "client certificate unchanged" || return 1
   # The daemon must accept the new client certificate.
@@ -159,21 +182,23 @@ scenario_renew_crypto() {
 
 scenario_watcher_pause() {
   need_cluster || return 1
-  gnt 60 gnt-cluster watcher pause 1h || fail "watcher pause failed: $(last_line)" || return 1
-  gnt 60 gnt-cluster watcher info || fail "watcher info failed: $(last_line)" || return 1
+  run_clean 60 gnt-cluster watcher pause 1h || return 1
+  run_clean 60 gnt-cluster watcher info || return 1
   grep -q "is paused until" "$OUT" || fail "watcher info after pause: $(last_line)" || return 1
-  gnt 60 gnt-cluster watcher continue || fail "watcher continue failed: $(last_line)" || return 1
-  gnt 60 gnt-cluster watcher info || fail "watcher info failed: $(last_line)" || return 1
+  run_clean 60 gnt-cluster watcher continue || return 1
+  run_clean 60 gnt-cluster watcher info || return 1
   grep -q "is not paused" "$OUT" || fail "watcher info after continue: $(last_line)" || return 1
 }
 
 scenario_debug_delay() {
   need_cluster || return 1
-  gnt 120 gnt-debug delay -n "$NODE" 1 || fail "gnt-debug delay failed: $(last_line)"
+  run_clean 120 gnt-debug delay -n "$NODE" 1
 }
 
-# A post hook of cluster verify (run on the node by hooks_runner) leaves a
-# mark file with its GANETI_* environment.
+# Post hooks of cluster verify, run on the node by hooks_runner: one leaves
+# a mark file with its GANETI_* environment, one fails with some output,
+# which verify must report (so the daemon returned the hook's status and
+# output).
 scenario_hook() {
   need_cluster || return 1
   local dir=/etc/ganeti/hooks/cluster-verify-post.d mark=/run/e2e/hook-mark
@@ -183,31 +208,38 @@ scenario_hook() {
 #!/bin/sh
 env | grep '^GANETI_' | sort >$mark.tmp
 mv $mark.tmp $mark
-echo "e2e hook ran"
 EOF
-  chmod 755 "$dir/50-e2e-mark"
+  printf '#!/bin/sh\necho "e2e hook output"\nexit 1\n' >"$dir/60-e2e-fail"
+  chmod 755 "$dir/50-e2e-mark" "$dir/60-e2e-fail"
   gnt 300 gnt-cluster verify
   local rc=$?
-  rm -f "$dir/50-e2e-mark"
+  rm -f "$dir/50-e2e-mark" "$dir/60-e2e-fail"
   [ $rc -ne 124 ] || fail "gnt-cluster verify timed out" || return 1
   [ -f "$mark" ] || fail "hook did not run (no mark file): $(last_line)" || return 1
   cp "$mark" "$RESULTS/hook-env-$NODED.txt"
-  grep -qx 'GANETI_HOOKS_PHASE=post' "$mark" || fail "no GANETI_HOOKS_PHASE=post in hook env" || return 1
-  grep -qx 'GANETI_HOOKS_PATH=cluster-verify' "$mark" || fail "no GANETI_HOOKS_PATH=cluster-verify in hook env" || return 1
-  grep -qx 'GANETI_OP_CODE=OP_CLUSTER_VERIFY_GROUP' "$mark" || fail "no GANETI_OP_CODE=OP_CLUSTER_VERIFY_GROUP in hook env" || return 1
-  grep -q 'e2e hook ran' "$OUT" || fail "hook output not in verify's report" || return 1
+  local v
+  for v in GANETI_HOOKS_PHASE=post GANETI_HOOKS_PATH=cluster-verify \
+           GANETI_OP_CODE=OP_CLUSTER_VERIFY_GROUP "GANETI_MASTER=$NODE"; do
+    grep -qx "$v" "$mark" || fail "no $v in the hook's environment" || return 1
+  done
+  grep -q "Script cluster-verify-post.d/60-e2e-fail failed, output:" "$OUT" ||
+    fail "verify did not report the failing hook: $(last_line)" || return 1
+  grep -q "e2e hook output" "$OUT" || fail "the failing hook's output is not in verify's report" || return 1
 }
 
 scenario_cluster_destroy() {
   need_cluster || return 1
-  gnt 300 gnt-cluster destroy --yes-do-it || fail "gnt-cluster destroy failed: $(last_line)" || return 1
+  run_clean 300 gnt-cluster destroy --yes-do-it
+  local rc=$? destroy_error=$REASON
   CLUSTER_UP=0
   CLUSTER_ERROR="cluster destroyed"
+  [[ $destroy_error != *"failed (exit"* ]] || fail "$destroy_error" || return 1
   local f
   for f in config.data server.pem ssconf_cluster_name; do
     [ ! -e "/var/lib/ganeti/$f" ] || fail "/var/lib/ganeti/$f still there" || return 1
   done
   ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" || fail "master IP still on $BRIDGE" || return 1
+  [ $rc -eq 0 ] || fail "$destroy_error" || return 1
   # node_leave_cluster stops the node daemon.
   local i
   for i in $(seq 1 20); do

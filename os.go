@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// osSearchPath is where Ganeti looks for OS definitions (not prefixed in
+// a virtual cluster, as in Ganeti); tests point it elsewhere.
+var osSearchPath = []string{"/srv/ganeti/os", "/usr/local/lib/ganeti/os", "/usr/lib/ganeti/os", "/usr/share/ganeti/os"}
+
+// osAPIVersions are the OS API versions Ganeti 3.0 speaks.
+var osAPIVersions = []int{10, 15, 20}
+
+// osDefinition is a valid OS found on disk.
+type osDefinition struct {
+	Name, Path      string
+	Scripts         map[string]string // script name → path, for those present
+	Variants        []string
+	Parameters      [][]string // [name, help]
+	APIVersions     []int
+	CreateUntrusted bool
+}
+
+// pyIntList formats ints as Python prints a list.
+func pyIntList(v []int) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.Itoa(x)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// errnoName is Ganeti's ErrnoOrStr: the errno symbol when there is one.
+func errnoName(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ENOENT:
+			return "ENOENT"
+		case syscall.EACCES:
+			return "EACCES"
+		case syscall.ENOTDIR:
+			return "ENOTDIR"
+		case syscall.ELOOP:
+			return "ELOOP"
+		}
+	}
+	return err.Error()
+}
+
+// loadOS reads and validates the OS definition in dir/name.
+func loadOS(dir, name string) (*osDefinition, error) {
+	osDir := filepath.Join(dir, name)
+	if !pluginName.MatchString(name) || !isDir(osDir) {
+		return nil, fmt.Errorf("Directory for OS %s not found in search path", name)
+	}
+	apiFile := filepath.Join(osDir, "ganeti_api_version")
+	st, err := os.Stat(apiFile)
+	if err != nil {
+		return nil, fmt.Errorf("Required file 'ganeti_api_version' not found under path %s: %s", osDir, errnoName(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("File 'ganeti_api_version' in %s is not a regular file", osDir)
+	}
+	data, err := readFileLimited(apiFile, 4096)
+	if err != nil {
+		return nil, fmt.Errorf("Error while reading the API version file at %s: %s", apiFile, errnoName(err))
+	}
+	var versions []int
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		v, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil {
+			return nil, fmt.Errorf("API version(s) can't be converted to integer: invalid literal for int() with base 10: '%s'", strings.TrimSpace(line))
+		}
+		versions = append(versions, v)
+	}
+	maxAPI, supported := 0, false
+	for _, v := range versions {
+		maxAPI = max(maxAPI, v)
+		for _, w := range osAPIVersions {
+			supported = supported || v == w
+		}
+	}
+	if !supported {
+		return nil, fmt.Errorf("API version mismatch for path '%s': found %s, want frozenset({10, 15, 20}).", osDir, pyIntList(versions))
+	}
+	type osFile struct {
+		name     string
+		required bool
+		script   bool
+	}
+	files := []osFile{{"create", false, true}, {"create_untrusted", false, true}, {"export", true, true},
+		{"import", true, true}, {"rename", true, true}}
+	if maxAPI >= 20 {
+		files = append(files, osFile{"verify", true, true})
+	}
+	if maxAPI >= 15 {
+		files = append(files, osFile{"variants.list", false, false})
+	}
+	if maxAPI >= 20 {
+		files = append(files, osFile{"parameters.list", true, false})
+	}
+	def := &osDefinition{Name: name, Path: osDir, Scripts: map[string]string{}, APIVersions: versions}
+	present := map[string]string{}
+	for _, f := range files {
+		path := filepath.Join(osDir, f.name)
+		st, err := os.Stat(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && !f.required {
+				continue
+			}
+			return nil, fmt.Errorf("File '%s' under path '%s' is missing (%s)", f.name, osDir, errnoName(err))
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("File '%s' under path '%s' is not a regular file", f.name, osDir)
+		}
+		if f.script && st.Mode().Perm()&0o100 == 0 {
+			return nil, fmt.Errorf("File '%s' under path '%s' is not executable", f.name, osDir)
+		}
+		present[f.name] = path
+		if f.script {
+			def.Scripts[f.name] = path
+		}
+	}
+	if present["create"] == "" && present["create_untrusted"] == "" {
+		return nil, fmt.Errorf("A create script (trusted or untrusted) under path '%s' must exist", osDir)
+	}
+	def.CreateUntrusted = present["create_untrusted"] != ""
+	def.Variants = []string{}
+	if p := present["variants.list"]; p != "" {
+		data, err := readFileLimited(p, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("Error while reading the OS variants file at %s: %s", p, errnoName(err))
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				def.Variants = append(def.Variants, line)
+			}
+		}
+	}
+	def.Parameters = [][]string{}
+	if p := present["parameters.list"]; p != "" {
+		data, err := readFileLimited(p, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("Error while reading the OS parameters file at %s: %s", p, errnoName(err))
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if len(data) == 0 {
+				break
+			}
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				def.Parameters = append(def.Parameters, []string{})
+				continue
+			}
+			rest := strings.TrimLeft(strings.TrimPrefix(strings.TrimLeft(line, " \t\r\v\f"), fields[0]), " \t\r\v\f")
+			if rest == "" {
+				def.Parameters = append(def.Parameters, []string{fields[0]})
+			} else {
+				def.Parameters = append(def.Parameters, []string{fields[0], rest})
+			}
+		}
+	}
+	return def, nil
+}
+
+// diagnoseOS lists every entry of the OS search path with its status, as
+// [name, path, ok, message, variants, parameters, api_versions, trusted].
+func (n *node) diagnoseOS() []any {
+	result := []any{}
+	for _, dir := range osSearchPath {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") {
+				continue
+			}
+			path := filepath.Join(dir, name)
+			def, err := loadOS(dir, name)
+			if err != nil {
+				result = append(result, []any{name, path, false, err.Error(), []string{}, [][]string{}, []int{}, true})
+				continue
+			}
+			result = append(result, []any{name, path, true, "", def.Variants, def.Parameters, def.APIVersions, !def.CreateUntrusted})
+		}
+	}
+	return result
+}
+
+func rpcOSDiagnose(n *node, args []json.RawMessage) (any, error) {
+	if err := decodeArgs(args); err != nil {
+		return nil, err
+	}
+	return n.diagnoseOS(), nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Where the DRBD module reports itself; absent when it is not loaded.
+var (
+	drbdProcFile   = "/proc/drbd"
+	drbdHelperFile = "/sys/module/drbd/parameters/usermode_helper"
+)
+
+// readDRBDFile reads a DRBD kernel file with Ganeti's messages.
+func readDRBDFile(path string) (string, error) {
+	data, err := readFileLimited(path, 1<<20)
+	if err != nil {
+		if isNotExist(err) {
+			return "", fmt.Errorf("The file %s cannot be opened, check if the module is loaded ([Errno 2] No such file or directory: '%s')", path, path)
+		}
+		return "", fmt.Errorf("Can't read the DRBD proc file %s: %v", path, err)
+	}
+	if len(data) == 0 {
+		return "", fmt.Errorf("Can't read any data from %s", path)
+	}
+	return string(data), nil
+}
+
+var drbdVersionLine = regexp.MustCompile(`^version: (\d+)\.(\d+)\.(\d+)(?:([.-])(\d+))?(?:-\S+)? \(api:(\d+)/proto:(\d+)(?:-(\d+))?\)`)
+
+// drbdVersion formats /proc/drbd's version line as Ganeti does.
+func drbdVersion() (string, error) {
+	text, err := readDRBDFile(drbdProcFile)
+	if err != nil {
+		return "", err
+	}
+	first, _, _ := strings.Cut(text, "\n")
+	m := drbdVersionLine.FindStringSubmatch(first)
+	if m == nil {
+		return "", fmt.Errorf("Can't parse DRBD version from '%s'", first)
+	}
+	v := m[1] + "." + m[2] + "." + m[3]
+	if m[5] != "" {
+		v += m[4] + m[5]
+	}
+	v += " (api:" + m[6] + "/proto:" + m[7]
+	if m[8] != "" {
+		v += "-" + m[8]
+	}
+	return v + ")", nil
+}
+
+var drbdMinorLine = regexp.MustCompile(`^ *(\d+): cs:(\S+)`)
+
+// drbdMinors lists the minors in use (not Unconfigured).
+func drbdMinors() ([]int, error) {
+	text, err := readDRBDFile(drbdProcFile)
+	if err != nil {
+		return nil, err
+	}
+	minors := []int{}
+	for _, line := range strings.Split(text, "\n") {
+		if m := drbdMinorLine.FindStringSubmatch(line); m != nil && m[2] != "Unconfigured" {
+			n, _ := strconv.Atoi(m[1])
+			minors = append(minors, n)
+		}
+	}
+	return minors, nil
+}
+
+func drbdHelper() (string, error) {
+	text, err := readDRBDFile(drbdHelperFile)
+	if err != nil {
+		return "", err
+	}
+	first, _, _ := strings.Cut(text, "\n")
+	return first, nil
+}
+
+// rpcDRBDHelper reports the DRBD usermode helper, or why it cannot.
+func rpcDRBDHelper(n *node, args []json.RawMessage) (any, error) {
+	if err := decodeArgs(args); err != nil {
+		return nil, err
+	}
+	return drbdHelper()
+}
+
+func (v *verifier) checkDRBDVersion(json.RawMessage) error {
+	if ver, err := drbdVersion(); err != nil {
+		v.result["drbd-version"] = err.Error()
+	} else {
+		v.result["drbd-version"] = ver
+	}
+	return nil
+}
+
+func (v *verifier) checkDRBDList(json.RawMessage) error {
+	if minors, err := drbdMinors(); err != nil {
+		v.result["drbd-list"] = err.Error()
+	} else {
+		v.result["drbd-list"] = minors
+	}
+	return nil
+}
+
+func (v *verifier) checkDRBDHelper(json.RawMessage) error {
+	if h, err := drbdHelper(); err != nil {
+		v.result["drbd-helper"] = []any{false, err.Error()}
+	} else {
+		v.result["drbd-helper"] = []any{true, h}
+	}
+	return nil
+}

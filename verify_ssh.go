@@ -1,0 +1,331 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sshDir is root's ssh directory; tests point it elsewhere.
+var sshDir = "/root/.ssh"
+
+// pubKeysFile is the cluster's shared list of nodes' public keys.
+func (l *layout) pubKeysFile() string { return l.DataDir + "/ganeti_pub_keys" }
+
+// readPubKeys parses ganeti_pub_keys: "<uuid> <key...>" per line.
+func readPubKeys(path string) (map[string][]string, error) {
+	data, err := readFileLimited(path, 16<<20)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		chunks := strings.Split(line, " ")
+		if len(chunks) < 2 {
+			return nil, fmt.Errorf("Error parsing public SSH key file. Line: '%s'", line)
+		}
+		keys[chunks[0]] = append(keys[chunks[0]], strings.TrimRight(strings.Join(chunks[1:], " "), " \t\r"))
+	}
+	return keys, nil
+}
+
+// sshKeyMatches compares an authorized_keys line with a key: for RSA and
+// DSA keys the type and key material, otherwise the whole line.
+func sshKeyMatches(line, key string) bool {
+	a, b := strings.Fields(line), strings.Fields(key)
+	if len(a) > 0 && (a[0] == "ssh-dss" || a[0] == "ssh-rsa") {
+		return len(a) >= 2 && len(b) >= 2 && a[0] == b[0] && a[1] == b[1]
+	}
+	return slices.Equal(a, b)
+}
+
+func authorizedKeysHas(lines []string, key string) bool {
+	for _, l := range lines {
+		if sshKeyMatches(l, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// sshNodeStatus is [uuid, name, is_master_candidate, is_potential_mc, online].
+type sshNodeStatus struct {
+	UUID, Name                   string
+	MasterCandidate, PotentialMC bool
+	Online                       bool
+}
+
+func (s *sshNodeStatus) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 5 {
+		return errors.New("ssh node status must have 5 fields")
+	}
+	for i, dst := range []any{&s.UUID, &s.Name, &s.MasterCandidate, &s.PotentialMC, &s.Online} {
+		if err := json.Unmarshal(raw[i], dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSSHSetup compares the shared public keys file, this node's own key
+// and root's authorized_keys with the master's view of the nodes.
+func (v *verifier) checkSSHSetup(raw json.RawMessage) error {
+	var arg []json.RawMessage
+	if err := json.Unmarshal(raw, &arg); err != nil || len(arg) != 2 {
+		return errors.New("node_verify: ssh-setup must be [node_status_list, key_type]")
+	}
+	var nodes *[]sshNodeStatus
+	var keyType string
+	if json.Unmarshal(arg[0], &nodes) != nil || json.Unmarshal(arg[1], &keyType) != nil {
+		return errors.New("node_verify: bad ssh-setup value")
+	}
+	if keyType != "rsa" && keyType != "dsa" && keyType != "ecdsa" {
+		return fmt.Errorf("node_verify: unknown ssh key type '%s'", keyType)
+	}
+	msgs, err := v.sshSetupProblems(nodes, keyType)
+	if err != nil {
+		return err
+	}
+	v.result["ssh-setup"] = msgs
+	if _, ok := v.what["ssh-clutter"]; ok && nodes != nil {
+		var names []string
+		for _, nd := range *nodes {
+			names = append(names, nd.Name)
+		}
+		v.result["ssh-clutter"] = v.sshClutter(names)
+	}
+	return nil
+}
+
+func (v *verifier) sshSetupProblems(nodes *[]sshNodeStatus, keyType string) ([]string, error) {
+	if nodes == nil {
+		return []string{"No node list to check against the pub_key_file received."}, nil
+	}
+	var me *sshNodeStatus
+	for i := range *nodes {
+		if (*nodes)[i].Name == v.myName {
+			me = &(*nodes)[i]
+		}
+	}
+	if me == nil {
+		return []string{fmt.Sprintf("Cannot find node information for node '%s'.", v.myName)}, nil
+	}
+	pubFile := v.n.paths.pubKeysFile()
+	pubKeys, err := readPubKeys(pubFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return []string{fmt.Sprintf("The public key file '%s' does not exist. Consider running 'gnt-cluster renew-crypto --new-ssh-keys [--no-ssh-key-check]' to fix this.", pubFile)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgs := []string{}
+	offline := map[string]bool{}
+	for _, nd := range *nodes {
+		if !nd.Online {
+			offline[nd.UUID] = true
+		}
+	}
+	var missing []string
+	if me.PotentialMC {
+		var unknown []string
+		listed := map[string]bool{}
+		for _, nd := range *nodes {
+			if !offline[nd.UUID] {
+				listed[nd.UUID] = true
+			}
+		}
+		for uuid := range pubKeys {
+			if !offline[uuid] && !listed[uuid] {
+				unknown = append(unknown, uuid)
+			}
+		}
+		for uuid := range listed {
+			if _, ok := pubKeys[uuid]; !ok {
+				missing = append(missing, uuid)
+			}
+		}
+		sort.Strings(unknown)
+		sort.Strings(missing)
+		if len(unknown) > 0 {
+			msgs = append(msgs, fmt.Sprintf("The following node UUIDs are listed in the shared public keys file %s:%s, but are not potential master candidates: %s.", v.myName, pubFile, strings.Join(unknown, ", ")))
+		}
+		if len(missing) > 0 {
+			msgs = append(msgs, fmt.Sprintf("The following node UUIDs of potential master candidates are missing in the shared public keys file %s:%s: %s.", v.myName, pubFile, strings.Join(missing, ", ")))
+		}
+		myKeys, ok := pubKeys[me.UUID]
+		if !ok {
+			return nil, fmt.Errorf("node %s (%s) has no key in %s", v.myName, me.UUID, pubFile)
+		}
+		ownPub := filepath.Join(sshDir, "id_"+keyType+".pub")
+		own, err := readFileLimited(ownPub, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(myKeys, strings.TrimSpace(string(own))) {
+			msgs = append(msgs, fmt.Sprintf("The key for node %s in the cluster config does not match this node's key in the node public key file %s:%s.", v.myName, v.myName, pubFile))
+		}
+		if len(myKeys) != 1 {
+			msgs = append(msgs, fmt.Sprintf("There is more than one key for node %s in the node public key file %s:%s.", v.myName, v.myName, pubFile))
+		}
+	}
+	authorized := readLines(filepath.Join(sshDir, "authorized_keys"))
+	for _, nd := range *nodes {
+		if !nd.Online || slices.Contains(missing, nd.UUID) {
+			continue
+		}
+		for _, key := range pubKeys[nd.UUID] {
+			has := authorizedKeysHas(authorized, key)
+			switch {
+			case nd.MasterCandidate && !has:
+				msgs = append(msgs, fmt.Sprintf("A SSH key of master candidate '%s' (UUID: '%s') is not in the 'authorized_keys' file of node '%s'.", nd.Name, nd.UUID, v.myName))
+			case !nd.MasterCandidate && nd.UUID != me.UUID && has:
+				msgs = append(msgs, fmt.Sprintf("A SSH key of normal node '%s' (UUID: '%s') is in the 'authorized_keys' file of node '%s'.", nd.Name, nd.UUID, v.myName))
+			case !nd.MasterCandidate && nd.UUID == me.UUID && !has:
+				msgs = append(msgs, fmt.Sprintf("A SSH key of normal node '%s' (UUID: '%s') is not in the 'authorized_keys' file of itself.", v.myName, nd.UUID))
+			}
+		}
+	}
+	return msgs, nil
+}
+
+// sshClutter finds cluster hosts with more than one key for the same user
+// in authorized_keys. (Ganeti 3.0.2 crashes here; this is what it meant.)
+func (v *verifier) sshClutter(nodeNames []string) []string {
+	seen := map[string][]int{}
+	var order []string
+	for i, line := range readLines(filepath.Join(sshDir, "authorized_keys")) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, tok := range strings.Fields(line) {
+			if user, host, ok := strings.Cut(tok, "@"); ok && user != "" {
+				if slices.Contains(nodeNames, host) {
+					if _, ok := seen[tok]; !ok {
+						order = append(order, tok)
+					}
+					seen[tok] = append(seen[tok], i+1)
+				}
+				break
+			}
+		}
+	}
+	var b strings.Builder
+	for _, entry := range order {
+		if lines := seen[entry]; len(lines) > 1 {
+			var nums []string
+			for _, l := range lines {
+				nums = append(nums, strconv.Itoa(l))
+			}
+			fmt.Fprintf(&b, "Entry for '%s' in lines %s. ", entry, strings.Join(nums, ", "))
+		}
+	}
+	if b.Len() == 0 {
+		return []string{}
+	}
+	return []string{fmt.Sprintf("There are hosts which have more than one SSH key stored for the same user in the 'authorized_keys' file of node %s. This can be due to an unsuccessful operation which cluttered up the 'authorized_keys' file. We recommend to clean this up manually. %s", v.myName, b.String())}
+}
+
+func readLines(path string) []string {
+	data, err := readFileLimited(path, 16<<20)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+}
+
+// sshCheckTimeout bounds one ssh hostname check (ssh's own connect
+// timeout is 10 s; the remote command is trivial).
+const sshCheckTimeout = 60 * time.Second
+
+// checkNodeList, on a master candidate, logs in over ssh to every node as
+// the master would and checks it reports the expected hostname.
+func (v *verifier) checkNodeList(raw json.RawMessage) error {
+	var arg []json.RawMessage
+	var nodes, mcs []string
+	var bynode map[string][]string
+	if json.Unmarshal(raw, &arg) != nil || len(arg) != 3 || json.Unmarshal(arg[0], &nodes) != nil ||
+		json.Unmarshal(arg[1], &bynode) != nil || json.Unmarshal(arg[2], &mcs) != nil {
+		return errors.New("node_verify: nodelist must be [nodes, by_node, master_candidates]")
+	}
+	nodes = append(nodes, bynode[v.myName]...)
+	portsText, err := v.n.paths.readSsconf("ssh_ports")
+	if err != nil {
+		return err
+	}
+	ports := map[string]int{}
+	for _, line := range strings.Split(portsText, "\n") {
+		if name, port, ok := strings.Cut(line, "="); ok {
+			p, err := strconv.Atoi(strings.TrimSpace(port))
+			if err != nil {
+				return fmt.Errorf("bad ssh port in ssconf_ssh_ports: %q", line)
+			}
+			ports[name] = p
+		}
+	}
+	out := map[string]string{}
+	v.result["nodelist"] = out
+	if !slices.Contains(mcs, v.myName) {
+		return nil
+	}
+	family := "-4"
+	if primaryIPFamily(v.n.paths) == 6 {
+		family = "-6"
+	}
+	for _, node := range shuffle(nodes) {
+		if !hostnamePattern.MatchString(node) {
+			return fmt.Errorf("node_verify: invalid node name '%s'", node)
+		}
+		port, ok := ports[node]
+		if !ok {
+			return fmt.Errorf("node_verify: no ssh port known for node '%s'", node)
+		}
+		if msg := v.sshHostnameProblem(node, port, family); msg != "" {
+			out[node] = msg
+		}
+	}
+	return nil
+}
+
+func (v *verifier) sshHostnameProblem(node string, port int, family string) string {
+	argv := []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
+		"-oGlobalKnownHostsFile=" + v.n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
+		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oHostKeyAlias=" + v.clusterName}
+	if port != 0 {
+		argv = append(argv, "-oPort="+strconv.Itoa(port))
+	}
+	argv = append(argv, "-oBatchMode=yes", "-oStrictHostKeyChecking=yes", family, "root@"+node,
+		`if test -z "$GANETI_HOSTNAME"; then  hostname --fqdn;else  echo "$GANETI_HOSTNAME";fi`)
+	res, err := v.n.runCommand(command{Args: argv, Timeout: sshCheckTimeout})
+	if err != nil {
+		if res == nil {
+			return "ssh problem: " + err.Error()
+		}
+		if out := strings.TrimSpace(res.Output); out != "" {
+			return "ssh problem: " + res.Output
+		}
+		why := fmt.Sprintf("exited with exit code %d", res.ExitCode)
+		if res.TimedOut {
+			why = "timed out"
+		}
+		return "ssh problem: " + why + " (no output)"
+	}
+	remote := strings.TrimSpace(res.Stdout)
+	if remote != "" && remote == node {
+		return ""
+	}
+	if remote != "" && strings.HasPrefix(node, remote+".") {
+		return fmt.Sprintf("hostname not FQDN: expected %s but got %s", node, remote)
+	}
+	return fmt.Sprintf("hostname mismatch: expected %s but got %s", node, remote)
+}
