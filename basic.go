@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -52,16 +51,7 @@ func rpcNodeHasIPAddress(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &address); err != nil {
 		return nil, err
 	}
-	ip := net.ParseIP(address)
-	if ip == nil || strings.Contains(address, "%") {
-		return false, nil
-	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
-	if err != nil {
-		return false, nil
-	}
-	conn.Close()
-	return true, nil
+	return ownsAddress(address), nil
 }
 
 // watcherPauseGrace is how long after its end a pause file is kept.

@@ -44,14 +44,14 @@ var procedures = map[string]procedure{
 
 	// node
 	"node_info": rpcNodeInfo, "node_verify": rpcNodeVerify, "node_verify_light": rpcNodeVerify,
-	"node_start_master_daemons": nil, "node_activate_master_ip": nil,
-	"node_deactivate_master_ip": nil, "node_stop_master": nil,
-	"node_change_master_netmask": nil, "node_leave_cluster": nil,
-	"node_volumes": nil, "node_demote_from_mc": nil, "node_powercycle": nil,
-	"node_configure_ovs": nil, "node_crypto_tokens": rpcNodeCryptoTokens,
-	"node_ensure_daemon": nil, "node_ssh_key_add": nil,
+	"node_start_master_daemons": rpcNodeStartMasterDaemons, "node_activate_master_ip": rpcNodeActivateMasterIP,
+	"node_deactivate_master_ip": rpcNodeDeactivateMasterIP, "node_stop_master": rpcNodeStopMaster,
+	"node_change_master_netmask": rpcNodeChangeMasterNetmask, "node_leave_cluster": rpcNodeLeaveCluster,
+	"node_volumes": rpcNodeVolumes, "node_demote_from_mc": rpcNodeDemoteFromMC, "node_powercycle": rpcNodePowercycle,
+	"node_configure_ovs": rpcNodeConfigureOVS, "node_crypto_tokens": rpcNodeCryptoTokens,
+	"node_ensure_daemon": rpcNodeEnsureDaemon, "node_ssh_key_add": nil,
 	"node_ssh_keys_renew": nil, "node_ssh_key_remove": nil,
-	"run_oob": nil, "restricted_command": nil, "hooks_runner": rpcHooksRunner,
+	"run_oob": rpcRunOOB, "restricted_command": rpcRestrictedCommand, "hooks_runner": rpcHooksRunner,
 	"iallocator_runner": rpcIallocatorRunner,
 
 	// storage

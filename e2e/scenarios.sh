@@ -92,7 +92,13 @@ check_verify() {
   fi
   [ -f "$EXPECTED_DIR/verify.txt" ] || fail "no $EXPECTED_DIR/verify.txt (run with NODED=python)" || return 1
   if ! diff -u "$EXPECTED_DIR/verify.txt" "$found" >"$RESULTS/scenarios/$name.verify.diff"; then
-    fail "findings differ from expected/verify.txt: $(sed -n '4,$p' "$RESULTS/scenarios/$name.verify.diff" | grep -m1 '^[+-]' | cut -c1-160)"
+    local missing extra first
+    missing=$(LC_ALL=C comm -23 "$EXPECTED_DIR/verify.txt" "$found" | wc -l)
+    extra=$(LC_ALL=C comm -13 "$EXPECTED_DIR/verify.txt" "$found" | wc -l)
+    first=$(LC_ALL=C comm -13 "$EXPECTED_DIR/verify.txt" "$found" | head -n1)
+    [ -n "$first" ] && first="first extra: $first" ||
+      first="first missing: $(LC_ALL=C comm -23 "$EXPECTED_DIR/verify.txt" "$found" | head -n1)"
+    fail "verify findings differ from expected/verify.txt ($missing missing, $extra extra); $(cut -c1-150 <<<"$first")"
     return 1
   fi
   rm -f "$RESULTS/scenarios/$name.verify.diff"
