@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Hook results as Ganeti reports them.
@@ -94,9 +95,9 @@ func (n *node) runParts(dir string, env []string, timeout time.Duration) []partR
 		case res == nil:
 			results = append(results, partResult{name, hookFail, fmt.Sprintf("Hook script execution error: %v", err)})
 		case err != nil:
-			results = append(results, partResult{name, hookFail, strings.TrimSpace(res.Output)})
+			results = append(results, partResult{name, hookFail, safeEncode(strings.TrimSpace(res.Output))})
 		default:
-			results = append(results, partResult{name, hookSuccess, strings.TrimSpace(res.Output)})
+			results = append(results, partResult{name, hookSuccess, safeEncode(strings.TrimSpace(res.Output))})
 		}
 	}
 	return results
@@ -174,4 +175,34 @@ var optionName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
 func fileIsRegular(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
+}
+
+// safeEncode makes hook output printable ASCII the way Ganeti does:
+// non-ASCII runes as \xNN, \uNNNN or \UNNNNNNNN, tab and newline as \t and
+// \n, carriage return as \'r (sic), other control bytes as \xNN.
+func safeEncode(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\'r`)
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case r < 32 || r == 127:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r < 127:
+			b.WriteRune(r)
+		case r <= 0xff:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	return b.String()
 }
