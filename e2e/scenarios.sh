@@ -18,8 +18,12 @@ SCENARIO_LIST=(
   watcher-pause
   debug-delay
   hook
+  rpc-probes
   cluster-destroy
 )
+
+# Run only when named in SCENARIOS or with E2E_PROBES=1.
+OPTIONAL_SCENARIOS=" rpc-probes "
 
 EXPECTED_DIR=$E2E_DIR/expected
 OUT=/run/e2e/out            # output of the last `gnt` command
@@ -233,6 +237,50 @@ EOF
   grep -q "e2e hook output" "$OUT" || fail "the failing hook's output is not in verify's report" || return 1
 }
 
+# Optional (E2E_PROBES=1, or named in SCENARIOS): make the cluster call
+# procedures the scenarios above do not, for the record of RPCs
+# (TRACE=1): an OS, storage listing, master IP off and on, hypervisor
+# parameter checks, a diskless and a file-disk instance on the fake
+# hypervisor, and direct calls through Ganeti's own RPC client
+# (e2e/rpc-probe.py) for what a one-node cluster never sends.
+scenario_rpc_probes() {
+  need_cluster || return 1
+  local os=/srv/ganeti/os/e2eos s
+  mkdir -p "$os"
+  echo 20 >"$os/ganeti_api_version"
+  echo default >"$os/variants.list"
+  : >"$os/parameters.list"
+  for s in create import export rename verify; do
+    printf '#!/bin/sh\nexit 0\n' >"$os/$s"
+    chmod 755 "$os/$s"
+  done
+  local errors=()
+  probe() { run_clean "$@" || errors+=("$REASON"); }
+  probe 60 gnt-os list
+  probe 60 gnt-os diagnose
+  probe 60 gnt-node list-storage -t file
+  probe 60 gnt-node list-storage -t sharedfile
+  probe 120 gnt-cluster modify -H kvm:kernel_path=
+  probe 60 gnt-cluster deactivate-master-ip --yes
+  probe 60 gnt-cluster activate-master-ip
+  probe 300 gnt-instance add -t diskless -o e2eos+default -H fake -B memory=128M \
+    --no-ip-check --no-name-check -n "$NODE" inst1.example.com
+  probe 60 gnt-instance list -o name,status,oper_state,oper_ram,oper_vcpus
+  probe 60 gnt-instance info inst1.example.com
+  probe 120 gnt-instance reboot inst1.example.com
+  probe 120 gnt-instance shutdown --timeout=5 inst1.example.com
+  probe 120 gnt-instance startup inst1.example.com
+  probe 120 gnt-instance remove -f --shutdown-timeout=5 inst1.example.com
+  probe 300 gnt-instance add -t file --disk 0:size=1G -o e2eos+default -H fake -B memory=128M \
+    --no-ip-check --no-name-check -n "$NODE" inst2.example.com
+  probe 120 gnt-cluster verify-disks
+  probe 120 gnt-cluster repair-disk-sizes
+  probe 120 gnt-instance remove -f --shutdown-timeout=5 inst2.example.com
+  gnt 120 python3 "$E2E_DIR/rpc-probe.py" "$NODE" "$NODE_IP" || errors+=("rpc-probe.py: $(grep -m1 '^FAIL' "$OUT")")
+  rm -f /var/lib/ganeti/queue/e2e-probe /var/lib/ganeti/queue/e2e-probe-renamed
+  [ ${#errors[@]} -eq 0 ] || fail "${#errors[@]} probes failed, first: ${errors[0]}"
+}
+
 scenario_cluster_destroy() {
   need_cluster || return 1
   run_clean 300 gnt-cluster destroy --yes-do-it
@@ -274,8 +322,26 @@ rpc_offset() {
 rpc_record() { # rpc_record NAME OFFSET
   local src out=$RESULTS/rpcs/$1.txt; src=$(rpc_source)
   [ -n "$src" ] && [ -f "$src" ] || return 0
+  [ "$TRACE" = 1 ] && return 0   # counted by rpc_record_trace at the end
   tail -c +$(( $2 + 1 )) "$src" | grep -oE '"?proc"?(=|: )"[^"]*"' |
     sed -E 's/.*"([^"]*)"$/\1/' | sort | uniq -c | sort -k1,1nr -k2 >"$out"
+}
+
+# With TRACE=1 each call carries the scenario that ran when it arrived.
+rpc_record_trace() {
+  sleep 1   # calls in flight finish and write their record
+  python3 - "$(rpc_source)" "$RESULTS/rpcs" <<'EOF'
+import collections, json, sys
+counts = collections.defaultdict(collections.Counter)
+with open(sys.argv[1]) as f:
+  for line in f:
+    e = json.loads(line)
+    counts[e.get("scenario") or "setup"][e["proc"]] += 1
+for scen, c in counts.items():
+  with open("%s/%s.txt" % (sys.argv[2], scen), "w") as out:
+    for proc, n in sorted(c.items(), key=lambda x: (-x[1], x[0])):
+      out.write("%7d %s\n" % (n, proc))
+EOF
 }
 
 run_scenarios() {
@@ -287,7 +353,10 @@ run_scenarios() {
       [[ " $SCENARIOS " == *" $name "* ]] && selected+=("$name")
     done
   else
-    selected=("${SCENARIO_LIST[@]}")
+    for name in "${SCENARIO_LIST[@]}"; do
+      [[ $OPTIONAL_SCENARIOS == *" $name "* ]] && [ "${E2E_PROBES:-0}" != 1 ] && continue
+      selected+=("$name")
+    done
   fi
   local passed=0 failed=0
   : >"$RESULTS/results.txt"
@@ -312,6 +381,7 @@ run_scenarios() {
     echo "$line" >>"$RESULTS/results.txt"
   done
   echo "idle" >/run/e2e/scenario
+  [ "$TRACE" = 1 ] && rpc_record_trace
   echo "$passed passed, $failed failed" | tee "$RESULTS/summary.txt"
   [ "$failed" -eq 0 ]
 }
