@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,7 +34,7 @@ type command struct {
 
 // cmdResult is what a finished command left.
 type cmdResult struct {
-	Output   string // stdout and stderr, interleaved as written
+	Output   string // standard output followed by standard error, as Ganeti reports it
 	Stdout   string // standard output alone
 	ExitCode int    // -1 when killed by a signal
 	TimedOut bool
@@ -99,8 +98,8 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
-	out, stdout := &boundedBuffer{}, &boundedBuffer{}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
+	stdout, stderr := &boundedBuffer{}, &boundedBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Own process group, so a timeout also ends what the command started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -109,7 +108,7 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	start := time.Now()
 	n.log.Debugf("running %s", cmdline)
 	err := cmd.Run()
-	res := &cmdResult{Output: out.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	res := &cmdResult{Output: stdout.buf.String() + stderr.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
 	if cmd.ProcessState == nil {
 		n.log.Warningf("cannot run %s: %v", cmdline, err)
 		return nil, fmt.Errorf("cannot run %s: %w", cmdline, err)

@@ -10,7 +10,7 @@ import (
 func TestRunCommand(t *testing.T) {
 	n, logs := newTestNode(t)
 	res, err := n.runCommand(command{Args: []string{"sh", "-c", "echo out; echo err >&2; echo $LC_ALL $EXTRA"}, Env: []string{"EXTRA=x"}})
-	if err != nil || res.ExitCode != 0 || res.Output != "out\nerr\nC x\n" || res.Stdout != "out\nC x\n" {
+	if err != nil || res.ExitCode != 0 || res.Output != "out\nC x\nerr\n" || res.Stdout != "out\nC x\n" {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 	if !strings.Contains(logs.String(), "running sh -c") {
@@ -35,7 +35,7 @@ func TestRunCommand(t *testing.T) {
 	}
 
 	res, _ = n.runCommand(command{Args: []string{"sh", "-c", "head -c 3000000 /dev/zero"}})
-	if len(res.Output) != maxCommandOutput {
+	if len(res.Stdout) != maxCommandOutput {
 		t.Fatalf("output not bounded: %d bytes", len(res.Output))
 	}
 	res, _ = n.runCommand(command{Args: []string{"cat"}, Stdin: []byte("fed")})

@@ -14,6 +14,9 @@ import os
 import sys
 import time
 
+# Ganeti's modules live beside its scripts, not on the default path.
+sys.path.insert(0, "/usr/share/ganeti/default")
+
 import ganeti.server.noded as main
 
 TRACE_FILE = "/var/log/ganeti/rpc-trace.jsonl"

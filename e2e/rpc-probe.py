@@ -15,6 +15,9 @@ if any failed.
 
 import sys
 
+# Ganeti's modules live beside its scripts, not on the default path.
+sys.path.insert(0, "/usr/share/ganeti/default")
+
 from ganeti import constants
 from ganeti import pathutils
 from ganeti import serializer
