@@ -50,7 +50,7 @@ var procedures = map[string]procedure{
 	"node_volumes": rpcNodeVolumes, "node_demote_from_mc": rpcNodeDemoteFromMC, "node_powercycle": rpcNodePowercycle,
 	"node_configure_ovs": rpcNodeConfigureOVS, "node_crypto_tokens": rpcNodeCryptoTokens,
 	"node_ensure_daemon": rpcNodeEnsureDaemon, "node_ssh_key_add": rpcNodeSSHKeyAdd,
-	"node_ssh_keys_renew": nil, "node_ssh_key_remove": rpcNodeSSHKeyRemove,
+	"node_ssh_keys_renew": rpcNodeSSHKeysRenew, "node_ssh_key_remove": rpcNodeSSHKeyRemove,
 	"run_oob": rpcRunOOB, "restricted_command": rpcRestrictedCommand, "hooks_runner": rpcHooksRunner,
 	"iallocator_runner": rpcIallocatorRunner,
 

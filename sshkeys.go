@@ -290,13 +290,31 @@ func (n *node) addNodeSSHKey(uuid, name string, potMCs []string, toAuth, toPub, 
 // from_authorized_keys, from_public_keys, clear_authorized_keys,
 // clear_public_keys, readd] → [[node, error], ...] or null.
 func rpcNodeSSHKeyRemove(n *node, args []json.RawMessage) (any, error) {
-	var uuid, name string
-	var mcUUIDs, potMCs []string
-	var fromAuth, fromPub, clearAuth, clearPub, readd bool
-	if err := decodeArgs(args, &uuid, &name, &mcUUIDs, &potMCs, &fromAuth, &fromPub, &clearAuth, &clearPub, &readd); err != nil {
+	var r keyRemoval
+	if err := decodeArgs(args, &r.uuid, &r.name, &r.mcUUIDs, &r.potMCs, &r.fromAuth, &r.fromPub, &r.clearAuth, &r.clearPub, &r.readd); err != nil {
 		return nil, err
 	}
-	if !fromAuth && !fromPub && !clearAuth && !clearPub {
+	errs, err := n.removeNodeSSHKey(r)
+	if err != nil || errs == nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// keyRemoval describes one node's keys leaving the key files.
+type keyRemoval struct {
+	uuid, name                             string
+	mcUUIDs, potMCs                        []string
+	fromAuth, fromPub, clearAuth, clearPub bool
+	readd                                  bool
+	masterUUID                             string              // never remove the master's own keys
+	keysToRemove                           map[string][]string // keys not in the key file (old master keys)
+}
+
+// removeNodeSSHKey returns the per-node errors, or nil when the leaving
+// node needed no update (Ganeti then answers null).
+func (n *node) removeNodeSSHKey(r keyRemoval) ([][2]string, error) {
+	if !r.fromAuth && !r.fromPub && !r.clearAuth && !r.clearPub {
 		return nil, errors.New("No removal from any key file was requested.")
 	}
 	pub := pubKeyFile{n.paths.pubKeysFile()}
@@ -309,18 +327,29 @@ func rpcNodeSSHKeyRemove(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	toRemove := map[string][]string{}
-	if fromAuth || fromPub {
-		if name == master {
+	if r.fromAuth || r.fromPub {
+		if r.name == master && len(r.keysToRemove) == 0 {
 			return nil, errors.New("Cannot remove the master node's keys.")
 		}
-		keys, err := pub.query([]string{uuid})
-		if err != nil {
-			return nil, err
+		if len(r.keysToRemove) > 0 {
+			toRemove = r.keysToRemove
+		} else {
+			keys, err := pub.query([]string{r.uuid})
+			if err != nil {
+				return nil, err
+			}
+			if len(keys) == 0 && !r.readd {
+				return nil, fmt.Errorf("Node '%s' not found in the list of public SSH keys. It seems someone tries to remove a key from outside the cluster!", r.uuid)
+			}
+			if r.masterUUID != "" && len(keys) > 0 {
+				masterKeys, err := pub.query([]string{r.masterUUID})
+				if err != nil {
+					return nil, err
+				}
+				keys[r.uuid] = slices.DeleteFunc(keys[r.uuid], func(k string) bool { return slices.Contains(masterKeys[r.masterUUID], k) })
+			}
+			toRemove = keys
 		}
-		if len(keys) == 0 && !readd {
-			return nil, fmt.Errorf("Node '%s' not found in the list of public SSH keys. It seems someone tries to remove a key from outside the cluster!", uuid)
-		}
-		toRemove = keys
 	}
 	errs := [][2]string{}
 	if len(toRemove) > 0 {
@@ -328,14 +357,18 @@ func rpcNodeSSHKeyRemove(n *node, args []json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if fromAuth {
+		if r.fromAuth {
 			base["authorized_keys"] = []any{"remove", toRemove}
-			if err := editAuthorizedKeys(filepath.Join(sshDir, "authorized_keys"), nil, toRemove[uuid]); err != nil {
+			var flat []string
+			for _, ks := range toRemove {
+				flat = append(flat, ks...)
+			}
+			if err := editAuthorizedKeys(filepath.Join(sshDir, "authorized_keys"), nil, flat); err != nil {
 				return nil, err
 			}
 		}
 		potData := maps.Clone(base)
-		if fromPub {
+		if r.fromPub {
 			potData["public_keys"] = []any{"remove", toRemove}
 		}
 		all, online, _, err := n.clusterNodes()
@@ -343,34 +376,34 @@ func rpcNodeSSHKeyRemove(n *node, args []json.RawMessage) (any, error) {
 			return nil, err
 		}
 		for _, node := range all {
-			if node == master || node == name || !slices.Contains(online, node) {
+			if node == master || node == r.name || !slices.Contains(online, node) {
 				continue
 			}
 			port, ok := ports[node]
 			if !ok {
 				return nil, fmt.Errorf("No SSH port information available for node '%s'.", node)
 			}
-			if slices.Contains(potMCs, node) || fromAuth {
+			if slices.Contains(r.potMCs, node) || r.fromAuth {
 				if err := n.runSSHUpdateRetrying(node, port, potData); err != nil {
-					msg := fmt.Sprintf("When removing the key of node '%s', updating the SSH key files of node '%s' failed. Last error was: %v.", name, node, err)
+					msg := fmt.Sprintf("When removing the key of node '%s', updating the SSH key files of node '%s' failed. Last error was: %v.", r.name, node, err)
 					n.log.Errorf("%s", msg)
 					errs = append(errs, [2]string{node, msg})
 				}
 			}
 		}
 	}
-	if clearAuth || fromPub || clearPub {
-		port, ok := ports[name]
+	if r.clearAuth || r.fromPub || r.clearPub {
+		port, ok := ports[r.name]
 		if !ok {
-			return nil, fmt.Errorf("No SSH port information available for node '%s', which is leaving the cluster.", name)
+			return nil, fmt.Errorf("No SSH port information available for node '%s', which is leaving the cluster.", r.name)
 		}
 		data, err := n.sshUpdateBase()
 		if err != nil {
 			return nil, err
 		}
 		changed := false
-		if clearAuth {
-			others := slices.DeleteFunc(slices.Clone(mcUUIDs), func(u string) bool { return u == uuid })
+		if r.clearAuth {
+			others := slices.DeleteFunc(slices.Clone(r.mcUUIDs), func(u string) bool { return u == r.uuid })
 			keys, err := pub.query(others)
 			if err != nil {
 				return nil, err
@@ -378,26 +411,224 @@ func rpcNodeSSHKeyRemove(n *node, args []json.RawMessage) (any, error) {
 			data["authorized_keys"] = []any{"remove", keys}
 			changed = true
 		}
-		if clearPub {
+		if r.clearPub {
 			data["public_keys"] = []any{"clear", map[string]any{}}
 			changed = true
-		} else if fromPub && len(toRemove) > 0 {
+		} else if r.fromPub && len(toRemove) > 0 {
 			data["public_keys"] = []any{"remove", toRemove}
 			changed = true
 		}
 		if !changed {
 			return nil, nil
 		}
-		if err := n.runSSHUpdateRetrying(name, port, data); err != nil {
-			msg := fmt.Sprintf("Removing SSH keys from node '%s' failed. This can happen when the node is already unreachable. Error: %v", name, err)
+		if err := n.runSSHUpdateRetrying(r.name, port, data); err != nil {
+			msg := fmt.Sprintf("Removing SSH keys from node '%s' failed. This can happen when the node is already unreachable. Error: %v", r.name, err)
 			n.log.Errorf("%s", msg)
-			errs = append(errs, [2]string{name, msg})
+			errs = append(errs, [2]string{r.name, msg})
 		}
 	}
-	if len(toRemove) > 0 && fromPub {
-		if err := pub.remove(uuid); err != nil {
+	if len(toRemove) > 0 && r.fromPub {
+		if err := pub.remove(r.uuid); err != nil {
 			return nil, err
 		}
 	}
 	return errs, nil
+}
+
+// sshKeyTypes are the key types Ganeti manages.
+var sshKeyTypes = []string{"dsa", "rsa", "ecdsa"}
+
+// fetchRemoteFile reads a file on another node over ssh.
+func (n *node) fetchRemoteFile(node string, port int, path string) (string, error) {
+	if !hostnamePattern.MatchString(node) {
+		return "", fmt.Errorf("invalid node name '%s'", node)
+	}
+	family := "-4"
+	if primaryIPFamily(n.paths) == 6 {
+		family = "-6"
+	}
+	if port == 0 {
+		port = 22
+	}
+	argv := []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
+		"-oGlobalKnownHostsFile=" + n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
+		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oPort=" + strconv.Itoa(port),
+		"-oStrictHostKeyChecking=no", family, "root@" + node, "cat " + path}
+	res, err := n.runCommand(command{Args: argv, Timeout: sshUpdateTimeout})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(res.Stdout), nil
+}
+
+// rpcNodeSSHKeysRenew gives every node, then the master, a new key pair
+// and redistributes the keys: [node_uuids, node_names,
+// master_candidate_uuids, potential_master_candidates, old_key_type,
+// new_key_type, new_key_bits] → [[node, error], ...].
+func rpcNodeSSHKeysRenew(n *node, args []json.RawMessage) (any, error) {
+	var uuids, names, mcUUIDs, potMCs []string
+	var oldType, newType string
+	var bits int
+	if err := decodeArgs(args, &uuids, &names, &mcUUIDs, &potMCs, &oldType, &newType, &bits); err != nil {
+		return nil, err
+	}
+	if len(uuids) != len(names) {
+		return nil, errors.New("List of nodes UUIDs and node names does not match in length.")
+	}
+	if !slices.Contains(sshKeyTypes, oldType) || !slices.Contains(sshKeyTypes, newType) {
+		return nil, fmt.Errorf("Unsupported SSH key type '%s' or '%s'", oldType, newType)
+	}
+	if bits < 0 || bits > 16384 {
+		return nil, fmt.Errorf("Invalid SSH key size %d", bits)
+	}
+	pub := pubKeyFile{n.paths.pubKeysFile()}
+	oldMasterKeyData, err := readFileLimited(filepath.Join(sshDir, "id_"+oldType+".pub"), 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	oldMasterKey := strings.TrimSpace(string(oldMasterKeyData))
+	master, err := n.paths.readSsconf("master_node")
+	if err != nil {
+		return nil, err
+	}
+	var masterUUIDs []string
+	for i, name := range names {
+		if name == master {
+			masterUUIDs = append(masterUUIDs, uuids[i])
+		}
+	}
+	if len(masterUUIDs) != 1 {
+		return nil, fmt.Errorf("No (unique) master UUID found. Master node name: '%s', Master UUID: '%v'", master, masterUUIDs)
+	}
+	masterUUID := masterUUIDs[0]
+	ports, err := n.sshPortMap()
+	if err != nil {
+		return nil, err
+	}
+
+	errs := [][2]string{}
+	// Candidates whose key differs from the master's lose it from
+	// authorized_keys before they get new ones.
+	for i, uuid := range uuids {
+		name := names[i]
+		if name == master {
+			continue
+		}
+		keys, err := pub.query([]string{uuid})
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("No public key of node %s (UUID %s) found, not generating a new key.", name, uuid)
+		}
+		if slices.Contains(mcUUIDs, uuid) {
+			key, err := n.fetchRemoteFile(name, ports[name], filepath.Join(sshDir, "id_"+oldType+".pub"))
+			if err == nil && key != oldMasterKey {
+				e, err := n.removeNodeSSHKey(keyRemoval{uuid: uuid, name: name, mcUUIDs: mcUUIDs, potMCs: potMCs, fromAuth: true, masterUUID: masterUUID})
+				if err != nil {
+					return nil, err
+				}
+				errs = append(errs, e...)
+			}
+		}
+	}
+	for i, uuid := range uuids {
+		name := names[i]
+		if name == master {
+			continue
+		}
+		data, err := n.sshUpdateBase()
+		if err != nil {
+			return nil, err
+		}
+		data["generate"] = []any{newType, bits, ""}
+		if err := n.runSSHUpdate(name, ports[name], data); err != nil {
+			return nil, err
+		}
+		key, err := n.fetchRemoteFile(name, ports[name], filepath.Join(sshDir, "id_"+newType+".pub"))
+		if err != nil || key == "" {
+			return nil, fmt.Errorf("Could not fetch key of node %s (UUID %s)", name, uuid)
+		}
+		isPMC := slices.Contains(potMCs, name)
+		if isPMC {
+			if err := pub.remove(uuid); err != nil {
+				return nil, err
+			}
+			if err := pub.add(uuid, key); err != nil {
+				return nil, err
+			}
+		}
+		e, err := n.addNodeSSHKey(uuid, name, potMCs, slices.Contains(mcUUIDs, uuid), isPMC, true)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, e...)
+	}
+
+	// The master last: a temporary key pair first, so that it can still
+	// reach the others while they learn the new key.
+	oldMasterKeys, err := pub.query([]string{masterUUID})
+	if err != nil {
+		return nil, err
+	}
+	if len(oldMasterKeys) == 0 {
+		return nil, fmt.Errorf("No public key of the master node (UUID '%s') found, not generating a new key.", masterUUID)
+	}
+	data, err := n.sshUpdateBase()
+	if err != nil {
+		return nil, err
+	}
+	data["generate"] = []any{newType, bits, "_master_tmp"}
+	if err := n.runSSHUpdate(master, ports[master], data); err != nil {
+		return nil, err
+	}
+	var newKeys []string
+	for _, t := range sshKeyTypes {
+		if k, err := readFileLimited(filepath.Join(sshDir, "id_"+t+"_master_tmp.pub"), 1<<20); err == nil {
+			newKeys = append(newKeys, strings.TrimSpace(string(k)))
+		}
+	}
+	if len(newKeys) == 0 {
+		return nil, errors.New("Cannot find any type of temporary SSH key.")
+	}
+	if err := pub.remove(masterUUID); err != nil {
+		return nil, err
+	}
+	for _, k := range newKeys {
+		if err := pub.add(masterUUID, k); err != nil {
+			return nil, err
+		}
+	}
+	e, err := n.addNodeSSHKey(masterUUID, master, potMCs, true, true, false)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, e...)
+	moved := false
+	stamp := time.Now().Format("2006-01-02_15_04_05")
+	for _, t := range sshKeyTypes {
+		for _, suffix := range []string{"", ".pub"} {
+			cur := filepath.Join(sshDir, "id_"+t+suffix)
+			tmp := filepath.Join(sshDir, "id_"+t+"_master_tmp"+suffix)
+			if !fileExists(tmp) {
+				continue
+			}
+			if fileExists(cur) {
+				copyFileTemp(cur, cur+".backup-"+stamp+".")
+			}
+			if err := os.Rename(tmp, cur); err != nil {
+				return nil, err
+			}
+			moved = true
+		}
+	}
+	if !moved {
+		return nil, errors.New("Could not move at least one master SSH key.")
+	}
+	e, err = n.removeNodeSSHKey(keyRemoval{uuid: masterUUID, name: master, mcUUIDs: mcUUIDs, potMCs: potMCs,
+		fromAuth: true, keysToRemove: oldMasterKeys})
+	if err != nil {
+		return nil, err
+	}
+	return append(errs, e...), nil
 }

@@ -120,3 +120,47 @@ func TestSSHUpdateRetriesAndReports(t *testing.T) {
 		t.Fatalf("ssh ran %d times, want 3", strings.Count(string(data), "x"))
 	}
 }
+
+func TestNodeSSHKeysRenew(t *testing.T) {
+	n, calls := sshTestNode(t)
+	os.WriteFile(n.paths.pubKeysFile(), []byte("uuid-1 ssh-rsa AAAA1 root@node1\nuuid-2 ssh-rsa AAAA2 root@node2\n"), 0o600)
+	os.WriteFile(n.paths.ssconfPath("node_list"), []byte("node1.example.com\nnode2.example.com\n"), 0o444)
+	os.WriteFile(n.paths.ssconfPath("online_nodes"), []byte("node1.example.com\nnode2.example.com\n"), 0o444)
+	os.WriteFile(filepath.Join(sshDir, "id_rsa.pub"), []byte("ssh-rsa AAAA1 root@node1\n"), 0o644)
+	os.WriteFile(filepath.Join(sshDir, "id_rsa"), []byte("old private"), 0o600)
+	os.WriteFile(filepath.Join(sshDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\nssh-rsa AAAA2 root@node2\n"), 0o600)
+	bin := withFakePath(t)
+	// A fake cluster: "cat" answers node2's new key; ssh-update with
+	// "generate" on the master makes the temporary key pair.
+	fakeTool(t, bin, "ssh", `for a; do target=$prev; prev=$a; done
+case "$prev" in
+cat*) [ "$target" = root@node2.example.com ] && echo "ssh-ecdsa NEW2 root@node2"; exit 0;;
+esac
+input=$(cat)
+printf "%s %s\n" "$target" "$input" >> `+calls+`
+case "$target $input" in
+*node1.example.com*generate*) echo "ssh-ecdsa NEWMASTER root@node1" > `+sshDir+`/id_ecdsa_master_tmp.pub; echo priv > `+sshDir+`/id_ecdsa_master_tmp;;
+esac`)
+	var errs [][]string
+	mustOK(t, call(t, n, "node_ssh_keys_renew", []string{"uuid-1", "uuid-2"}, []string{"node1.example.com", "node2.example.com"},
+		[]string{"uuid-1", "uuid-2"}, []string{"node1.example.com", "node2.example.com"}, "rsa", "ecdsa", 256), &errs)
+	if len(errs) != 0 {
+		t.Fatalf("errors %v", errs)
+	}
+	keys, _ := readPubKeys(n.paths.pubKeysFile())
+	if strings.Join(keys["uuid-2"], ",") != "ssh-ecdsa NEW2 root@node2" || strings.Join(keys["uuid-1"], ",") != "ssh-ecdsa NEWMASTER root@node1" {
+		t.Fatalf("new keys %v", keys)
+	}
+	if data, _ := os.ReadFile(filepath.Join(sshDir, "id_ecdsa.pub")); !strings.Contains(string(data), "NEWMASTER") {
+		t.Fatalf("master key not moved into place: %q", data)
+	}
+	auth, _ := os.ReadFile(filepath.Join(sshDir, "authorized_keys"))
+	if strings.Contains(string(auth), "AAAA1") || !strings.Contains(string(auth), "NEWMASTER") || !strings.Contains(string(auth), "NEW2") {
+		t.Fatalf("authorized_keys %q", auth)
+	}
+	if data, _ := os.ReadFile(calls); !strings.Contains(string(data), `"generate":["ecdsa",256,""]`) {
+		t.Fatalf("node2 not asked to generate a key: %s", data)
+	}
+	mustFail(t, call(t, n, "node_ssh_keys_renew", []string{"uuid-1"}, []string{}, []string{}, []string{}, "rsa", "rsa", 2048), "does not match in length")
+	mustFail(t, call(t, n, "node_ssh_keys_renew", []string{"uuid-9"}, []string{"node9"}, []string{}, []string{}, "ecdsa", "rsa", 2048), "No (unique) master UUID found")
+}

@@ -278,6 +278,12 @@ scenario_rpc_probes() {
   probe 120 gnt-instance remove -f --shutdown-timeout=5 inst2.example.com
   gnt 120 python3 "$E2E_DIR/rpc-probe.py" "$NODE" "$NODE_IP" || errors+=("rpc-probe.py: $(grep -m1 '^FAIL' "$OUT")")
   rm -f /var/lib/ganeti/queue/e2e-probe /var/lib/ganeti/queue/e2e-probe-renamed
+  # Leave no instance behind for cluster-destroy, whatever failed above.
+  local inst
+  for inst in inst1.example.com inst2.example.com; do
+    gnt 30 gnt-instance list --no-headers -o name "$inst" && grep -qx "$inst" "$OUT" &&
+      gnt 120 gnt-instance remove -f --ignore-failures --shutdown-timeout=5 "$inst"
+  done
   [ ${#errors[@]} -eq 0 ] || fail "${#errors[@]} probes failed, first: ${errors[0]}"
 }
 
