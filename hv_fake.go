@@ -36,20 +36,36 @@ func (h *fakeHypervisor) ListInstances(map[string]any) ([]string, error) {
 	return names, nil
 }
 
-// instanceMemory sums the memory (MiB) recorded in the instance files.
-func (h *fakeHypervisor) instanceMemory() int {
-	names, _ := h.ListInstances(nil)
-	total := 0
+// AllInstancesInfo reads the instance files: id, memory and vcpus, a line
+// each.
+func (h *fakeHypervisor) AllInstancesInfo(map[string]any) (map[string]instanceInfo, error) {
+	names, err := h.ListInstances(nil)
+	if err != nil {
+		return nil, fmt.Errorf("Failed to list instances: %v", err)
+	}
+	out := map[string]instanceInfo{}
 	for _, name := range names {
 		data, err := readFileLimited(filepath.Join(h.dir, name), 4096)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("Failed to list instances: %v", err)
 		}
 		lines := strings.Split(string(data), "\n")
-		if len(lines) > 1 {
-			mem, _ := strconv.Atoi(strings.TrimSpace(lines[1]))
-			total += mem
+		var info instanceInfo
+		if len(lines) > 2 {
+			info.Memory, _ = strconv.Atoi(strings.TrimSpace(lines[1]))
+			info.VCPUs, _ = strconv.Atoi(strings.TrimSpace(lines[2]))
 		}
+		out[name] = info
+	}
+	return out, nil
+}
+
+// instanceMemory sums the memory (MiB) of the instances.
+func (h *fakeHypervisor) instanceMemory() int {
+	infos, _ := h.AllInstancesInfo(nil)
+	total := 0
+	for _, info := range infos {
+		total += info.Memory
 	}
 	return total
 }

@@ -78,12 +78,56 @@ func (h *kvmHypervisor) instanceAlive(name string) bool {
 	if err != nil {
 		return false
 	}
-	for _, arg := range strings.Split(string(cmdline), "\x00") {
-		if arg == name {
+	args := strings.Split(string(cmdline), "\x00")
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-name" && (args[i+1] == name || strings.HasPrefix(args[i+1], name+",")) {
 			return true
 		}
 	}
 	return false
+}
+
+// AllInstancesInfo reports the instances with a saved configuration:
+// running ones with the memory and CPUs of their command line, ones the
+// guest shut down as state 1.
+func (h *kvmHypervisor) AllInstancesInfo(map[string]any) (map[string]instanceInfo, error) {
+	entries, err := os.ReadDir(filepath.Join(h.rootDir, "conf"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]instanceInfo{}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		if h.instanceAlive(name) {
+			out[name] = h.cmdlineInfo(name)
+		} else if fileExists(filepath.Join(h.rootDir, "ctrl", name+".shutdown")) {
+			out[name] = instanceInfo{State: 1}
+		}
+	}
+	return out, nil
+}
+
+// cmdlineInfo reads memory (-m) and CPUs (-smp) from the qemu command line.
+func (h *kvmHypervisor) cmdlineInfo(name string) instanceInfo {
+	var info instanceInfo
+	data, _ := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return info
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-m":
+			v, _, _ := strings.Cut(args[i+1], ",")
+			info.Memory, _ = strconv.Atoi(strings.TrimPrefix(v, "size="))
+		case "-smp":
+			v, _, _ := strings.Cut(args[i+1], ",")
+			info.VCPUs, _ = strconv.Atoi(v)
+		}
+	}
+	return info
 }
 
 var kvmVersionPattern = regexp.MustCompile(`\b(\d+)\.(\d+)(\.(\d+))?\b`)

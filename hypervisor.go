@@ -19,6 +19,18 @@ type hypervisor interface {
 	Verify(hvparams map[string]any) string
 	// ListInstances names the running instances.
 	ListInstances(hvparams map[string]any) ([]string, error)
+	// AllInstancesInfo reports memory (MiB), vcpus, state and time of
+	// every instance the hypervisor knows.
+	AllInstancesInfo(hvparams map[string]any) (map[string]instanceInfo, error)
+}
+
+// instanceInfo is a hypervisor's view of one instance; state 0 is
+// running, 1 shut down (by the user, inside the guest).
+type instanceInfo struct {
+	Memory int `json:"memory"`
+	VCPUs  int `json:"vcpus"`
+	State  int `json:"state"`
+	Time   int `json:"time"`
 }
 
 // hypervisorNames are Ganeti 3.0's hypervisor types.
@@ -118,6 +130,34 @@ func rpcInstanceList(n *node, args []json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("Error enumerating instances (hypervisor %s): %v", name, err)
 		}
 		all = append(all, list...)
+	}
+	return all, nil
+}
+
+// rpcAllInstancesInfo merges the instances of the given hypervisors:
+// [hypervisor_list, {hvname: hvparams}] → {name: {memory, vcpus, state, time}}.
+func rpcAllInstancesInfo(n *node, args []json.RawMessage) (any, error) {
+	var names []string
+	var hvparams map[string]map[string]any
+	if err := decodeArgs(args, &names, &hvparams); err != nil {
+		return nil, err
+	}
+	all := map[string]instanceInfo{}
+	for _, name := range names {
+		hv, err := n.hypervisorFor(name)
+		if err != nil {
+			return nil, err
+		}
+		infos, err := hv.AllInstancesInfo(hvparams[name])
+		if err != nil {
+			return nil, err
+		}
+		for inst, info := range infos {
+			if prev, ok := all[inst]; ok && (prev.Memory != info.Memory || prev.VCPUs != info.VCPUs) {
+				return nil, fmt.Errorf("Instance %s is running twice with different parameters", inst)
+			}
+			all[inst] = info
+		}
 	}
 	return all, nil
 }

@@ -110,7 +110,6 @@ func fileStorageSpaceInfo(path string) (map[string]any, error) {
 	if err := syscall.Statfs(path, &st); err != nil {
 		return nil, fmt.Errorf("Failed to retrieve file system information about path: %s - %s", path, err)
 	}
-	const mib = 1 << 20
 	return map[string]any{
 		"type":         "file",
 		"name":         path,

@@ -35,7 +35,7 @@ SCENARIO_ORDER = [
 ]
 
 LIMIT = 1500
-BIG_LIMIT = {"node_verify": 6000, "node_info": 3000, "write_ssconf_files": 3000}
+BIG_LIMIT = {"node_verify": 8000, "node_info": 3000, "write_ssconf_files": 4000}
 
 
 def clip(text, limit):
@@ -192,9 +192,9 @@ def main():
         w.append("\nNo reply; exception: `%s`\n" % e.get("exception"))
 
   w.append("\n## Examples: the procedures asked for\n")
-  w.append("\nTruncated at %d characters (node_verify %d, node_info and "
-           "write_ssconf_files %d); the full records are in the trace.\n" %
-           (LIMIT, BIG_LIMIT["node_verify"], BIG_LIMIT["node_info"]))
+  w.append("\nBodies over %d characters are truncated (limits: %s; others "
+           "800); the full records are in the trace.\n" %
+           (LIMIT, ", ".join("%s %d" % kv for kv in sorted(BIG_LIMIT.items()))))
   for proc in IMPORTANT:
     if proc in by_proc:
       example(proc, True)
