@@ -144,13 +144,18 @@ func oneCall(cfg *tls.Config, port int, request string) bool {
 
 // lockedKB is the memory a process has resident and locked (smaps_rollup's
 // "Locked:"); VmLck would count reserved address space too.
-func lockedKB(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+func lockedKB(pid int) int { return procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Locked:") }
+
+func residentKB(pid int) int { return procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:") }
+
+// procKB reads a "Field:   N kB" line of a /proc file; -1 when absent.
+func procKB(path, field string) int {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "Locked:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			return kb
 		}
@@ -242,18 +247,4 @@ func TestBenchReport(t *testing.T) {
 			t.Errorf("%d failed calls with %d clients", r.res.errors, r.clients)
 		}
 	}
-}
-
-func residentKB(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return kb
-		}
-	}
-	return -1
 }

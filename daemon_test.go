@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -477,20 +476,11 @@ func TestDaemonMlock(t *testing.T) {
 
 // vmLocked reads VmLck (kB) of a process.
 func vmLocked(t testing.TB, pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	kb := procKB(fmt.Sprintf("/proc/%d/status", pid), "VmLck:")
+	if kb < 0 {
+		t.Fatal("no VmLck line")
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmLck:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return kb
-		}
-	}
-	t.Fatal("no VmLck line")
-	return 0
+	return kb
 }
 
 func TestDaemonSyslogOnly(t *testing.T) {

@@ -136,6 +136,22 @@ func (n *node) sshPortMap() (map[string]int, error) {
 	return ports, nil
 }
 
+// sshArgv is the ssh command line Ganeti's master uses to run a command
+// on another node as root (no host key prompt, cluster known_hosts).
+func (n *node) sshArgv(node string, port int, remote string) []string {
+	if port == 0 {
+		port = 22
+	}
+	family := "-4"
+	if primaryIPFamily(n.paths) == 6 {
+		family = "-6"
+	}
+	return []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
+		"-oGlobalKnownHostsFile=" + n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
+		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oPort=" + strconv.Itoa(port),
+		"-oStrictHostKeyChecking=no", family, "root@" + node, remote}
+}
+
 // runSSHUpdate runs ssh-update on node with data on standard input.
 func (n *node) runSSHUpdate(node string, port int, data map[string]any) error {
 	if !hostnamePattern.MatchString(node) {
@@ -145,17 +161,7 @@ func (n *node) runSSHUpdate(node string, port int, data map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if port == 0 {
-		port = 22
-	}
-	family := "-4"
-	if primaryIPFamily(n.paths) == 6 {
-		family = "-6"
-	}
-	argv := []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
-		"-oGlobalKnownHostsFile=" + n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
-		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oPort=" + strconv.Itoa(port),
-		"-oStrictHostKeyChecking=no", family, "root@" + node, "/bin/sh -c " + sshUpdateTool}
+	argv := n.sshArgv(node, port, "/bin/sh -c "+sshUpdateTool)
 	_, err = n.runCommand(command{Args: argv, Stdin: append(input, '\n'), Timeout: sshUpdateTimeout})
 	return err
 }
@@ -443,17 +449,7 @@ func (n *node) fetchRemoteFile(node string, port int, path string) (string, erro
 	if !hostnamePattern.MatchString(node) {
 		return "", fmt.Errorf("invalid node name '%s'", node)
 	}
-	family := "-4"
-	if primaryIPFamily(n.paths) == 6 {
-		family = "-6"
-	}
-	if port == 0 {
-		port = 22
-	}
-	argv := []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
-		"-oGlobalKnownHostsFile=" + n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
-		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oPort=" + strconv.Itoa(port),
-		"-oStrictHostKeyChecking=no", family, "root@" + node, "cat " + path}
+	argv := n.sshArgv(node, port, "cat "+path)
 	res, err := n.runCommand(command{Args: argv, Timeout: sshUpdateTimeout})
 	if err != nil {
 		return "", err

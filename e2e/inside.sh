@@ -40,8 +40,13 @@ step() { # step <description> <command...>: run a setup step, log it
 setup() {
   # /run first, so that nothing below writes into the host's /run
   # (/var/run and /var/lock are links into it on Debian).
-  step "private /run" mount -t tmpfs -o mode=755 tmpfs /run || return 1
+  # -n: libmount would otherwise create /run/mount on the host for its utab.
+  step "private /run" mount -n -t tmpfs -o mode=755 tmpfs /run || return 1
   mkdir -p /run/lock /run/sshd /run/ganeti /run/e2e && chmod 1777 /run/lock
+  # Where /var/run or /var/lock are not links into /run, hide them too.
+  local d
+  [ "$(readlink -f /var/run)" = /run ] || { step "tmpfs /var/run" mount -t tmpfs tmpfs /var/run || return 1; }
+  [ "$(readlink -f /var/lock)" = /run/lock ] || { step "tmpfs /var/lock" mount -t tmpfs tmpfs /var/lock || return 1; }
   # A copy of the daemon under test: immune to rebuilds during the run, and
   # still there if it came from /tmp, which is hidden next.
   if [ "$NODED" = go ]; then
@@ -73,7 +78,6 @@ setup() {
   step "/etc/ssh" mount --bind /run/e2e/etc-ssh /etc/ssh || return 1
 
   # Ganeti's state, logs, storage and root's ssh files on tmpfs.
-  local d
   for d in /var/lib/ganeti /var/log/ganeti /srv; do
     step "tmpfs $d" mount -t tmpfs tmpfs "$d" || return 1
   done

@@ -66,8 +66,10 @@ def main():
   store = ssconf.SimpleStore()
   cluster_name = store.GetClusterName()
   hvs = store.GetHypervisorList()
-  all_hvparams = store.GetHvparams()
-  hvparams = dict((hv, all_hvparams[hv]) for hv in hvs)
+  # The master passes the cluster's hvparams from its configuration, with
+  # typed values (ssconf has them as strings).
+  with open(pathutils.CLUSTER_CONF_FILE) as f:
+    all_hvparams = serializer.LoadJson(f.read())["cluster"]["hvparams"]
   qfile = pathutils.QUEUE_DIR + "/e2e-probe"
   qfile2 = pathutils.QUEUE_DIR + "/e2e-probe-renamed"
 
@@ -80,9 +82,11 @@ def main():
     ("node_verify_light", lambda: r.call_node_verify_light(
         [node], {constants.NV_PVLIST: ["xenvg"]}, cluster_name,
         all_hvparams)),
-    ("instance_list", lambda: r.call_instance_list([node], hvs, hvparams)),
+    # As LUInstanceConsole and the iallocator call them.
+    ("instance_list", lambda: r.call_instance_list(
+        [node], [constants.HT_FAKE], all_hvparams)),
     ("all_instances_info", lambda: r.call_all_instances_info(
-        [node], hvs, hvparams)),
+        [node], hvs, all_hvparams)),
     ("vg_list", lambda: r.call_vg_list([node])),
     ("lv_list", lambda: r.call_lv_list([node], None)),
     ("drbd_helper", lambda: r.call_drbd_helper([node])),

@@ -35,7 +35,9 @@ SCENARIO_ORDER = [
 ]
 
 LIMIT = 1500
-BIG_LIMIT = {"node_verify": 8000, "node_info": 3000, "write_ssconf_files": 4000}
+BIG_LIMIT = {"node_verify": 8000, "node_info": 3000, "write_ssconf_files": 4000,
+             "instance_list": 3500, "all_instances_info": 3500,
+             "node_verify_light": 3500, "hypervisor_validate_params": 2000}
 
 
 def clip(text, limit):
@@ -43,6 +45,37 @@ def clip(text, limit):
   if len(text) <= limit:
     return text
   return text[:limit] + " …[%d more chars]" % (len(text) - limit)
+
+
+def elide(value, maxlen=160):
+  """The value with strings over maxlen characters shortened."""
+  if isinstance(value, str) and len(value) > maxlen:
+    return value[:100] + "…(%d chars)" % len(value)
+  if isinstance(value, list):
+    return [elide(v, maxlen) for v in value]
+  if isinstance(value, dict):
+    return dict((k, elide(v, maxlen)) for k, v in value.items())
+  return value
+
+
+def show_body(text, limit):
+  """(label, text): verbatim if short enough, else with long strings
+  shortened (re-serialised with the same separators), else clipped."""
+  text = text.rstrip("\n")
+  if len(text) <= limit:
+    return "verbatim", text
+  try:
+    value = json.loads(text)
+  except ValueError:
+    return "verbatim, clipped", clip(text, limit)
+  compact = ", " not in text and ": " not in text
+  seps = (",", ":") if compact else (", ", ": ")
+  short = json.dumps(elide(value), separators=seps, ensure_ascii=False)
+  if len(short) <= limit:
+    return ("%d chars; long strings shortened, re-serialised" % len(text),
+            short)
+  return ("%d chars; long strings shortened, re-serialised, clipped" %
+          len(text), clip(short, limit))
 
 
 def decode_compressed(body):
@@ -98,8 +131,23 @@ def pick_examples(proc, entries):
   if proc == "node_verify":
     # the hook scenario's call also carries the failing hook's context
     return pool[:1]
+  # One example per kind of caller: the Haskell daemons and Python's
+  # jobs sometimes send different arguments for the same procedure.
+  picked, kinds = [], set()
+  for e in pool:
+    kind = is_compact(e["request"])
+    if kind not in kinds:
+      kinds.add(kind)
+      picked.append(e)
   failed = [e for e in entries if e.get("reply", "").startswith("[false")]
-  return pool[:1] + ([failed[0]] if ok and failed else [])
+  return picked + ([failed[0]] if ok and failed else [])
+
+
+def is_compact(body):
+  """Whether a Haskell daemon sent the body: Python's serializer ends every
+  body with a newline (and separates with ", " and ": "), Haskell's
+  Text.JSON writes compact JSON without one."""
+  return not body.endswith("\n")
 
 
 def main():
@@ -113,22 +161,26 @@ def main():
     by_proc[e["proc"]].append(e)
 
   w = []
-  w.append("# RPCs of a one-node Ganeti 3.0.2 cluster, per e2e scenario\n")
+  w.append("# RPCs of a one-node Ganeti 3.0.2 cluster, per e2e scenario\n\n")
   w.append("Recorded with `NODED=python TRACE=1 E2E_PROBES=1 bash e2e/run.sh`: "
            "Debian's Python node daemon (3.0.2), unchanged, run through "
            "`e2e/noded-trace.py`, which logs every request body and the raw "
            "reply the daemon sent (`e2e/results/python/logs/rpc-trace.jsonl`). "
            "Regenerate with `python3 e2e/rpc-report.py "
-           "e2e/results/python/logs/rpc-trace.jsonl /tmp/e2e-rpcs.md`.\n")
-  w.append("Notes:\n")
+           "e2e/results/python/logs/rpc-trace.jsonl /tmp/e2e-rpcs.md`.\n\n")
+  w.append("Notes:\n\n")
   w.append("- Every call is `POST /<procedure>` with a JSON list; the reply is "
            "`[true, result]` or `[false, \"message\"]`. Bodies below are "
-           "verbatim (truncated where marked). Compact JSON (`,` and `:` "
-           "without spaces, no trailing newline) comes from the Haskell "
-           "daemons (wconfd: `write_ssconf_files`, `upload_file_single`, "
-           "master IP; luxid: queries such as `node_info`, "
-           "`all_instances_info`); `\", \"` separators and a trailing newline "
-           "come from Python (jobs run by the master, `gnt-*`).\n")
+           "verbatim unless marked. Two kinds of callers: Python (the "
+           "master's jobs, `gnt-*`) ends every body with a newline and "
+           "separates with `\", \"` and `\": \"`; the Haskell daemons "
+           "(wconfd, luxid; here: `write_ssconf_files`, `upload_file_single` "
+           "of config.data, `master_node_name`, `node_activate_master_ip` at "
+           "master start-up, `set_watcher_pause`, `instance_console_info`, "
+           "and the queries `node_info` of gnt-node list and "
+           "`all_instances_info` of gnt-instance list) send compact JSON "
+           "without a newline. Replies are always Python's `[true, …]` with `\", \"`. "
+           "A daemon must accept both request forms.\n")
   w.append("- A call is counted under the scenario that was running when it "
            "arrived; `node_activate_master_ip` of cluster-init takes ~5 s "
            "(fping, arping), calls from wconfd (`write_ssconf_files`) "
@@ -154,7 +206,8 @@ def main():
   w.append("\n## Procedures per scenario (Python daemon)\n")
   for scen in sorted(by_scen, key=scenario_key):
     c = by_scen[scen]
-    w.append("\n### %s (%d calls)\n\n" % (scen, sum(c.values())))
+    n = sum(c.values())
+    w.append("\n### %s (%d call%s)\n\n" % (scen, n, "" if n == 1 else "s"))
     for proc, n in sorted(c.items(), key=lambda x: (-x[1], x[0])):
       w.append("- `%s` × %d\n" % (proc, n))
   w.append("\n### Scenarios with no RPC\n\n")
@@ -181,13 +234,18 @@ def main():
         collections.Counter(e["scenario"] for e in ents).items(),
         key=lambda x: scenario_key(x[0])))))
     for e in pick_examples(proc, ents):
-      w.append("\nScenario `%s`, %.4f s. Request body:\n\n```json\n%s\n```\n" %
-               (e["scenario"], e.get("duration", 0), clip(e["request"], limit)))
+      label, text = show_body(e["request"], limit)
+      caller = ("sent by a Haskell daemon" if is_compact(e["request"])
+                else "sent by Python")
+      w.append("\nScenario `%s`, %.4f s, %s. Request body (%s):\n\n"
+               "```json\n%s\n```\n"
+               % (e["scenario"], e.get("duration", 0), caller, label, text))
       for path, kind, text in decode_compressed(e["request"]):
         w.append("\n`%s` (%s) decoded:\n\n```\n%s\n```\n" %
                  (path, kind, clip(text, 800)))
       if "reply" in e:
-        w.append("\nReply:\n\n```json\n%s\n```\n" % clip(e["reply"], limit))
+        label, text = show_body(e["reply"], limit)
+        w.append("\nReply (%s):\n\n```json\n%s\n```\n" % (label, text))
       else:
         w.append("\nNo reply; exception: `%s`\n" % e.get("exception"))
 
