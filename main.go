@@ -457,7 +457,7 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	}
 	srv := newHTTPServer(n)
 
-	tcp, err := net.Listen("tcp", cfg.addr)
+	tcp, err := net.Listen(listenNetwork(cfg.addr), cfg.addr)
 	if err != nil {
 		return fail("Socket-related error: %v", err)
 	}
@@ -509,4 +509,17 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	}
 	log.Infof("%s daemon shutdown", daemonName)
 	return 0
+}
+
+// listenNetwork keeps an IPv4 bind address IPv4-only, as Ganeti binds it
+// (Go would otherwise serve the IPv4 wildcard on a dual-stack socket).
+func listenNetwork(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.To4() != nil {
+			return "tcp4"
+		}
+		return "tcp6"
+	}
+	return "tcp"
 }

@@ -105,3 +105,11 @@ func TestLayoutFromEnv(t *testing.T) {
 		t.Errorf("localize on a real node = %s", got)
 	}
 }
+
+func TestListenNetwork(t *testing.T) {
+	for addr, want := range map[string]string{"0.0.0.0:1811": "tcp4", "[::]:1811": "tcp6", "127.0.0.1:1": "tcp4", "localhost:1": "tcp"} {
+		if got := listenNetwork(addr); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+}
