@@ -31,10 +31,10 @@ func rpcNodeStartMasterDaemons(n *node, args []json.RawMessage) (any, error) {
 	if noVoting {
 		extra = "--no-voting --yes-do-it"
 	}
-	_, err := n.runCommand(command{Args: []string{daemonUtil, "start-master"}, Timeout: daemonUtilTimeout,
+	res, err := n.runCommand(command{Args: []string{daemonUtil, "start-master"}, Timeout: daemonUtilTimeout,
 		Env: []string{"EXTRA_LUXID_ARGS=" + extra, "EXTRA_WCONFD_ARGS=" + extra}})
 	if err != nil {
-		return nil, fmt.Errorf("Can't start Ganeti master: %v", err)
+		return nil, fmt.Errorf("Can't start Ganeti master: %s", outputOf(res, err))
 	}
 	return nil, nil
 }
