@@ -43,6 +43,16 @@ setup() {
   # -n: libmount would otherwise create /run/mount on the host for its utab.
   step "private /run" mount -n -t tmpfs -o mode=755 tmpfs /run || return 1
   mkdir -p /run/lock /run/sshd /run/ganeti /run/e2e && chmod 1777 /run/lock
+  # The repository may live below a directory hidden next (/tmp, /srv,
+  # /root): reach it, and the results directory in it, through /run.
+  mkdir -p /run/e2e/repo
+  step "repository" mount --bind "$REPO" /run/e2e/repo || return 1
+  E2E_DIR=/run/e2e/repo/${E2E_DIR#"$REPO"/}
+  RESULTS=/run/e2e/repo/${RESULTS#"$REPO"/}
+  LOGS=$RESULTS/logs
+  SETUP_LOG=$RESULTS/setup.log
+  REPO=/run/e2e/repo
+  export E2E_DIR RESULTS REPO
   # Where /var/run or /var/lock are not links into /run, hide them too.
   local d
   [ "$(readlink -f /var/run)" = /run ] || { step "tmpfs /var/run" mount -t tmpfs tmpfs /var/run || return 1; }
