@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,4 +96,156 @@ func (n *node) checkFileStoragePath(path string) error {
 		return fmt.Errorf("Path '%s' is not writable", path)
 	}
 	return nil
+}
+
+// clusterStorageDirs are the cluster's file, shared-file and gluster
+// storage directories from ssconf (those that are set).
+func (n *node) clusterStorageDirs() []string {
+	var dirs []string
+	for _, key := range []string{"file_storage_dir", "shared_file_storage_dir", "gluster_storage_dir"} {
+		if v, err := n.paths.readSsconf(key); err == nil && strings.TrimSpace(v) != "" {
+			dirs = append(dirs, filepath.Clean(n.paths.localize(strings.TrimSpace(v))))
+		}
+	}
+	return dirs
+}
+
+// resolveExisting follows symlinks in the longest existing prefix of path
+// and appends the rest, so that a link cannot lead a path elsewhere.
+func resolveExisting(path string) string {
+	rest := ""
+	for p := path; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if p == "/" || p == "." {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
+}
+
+// checkStoragePath accepts a path for file-based disks and their
+// directories only if it is absolute without "..", lies below a path
+// listed in /etc/ganeti/file-storage-paths (outside the system's own
+// directories), below one of the cluster's storage directories when ssconf
+// names them, and still does once symlinks are followed. It returns the
+// cleaned path.
+func (n *node) checkStoragePath(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		return "", fmt.Errorf("File storage path must be absolute, got '%s'", path)
+	}
+	for _, part := range strings.Split(path, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("Path '%s' is not acceptable for file storage", path)
+		}
+	}
+	clean := filepath.Clean(path)
+	allowed := n.allowedFileStoragePaths()
+	if len(allowed) == 0 {
+		return "", fmt.Errorf("No paths are valid or path file '%s' was not accessible.", n.paths.FileStoragePathsFile)
+	}
+	if isForbiddenFileStoragePath(clean) {
+		return "", fmt.Errorf("Path '%s' uses a forbidden prefix", path)
+	}
+	below := func(p string, roots []string) bool {
+		for _, r := range roots {
+			if filepath.IsAbs(r) && isBelowOrEqual(r, p) {
+				return true
+			}
+		}
+		return false
+	}
+	if !below(clean, allowed) {
+		return "", fmt.Errorf("Path '%s' is not acceptable for file storage", path)
+	}
+	cluster := n.clusterStorageDirs()
+	if len(cluster) > 0 && !below(clean, cluster) {
+		return "", fmt.Errorf("Path '%s' is not below the cluster's file storage directories", path)
+	}
+	var resolvedAllowed []string
+	for _, a := range allowed {
+		if filepath.IsAbs(a) {
+			resolvedAllowed = append(resolvedAllowed, resolveExisting(a))
+		}
+	}
+	if real := resolveExisting(clean); !below(real, resolvedAllowed) || isForbiddenFileStoragePath(real) {
+		return "", fmt.Errorf("Path '%s' leads outside the file storage paths (to '%s')", path, real)
+	}
+	return clean, nil
+}
+
+// rpcFileStorageDirCreate makes an instance's storage directory: [path].
+func rpcFileStorageDirCreate(n *node, args []json.RawMessage) (any, error) {
+	var dir string
+	if err := decodeArgs(args, &dir); err != nil {
+		return nil, err
+	}
+	dir, err := n.checkStoragePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return nil, fmt.Errorf("Specified storage dir '%s' is not a directory", dir)
+		}
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("Cannot create file storage directory '%s': %v", dir, err)
+	}
+	return nil, nil
+}
+
+// rpcFileStorageDirRemove removes an instance's storage directory if it
+// is empty: [path].
+func rpcFileStorageDirRemove(n *node, args []json.RawMessage) (any, error) {
+	var dir string
+	if err := decodeArgs(args, &dir); err != nil {
+		return nil, err
+	}
+	dir, err := n.checkStoragePath(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return nil, nil
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("Specified Storage directory '%s' is not a directory", dir)
+	}
+	if err := syscall.Rmdir(dir); err != nil {
+		return nil, fmt.Errorf("Cannot remove file storage directory '%s': %v", dir, err)
+	}
+	return nil, nil
+}
+
+// rpcFileStorageDirRename renames an instance's storage directory:
+// [old, new].
+func rpcFileStorageDirRename(n *node, args []json.RawMessage) (any, error) {
+	var oldDir, newDir string
+	if err := decodeArgs(args, &oldDir, &newDir); err != nil {
+		return nil, err
+	}
+	oldDir, err := n.checkStoragePath(oldDir)
+	if err != nil {
+		return nil, err
+	}
+	if newDir, err = n.checkStoragePath(newDir); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(newDir); err == nil {
+		if _, err := os.Lstat(oldDir); err == nil {
+			return nil, fmt.Errorf("Cannot rename '%s' to '%s': both locations exist", oldDir, newDir)
+		}
+		return nil, nil
+	}
+	if !isDir(oldDir) {
+		return nil, fmt.Errorf("Specified storage dir '%s' is not a directory", oldDir)
+	}
+	if err := os.Rename(oldDir, newDir); err != nil {
+		return nil, fmt.Errorf("Cannot rename '%s' to '%s': %v", oldDir, newDir, err)
+	}
+	return nil, nil
 }

@@ -68,8 +68,8 @@ var procedures = map[string]procedure{
 	"drbd_needs_activation": nil, "drbd_helper": rpcDRBDHelper, "bdev_sizes": rpcBdevSizes,
 	"lv_list": rpcLVList, "vg_list": rpcVGList, "storage_list": rpcStorageList,
 	"storage_modify": nil, "storage_execute": nil,
-	"file_storage_dir_create": nil, "file_storage_dir_remove": nil,
-	"file_storage_dir_rename": nil,
+	"file_storage_dir_create": rpcFileStorageDirCreate, "file_storage_dir_remove": rpcFileStorageDirRemove,
+	"file_storage_dir_rename": rpcFileStorageDirRename,
 
 	// instances and hypervisors
 	"instance_shutdown": nil, "instance_start": nil, "hotplug_device": nil,
