@@ -67,7 +67,7 @@ var procedures = map[string]procedure{
 	"drbd_attach_net": nil, "drbd_wait_sync": nil,
 	"drbd_needs_activation": nil, "drbd_helper": rpcDRBDHelper, "bdev_sizes": rpcBdevSizes,
 	"lv_list": rpcLVList, "vg_list": rpcVGList, "storage_list": rpcStorageList,
-	"storage_modify": nil, "storage_execute": nil,
+	"storage_modify": rpcStorageModify, "storage_execute": rpcStorageExecute,
 	"file_storage_dir_create": rpcFileStorageDirCreate, "file_storage_dir_remove": rpcFileStorageDirRemove,
 	"file_storage_dir_rename": rpcFileStorageDirRename,
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -215,4 +216,74 @@ func rpcBdevSizes(n *node, args []json.RawMessage) (any, error) {
 		out[clean] = size / mib
 	}
 	return out, nil
+}
+
+// rpcStorageModify changes a storage unit's fields: [type, args, name,
+// changes]. Only physical volumes' "allocatable" can change.
+func rpcStorageModify(n *node, args []json.RawMessage) (any, error) {
+	var kind, name string
+	var suArgs []json.RawMessage
+	var changes map[string]any
+	if err := decodeArgs(args, &kind, &suArgs, &name, &changes); err != nil {
+		return nil, err
+	}
+	if !slices.Contains([]string{"file", "sharedfile", "gluster", "lvm-vg", "lvm-pv"}, kind) {
+		return nil, fmt.Errorf("Error while executing backend function: Unknown storage type: '%s'", kind)
+	}
+	if v, ok := changes["allocatable"]; ok && kind == "lvm-pv" {
+		alloc, isBool := v.(bool)
+		if !isBool {
+			return nil, fmt.Errorf("allocatable must be a boolean, not %v", v)
+		}
+		// A device path can never be mistaken for an option.
+		if !strings.HasPrefix(name, "/dev/") || filepath.Clean(name) != name || strings.ContainsAny(name, " \t\n;") {
+			return nil, fmt.Errorf("Invalid physical volume name '%s'", name)
+		}
+		flag := "n"
+		if alloc {
+			flag = "y"
+		}
+		res, err := n.runCommand(command{Args: []string{"pvchange", "--allocatable", flag, name}, Timeout: lvmTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("Error while executing backend function: Failed to modify physical volume, pvchange output: %s", outputOf(res, err))
+		}
+		delete(changes, "allocatable")
+	}
+	if len(changes) > 0 {
+		var fields []string
+		for k := range changes {
+			fields = append(fields, "'"+k+"'")
+		}
+		slices.Sort(fields)
+		return nil, fmt.Errorf("Error while executing backend function: Unable to modify the followingfields: [%s]", strings.Join(fields, ", "))
+	}
+	return nil, nil
+}
+
+// rpcStorageExecute runs an operation on a storage unit: [type, args,
+// name, op]. Volume groups can be made consistent (vgreduce
+// --removemissing); nothing else has operations.
+func rpcStorageExecute(n *node, args []json.RawMessage) (any, error) {
+	var kind, name, op string
+	var suArgs []json.RawMessage
+	if err := decodeArgs(args, &kind, &suArgs, &name, &op); err != nil {
+		return nil, err
+	}
+	if kind != "lvm-vg" || op != "fix-consistency" {
+		return nil, fmt.Errorf("Error while executing backend function: operation '%s' is not supported on storage type '%s'", op, kind)
+	}
+	if !lvmNamePattern.MatchString(name) {
+		return nil, fmt.Errorf("Invalid volume group name '%s'", name)
+	}
+	res, _ := n.runCommand(command{Args: []string{"vgreduce", "--removemissing", name}, Timeout: lvmTimeout})
+	out := outputOf(res, errors.New("vgreduce did not run"))
+	if !strings.Contains(out, "Wrote out consistent volume group") || strings.Contains(out, "vgreduce --removemissing --force") {
+		res, _ = n.runCommand(command{Args: []string{"vgreduce", "--removemissing", "--force", name}, Timeout: lvmTimeout})
+		out += "\n" + outputOf(res, errors.New("vgreduce did not run"))
+	}
+	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--nosuffix", name}, Timeout: lvmTimeout})
+	if err != nil || strings.Contains(outputOf(res, err), "Couldn't find device with uuid") {
+		return nil, fmt.Errorf("Error while executing backend function: Volume group '%s' still not consistent, 'vgreduce' output: %q, 'vgs' output: %q", name, out, outputOf(res, err))
+	}
+	return nil, nil
 }

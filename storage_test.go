@@ -75,3 +75,21 @@ func TestAllInstancesInfo(t *testing.T) {
 	}
 	mustFail(t, call(t, n, "all_instances_info", []string{"lxc"}, map[string]any{}), "not supported")
 }
+
+func TestStorageModifyExecute(t *testing.T) {
+	n, _ := newTestNode(t)
+	bin := withFakePath(t)
+	log := filepath.Join(t.TempDir(), "calls")
+	fakeTool(t, bin, "pvchange", `echo "pvchange $*" >> `+log)
+	fakeTool(t, bin, "vgreduce", `echo "vgreduce $*" >> `+log+`; echo "Wrote out consistent volume group xenvg"`)
+	fakeTool(t, bin, "vgs", `echo "  xenvg"`)
+	mustOK(t, call(t, n, "storage_modify", "lvm-pv", []any{}, "/dev/sda1", map[string]any{"allocatable": false}), nil)
+	mustOK(t, call(t, n, "storage_modify", "file", []any{[]string{"/srv"}}, "/srv", map[string]any{}), nil)
+	mustFail(t, call(t, n, "storage_modify", "file", []any{[]string{"/srv"}}, "/srv", map[string]any{"size": 1}), "Unable to modify the followingfields: ['size']")
+	mustFail(t, call(t, n, "storage_modify", "lvm-pv", []any{}, "/dev/sda1;reboot", map[string]any{"allocatable": true}), "Invalid physical volume name")
+	mustOK(t, call(t, n, "storage_execute", "lvm-vg", []any{}, "xenvg", "fix-consistency"), nil)
+	mustFail(t, call(t, n, "storage_execute", "file", []any{}, "/srv", "fix-consistency"), "not supported")
+	if data, _ := os.ReadFile(log); string(data) != "pvchange --allocatable n /dev/sda1\nvgreduce --removemissing xenvg\n" {
+		t.Fatalf("commands %q", data)
+	}
+}
