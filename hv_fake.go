@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // fakeHypervisor keeps "instances" as files in its directory, so the
@@ -85,4 +87,134 @@ func (h *fakeHypervisor) Verify(map[string]any) string {
 		return fmt.Sprintf("The required directory '%s' does not exist", h.dir)
 	}
 	return ""
+}
+
+func (h *fakeHypervisor) file(name string) string { return filepath.Join(h.dir, name) }
+
+func (h *fakeHypervisor) alive(name string) bool {
+	_, err := os.Stat(h.file(name))
+	return err == nil
+}
+
+// markUp records a running instance: id, memory and vcpus, a line each.
+func (h *fakeHypervisor) markUp(inst *instance, memMiB int) error {
+	vcpus, err := inst.beInt("vcpus")
+	if err != nil {
+		return err
+	}
+	return writeFile(h.file(inst.Name), []byte(fmt.Sprintf("0\n%d\n%d\n", memMiB, vcpus)), 0o600)
+}
+
+func (h *fakeHypervisor) markDown(name string) error {
+	if err := os.Remove(h.file(name)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// startupMemory is what an instance gets at start: its maximum, or what
+// the node has free, but never below its minimum.
+func (h *fakeHypervisor) startupMemory(inst *instance) (int, error) {
+	maxMem, err := inst.beInt("maxmem")
+	if err != nil {
+		return 0, err
+	}
+	minMem, err := inst.beInt("minmem")
+	if err != nil {
+		return 0, err
+	}
+	info, err := h.NodeInfo(nil)
+	if err != nil {
+		return 0, hvErrorf("%v", err)
+	}
+	return max(minMem, min(maxMem, info["memory_free"].(int))), nil
+}
+
+func (h *fakeHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
+	infos, err := h.AllInstancesInfo(nil)
+	if err != nil {
+		return nil, hvErrorf("Failed to list instance %s: %v", name, err)
+	}
+	if info, ok := infos[name]; ok {
+		return &info, nil
+	}
+	return nil, nil
+}
+
+func (h *fakeHypervisor) StartInstance(inst *instance, _ []string, _ bool) error {
+	if h.alive(inst.Name) {
+		return hvErrorf("Failed to start instance %s: already running", inst.Name)
+	}
+	mem, err := h.startupMemory(inst)
+	if err != nil {
+		return err
+	}
+	if err := h.markUp(inst, mem); err != nil {
+		var he *hypervisorError
+		if errors.As(err, &he) {
+			return err
+		}
+		return hvErrorf("Failed to start instance %s: %v", inst.Name, err)
+	}
+	return nil
+}
+
+func (h *fakeHypervisor) StopInstance(inst *instance, _, _ bool, _ time.Duration) error {
+	if !h.alive(inst.Name) {
+		return hvErrorf("Failed to stop instance %s: not running", inst.Name)
+	}
+	return h.markDown(inst.Name)
+}
+
+func (h *fakeHypervisor) RebootInstance(*instance) error { return nil }
+
+func (h *fakeHypervisor) BalloonMemory(inst *instance, mem int) error {
+	if !h.alive(inst.Name) {
+		return hvErrorf("Failed to balloon memory for %s: not running", inst.Name)
+	}
+	if err := h.markUp(inst, mem); err != nil {
+		return hvErrorf("Failed to balloon memory for %s: %s", inst.Name, errnoName(err))
+	}
+	return nil
+}
+
+func (h *fakeHypervisor) Console(inst *instance) map[string]any {
+	return map[string]any{"instance": inst.Name, "kind": "msg", "message": "Console not available for fake hypervisor"}
+}
+
+func (h *fakeHypervisor) MigrationInfo(*instance) (string, error) { return "", nil }
+
+func (h *fakeHypervisor) AcceptInstance(inst *instance, _, _ string) error {
+	if h.alive(inst.Name) {
+		return hvErrorf("Can't accept instance, already running")
+	}
+	return nil
+}
+
+func (h *fakeHypervisor) MigrateInstance(_ string, _ *instance, _ string, _ bool) error { return nil }
+
+func (h *fakeHypervisor) FinalizeMigrationDst(inst *instance, _ string, success bool) error {
+	if !success {
+		return h.markDown(inst.Name)
+	}
+	mem, err := h.startupMemory(inst)
+	if err != nil {
+		return err
+	}
+	return h.markUp(inst, mem)
+}
+
+func (h *fakeHypervisor) FinalizeMigrationSource(inst *instance, success, _ bool) error {
+	if success {
+		return h.markDown(inst.Name)
+	}
+	return nil
+}
+
+func (h *fakeHypervisor) MigrationStatus(*instance) (map[string]any, error) {
+	return map[string]any{"status": "completed"}, nil
+}
+
+func (h *fakeHypervisor) HotplugSupported(*instance) error {
+	return &hotplugError{hypervisorError{"Hotplug is not supported by this hypervisor"}}
 }

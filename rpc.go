@@ -72,15 +72,15 @@ var procedures = map[string]procedure{
 	"file_storage_dir_rename": rpcFileStorageDirRename,
 
 	// instances and hypervisors
-	"instance_shutdown": nil, "instance_start": nil, "hotplug_device": nil,
-	"hotplug_supported": nil, "instance_metadata_modify": nil,
-	"migration_info": nil, "accept_instance": nil,
-	"instance_finalize_migration_dst": nil, "instance_migrate": nil,
-	"instance_finalize_migration_src": nil,
-	"instance_get_migration_status":   nil, "instance_reboot": nil,
-	"instance_balloon_memory": nil, "instance_info": nil,
-	"instance_migratable": nil, "all_instances_info": rpcAllInstancesInfo,
-	"instance_console_info": nil, "instance_list": rpcInstanceList,
+	"instance_shutdown": rpcInstanceShutdown, "instance_start": rpcInstanceStart, "hotplug_device": rpcHotplugDevice,
+	"hotplug_supported": rpcHotplugSupported, "instance_metadata_modify": nil,
+	"migration_info": rpcMigrationInfo, "accept_instance": rpcAcceptInstance,
+	"instance_finalize_migration_dst": rpcFinalizeMigrationDst, "instance_migrate": rpcInstanceMigrate,
+	"instance_finalize_migration_src": rpcFinalizeMigrationSrc,
+	"instance_get_migration_status":   rpcMigrationStatus, "instance_reboot": rpcInstanceReboot,
+	"instance_balloon_memory": rpcInstanceBalloonMemory, "instance_info": rpcInstanceInfo,
+	"instance_migratable": rpcInstanceMigratable, "all_instances_info": rpcAllInstancesInfo,
+	"instance_console_info": rpcInstanceConsoleInfo, "instance_list": rpcInstanceList,
 	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": nil,
 
 	// OS, import and export
@@ -151,7 +151,11 @@ func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var args []json.RawMessage
-	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &args) != nil {
+	trimmed := bytes.TrimSpace(body)
+	if name == "instance_console_info" && len(trimmed) > 0 && trimmed[0] == '{' {
+		// Ganeti's query daemon sends this one's argument as a bare object.
+		args = []json.RawMessage{trimmed}
+	} else if len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &args) != nil {
 		outcome = "refused: body is not a JSON list"
 		httpError(w, http.StatusBadRequest, "Request body must be a JSON list of arguments")
 		return

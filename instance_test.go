@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeInstance is an Instance object as the master sends it.
+func fakeInstance(name string, disks ...map[string]any) map[string]any {
+	if disks == nil {
+		disks = []map[string]any{}
+	}
+	return map[string]any{"name": name, "hypervisor": "fake", "hvparams": map[string]any{"migration_mode": "live"},
+		"beparams": map[string]any{"maxmem": 128, "minmem": 64, "vcpus": 2, "always_failover": false},
+		"osparams": map[string]any{}, "admin_state": "up", "nics": []any{}, "disks": []string{},
+		"disks_info": disks, "uuid": "b146", "primary_node": "c3fe", "tags": []string{}}
+}
+
+var testTrail = [][]any{{"gnt:client:gnt-instance", "startup", 1795533617636955904}}
+
+func TestFakeInstanceLifecycle(t *testing.T) {
+	withProc(t)
+	n, file, _ := storageNode(t)
+	diskPath := filepath.Join(file, "inst1-disk0")
+	d := fileDisk("file", diskPath, 8)
+	delete(d, "future_field")
+	inst := fakeInstance("inst1.example.com", d)
+
+	// The disk must be set up before the instance starts.
+	mustFail(t, call(t, n, "instance_start", inst, false, testTrail), "Block device error: Block device 'Disk(type=file")
+	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst1.example.com", true, nil, false), nil)
+	mustOK(t, call(t, n, "instance_start", inst, false, testTrail), nil)
+	state := filepath.Join(n.paths.RunDir, "fake-hypervisor", "inst1.example.com")
+	if data, _ := os.ReadFile(state); string(data) != "0\n128\n2\n" {
+		t.Fatalf("instance file %q", data)
+	}
+	if target, _ := os.Readlink(n.paths.diskLinkPath("inst1.example.com", 0)); target != diskPath {
+		t.Fatalf("disk link -> %q", target)
+	}
+	var trail [][]any
+	data, _ := os.ReadFile(filepath.Join(n.paths.RunDir, "instance-reason", "inst1.example.com"))
+	if json.Unmarshal(data, &trail) != nil || len(trail) != 2 || trail[1][0] != "gnt:daemon:noded:start" {
+		t.Fatalf("reason trail %q", data)
+	}
+	mustOK(t, call(t, n, "instance_start", inst, false, testTrail), nil) // already running
+
+	var info map[string]any
+	mustOK(t, call(t, n, "instance_info", "inst1.example.com", "fake", map[string]any{}), &info)
+	if b, _ := json.Marshal(info); string(b) != `{"memory":128,"state":0,"time":0,"vcpus":2}` {
+		t.Fatalf("info %s", b)
+	}
+	var names []string
+	mustOK(t, call(t, n, "instance_list", []string{"fake"}, map[string]any{"fake": map[string]any{}}), &names)
+	if strings.Join(names, ",") != "inst1.example.com" {
+		t.Fatalf("list %v", names)
+	}
+	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
+	if data, _ := os.ReadFile(state); string(data) != "0\n96\n2\n" {
+		t.Fatalf("after balloon %q", data)
+	}
+
+	rec := callRaw(t, n, http.MethodPost, "instance_console_info", `{"inst1.example.com": {"instance": `+string(mustJSON(inst))+`, "node": {}, "group": {}, "hvParams": {}, "beParams": {}}}`)
+	if !strings.Contains(rec.Body.String(), `"kind":"msg","message":"Console not available for fake hypervisor"`) {
+		t.Fatalf("console %s", rec.Body)
+	}
+
+	mustOK(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), nil)
+	mustOK(t, call(t, n, "instance_reboot", inst, "hard", 5, testTrail), nil)
+	if data, _ := os.ReadFile(state); string(data) != "0\n128\n2\n" {
+		t.Fatalf("after hard reboot (startup memory again) %q", data)
+	}
+	mustFail(t, call(t, n, "instance_reboot", inst, "full", 5, testTrail), "Invalid reboot_type received: 'full'")
+	mustFail(t, call(t, n, "hotplug_supported", inst), "Hotplug is not supported: Hotplug is not supported by this hypervisor")
+	mustFail(t, call(t, n, "hotplug_device", inst, "hotadd", "nic", map[string]any{}, nil, 0), "Hotplug is not supported: Hotplug is not supported.")
+	mustOK(t, call(t, n, "instance_migratable", inst), nil)
+
+	mustOK(t, call(t, n, "instance_shutdown", inst, 5, testTrail), nil)
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatal("instance still running")
+	}
+	if _, err := os.Lstat(n.paths.diskLinkPath("inst1.example.com", 0)); !os.IsNotExist(err) {
+		t.Fatal("disk link kept after shutdown")
+	}
+	info = nil
+	mustOK(t, call(t, n, "instance_info", "inst1.example.com", "fake", map[string]any{}), &info)
+	if len(info) != 0 {
+		entries, _ := os.ReadDir(filepath.Dir(state))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("stopped instance info %v (files %v)", info, names)
+	}
+	mustOK(t, call(t, n, "instance_shutdown", inst, 5, testTrail), nil) // not running: fine
+	mustFail(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), "Cannot reboot instance 'inst1.example.com' that is not running")
+	mustFail(t, call(t, n, "instance_migratable", inst), "Instance inst1.example.com is not running")
+	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil) // not running: nothing to do
+}
+
+func TestFakeInstanceMigration(t *testing.T) {
+	withProc(t)
+	n, _ := newTestNode(t)
+	inst := fakeInstance("inst2.example.com")
+	var info string
+	mustOK(t, call(t, n, "migration_info", inst), &info)
+	mustOK(t, call(t, n, "accept_instance", inst, info, "192.0.2.2"), nil)
+	mustOK(t, call(t, n, "instance_finalize_migration_dst", inst, info, true), nil)
+	mustFail(t, call(t, n, "accept_instance", inst, info, "192.0.2.2"), "Failed to accept instance: Can't accept instance, already running")
+	mustOK(t, call(t, n, "instance_migrate", "cluster.example.com", inst, "192.0.2.3", true), nil)
+	var st map[string]any
+	mustOK(t, call(t, n, "instance_get_migration_status", inst), &st)
+	if st["status"] != "completed" {
+		t.Fatalf("status %v", st)
+	}
+	mustOK(t, call(t, n, "instance_finalize_migration_src", inst, true, true), nil)
+	if _, err := os.Stat(filepath.Join(n.paths.RunDir, "fake-hypervisor", "inst2.example.com")); !os.IsNotExist(err) {
+		t.Fatal("source kept the instance")
+	}
+}
+
+func TestInstanceRefusals(t *testing.T) {
+	n, _ := newTestNode(t)
+	bad := fakeInstance("../../etc/passwd")
+	mustFail(t, call(t, n, "instance_start", bad, false, testTrail), "Invalid instance name")
+	mustFail(t, call(t, n, "instance_start", fakeInstance("i1"), false, nil), "missing reason trail")
+	xen := fakeInstance("i1")
+	xen["hypervisor"] = "xen-pvm"
+	mustFail(t, call(t, n, "instance_start", xen, false, testTrail), "not supported")
+	noVcpus := fakeInstance("i2")
+	delete(noVcpus["beparams"].(map[string]any), "maxmem")
+	mustFail(t, call(t, n, "instance_start", noVcpus, false, testTrail), "'maxmem'")
+	mustFail(t, call(t, n, "instance_info", "a/b", "fake", map[string]any{}), "Invalid instance name")
+	mustFail(t, call(t, n, "instance_shutdown", fakeInstance("i1"), -1, testTrail), "Invalid shutdown timeout")
+}
