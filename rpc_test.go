@@ -72,7 +72,7 @@ func TestArgumentErrors(t *testing.T) {
 
 func TestNotImplemented(t *testing.T) {
 	n, _ := newTestNode(t)
-	mustFail(t, call(t, n, "instance_start"), "instance_start: not implemented")
+	mustFail(t, call(t, n, "x509_cert_create"), "x509_cert_create: not implemented")
 }
 
 func TestProcedureTableIsComplete(t *testing.T) {
