@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // osSearchPath is where Ganeti looks for OS definitions (not prefixed in
@@ -202,4 +204,126 @@ func rpcOSDiagnose(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return n.diagnoseOS(), nil
+}
+
+// findOS loads an OS definition by name from the first search-path
+// directory that has it.
+func findOS(name string) (*osDefinition, error) {
+	if !pluginName.MatchString(name) {
+		return nil, fmt.Errorf("Directory for OS %s not found in search path", name)
+	}
+	for _, dir := range osSearchPath {
+		if isDir(filepath.Join(dir, name)) {
+			return loadOS(dir, name)
+		}
+	}
+	return nil, fmt.Errorf("Directory for OS %s not found in search path", name)
+}
+
+// splitOSName splits "name+variant".
+func splitOSName(full string) (name, variant string) {
+	name, variant, _ = strings.Cut(full, "+")
+	return name, variant
+}
+
+// checkOSVariant refuses a variant the OS does not list.
+func checkOSVariant(def *osDefinition, full string) error {
+	_, variant := splitOSName(full)
+	if len(def.Variants) == 0 {
+		if variant != "" {
+			return fmt.Errorf("OS '%s' does not support variants ('%s' passed)", def.Name, variant)
+		}
+		return nil
+	}
+	if variant == "" {
+		return fmt.Errorf("OS name '%s' must include a variant", full)
+	}
+	if !slices.Contains(def.Variants, variant) {
+		return fmt.Errorf("OS '%s' does not support variant '%s'", def.Name, variant)
+	}
+	return nil
+}
+
+// osCoreEnv is the environment every OS script gets.
+func osCoreEnv(full string, def *osDefinition, osparams map[string]any) []string {
+	api := 0
+	for _, v := range def.APIVersions {
+		if slices.Contains(osAPIVersions, v) {
+			api = max(api, v)
+		}
+	}
+	variant := ""
+	if api >= 15 && len(def.Variants) > 0 {
+		if _, variant = splitOSName(full); variant == "" {
+			variant = def.Variants[0]
+		}
+	}
+	env := []string{"OS_API_VERSION=" + strconv.Itoa(api), "OS_NAME=" + def.Name, "DEBUG_LEVEL=0",
+		"OS_VARIANT=" + variant, "PATH=/sbin:/bin:/usr/sbin:/usr/bin"}
+	for k, v := range osparams {
+		env = append(env, "OSP_"+strings.ReplaceAll(strings.ToUpper(k), "-", "_")+"="+pyStr(v))
+	}
+	return env
+}
+
+const osScriptTimeout = time.Hour
+
+// rpcOSValidate runs an OS's verify script: [required, name, checks,
+// osparams, force_variant] → true, or false when a not-required OS is
+// missing.
+func rpcOSValidate(n *node, args []json.RawMessage) (any, error) {
+	var required, forceVariant bool
+	var full string
+	var checks []string
+	var osparams map[string]any
+	if err := decodeArgs(args, &required, &full, &checks, &osparams, &forceVariant); err != nil {
+		return nil, err
+	}
+	var unknown []string
+	for _, c := range checks {
+		if c != "parameters" {
+			unknown = append(unknown, c)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("Unknown checks required for OS %s: %s", full, strings.Join(unknown, ", "))
+	}
+	name, _ := splitOSName(full)
+	def, err := findOS(name)
+	if err != nil {
+		if required {
+			return nil, err
+		}
+		return false, nil
+	}
+	if !forceVariant {
+		if err := checkOSVariant(def, full); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Max(def.APIVersions) < 20 {
+		return true, nil
+	}
+	if slices.Contains(checks, "parameters") {
+		var bad []string
+		for k := range osparams {
+			known := false
+			for _, p := range def.Parameters {
+				known = known || (len(p) > 0 && p[0] == k)
+			}
+			if !known {
+				bad = append(bad, k)
+			}
+		}
+		if len(bad) > 0 {
+			slices.Sort(bad)
+			return nil, fmt.Errorf("The following parameters are not supported by the OS %s: %s", def.Name, strings.Join(bad, ", "))
+		}
+	}
+	res, err := n.runCommand(command{Args: append([]string{def.Scripts["verify"]}, checks...), Env: osCoreEnv(full, def, osparams),
+		Reset: true, Dir: def.Path, Timeout: osScriptTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("OS validation script failed (%s), output: %s", exitReason(res, err), outputOf(res, err))
+	}
+	return true, nil
 }

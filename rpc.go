@@ -85,7 +85,7 @@ var procedures = map[string]procedure{
 
 	// OS, import and export
 	"instance_os_add": nil, "instance_run_rename": nil, "os_diagnose": rpcOSDiagnose,
-	"os_validate": nil, "os_export": nil, "extstorage_diagnose": nil,
+	"os_validate": rpcOSValidate, "os_export": nil, "extstorage_diagnose": nil,
 	"finalize_export": nil, "export_info": nil, "export_list": nil,
 	"export_remove": nil, "x509_cert_create": nil, "x509_cert_remove": nil,
 	"import_start": nil, "export_start": nil, "impexp_status": nil,

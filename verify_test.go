@@ -263,3 +263,38 @@ func TestHypervisorValidateParams(t *testing.T) {
 	mustFail(t, call(t, n, "hypervisor_validate_params", "fake", map[string]any{}), "'migration_mode'")
 	mustFail(t, call(t, n, "hypervisor_validate_params", "vmware", map[string]any{}), "Unknown hypervisor type 'vmware'")
 }
+
+func TestOSValidate(t *testing.T) {
+	n, _ := newTestNode(t)
+	old := osSearchPath
+	defer func() { osSearchPath = old }()
+	osSearchPath = []string{mustAbs(t, "testdata/os")}
+	envDir := t.TempDir()
+	t.Setenv("OS_TEST_ENV_DIR", envDir) // not passed: the scripts get a clean environment
+	var ok bool
+	mustOK(t, call(t, n, "os_validate", true, "debootstrap+minimal", []string{"parameters"}, map[string]any{"dhcp": "yes"}, false), &ok)
+	if !ok {
+		t.Fatal("valid OS refused")
+	}
+	env, err := os.ReadFile("/tmp/verify.env")
+	if err == nil {
+		defer os.Remove("/tmp/verify.env")
+	}
+	for _, want := range []string{"OS_API_VERSION=20", "OS_NAME=debootstrap", "OS_VARIANT=minimal", "OSP_DHCP=yes", "DEBUG_LEVEL=0"} {
+		if !strings.Contains(string(env), want) {
+			t.Errorf("verify script environment lacks %s:\n%s", want, env)
+		}
+	}
+	if strings.Contains(string(env), "OS_TEST_ENV_DIR") {
+		t.Error("verify script inherited the daemon's environment")
+	}
+	mustFail(t, call(t, n, "os_validate", true, "debootstrap+huge", []string{}, map[string]any{}, false), "OS 'debootstrap' does not support variant 'huge'")
+	mustFail(t, call(t, n, "os_validate", true, "debootstrap", []string{}, map[string]any{}, false), "must include a variant")
+	mustFail(t, call(t, n, "os_validate", true, "debootstrap+default", []string{"parameters"}, map[string]any{"colour": "red"}, false), "The following parameters are not supported by the OS debootstrap: colour")
+	mustFail(t, call(t, n, "os_validate", true, "debootstrap+default", []string{"disks"}, map[string]any{}, false), "Unknown checks required")
+	mustFail(t, call(t, n, "os_validate", true, "missing", []string{}, map[string]any{}, false), "Directory for OS missing not found in search path")
+	mustOK(t, call(t, n, "os_validate", false, "missing", []string{}, map[string]any{}, false), &ok)
+	if ok {
+		t.Fatal("missing optional OS reported valid")
+	}
+}
