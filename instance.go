@@ -12,18 +12,22 @@ import (
 // and beparams filled in, disks_info the full disk objects). Unknown
 // fields are ignored.
 type instance struct {
-	Name        string           `json:"name"`
-	UUID        string           `json:"uuid"`
-	Hypervisor  string           `json:"hypervisor"`
-	HVParams    map[string]any   `json:"hvparams"`
-	BEParams    map[string]any   `json:"beparams"`
-	OSParams    map[string]any   `json:"osparams"`
-	OS          string           `json:"os"`
-	PrimaryNode string           `json:"primary_node"`
-	DisksInfo   []*disk          `json:"disks_info"`
-	NICs        []map[string]any `json:"nics"`
-	NetworkPort *int             `json:"network_port"`
-	AdminState  string           `json:"admin_state"`
+	Name            string           `json:"name"`
+	UUID            string           `json:"uuid"`
+	Hypervisor      string           `json:"hypervisor"`
+	HVParams        map[string]any   `json:"hvparams"`
+	BEParams        map[string]any   `json:"beparams"`
+	OSParams        map[string]any   `json:"osparams"`
+	OS              string           `json:"os"`
+	PrimaryNode     string           `json:"primary_node"`
+	DisksInfo       []*disk          `json:"disks_info"`
+	NICs            []map[string]any `json:"nics"`
+	NetworkPort     *int             `json:"network_port"`
+	AdminState      string           `json:"admin_state"`
+	OSParamsPrivate map[string]any   `json:"osparams_private"`
+	SecondaryNodes  []string         `json:"secondary_nodes"`
+	CTime           any              `json:"ctime"`
+	MTime           any              `json:"mtime"`
 }
 
 // validate refuses names that could not be a file name in Ganeti's

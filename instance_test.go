@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,4 +138,67 @@ func TestInstanceRefusals(t *testing.T) {
 	mustFail(t, call(t, n, "instance_start", noVcpus, false, testTrail), "'maxmem'")
 	mustFail(t, call(t, n, "instance_info", "a/b", "fake", map[string]any{}), "Invalid instance name")
 	mustFail(t, call(t, n, "instance_shutdown", fakeInstance("i1"), -1, testTrail), "Invalid shutdown timeout")
+}
+
+func TestInstanceOSAddAndRename(t *testing.T) {
+	withProc(t)
+	n, file, _ := storageNode(t)
+	old := osSearchPath
+	defer func() { osSearchPath = old }()
+	osSearchPath = []string{mustAbs(t, "testdata/os")}
+	d := fileDisk("file", filepath.Join(file, "inst3-disk0"), 8)
+	delete(d, "future_field")
+	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst3.example.com", true, nil, false), nil)
+	inst := fakeInstance("inst3.example.com", d)
+	inst["os"] = "debootstrap+minimal"
+	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"}}}
+	defer os.Remove("/tmp/create.env")
+	defer os.Remove("/tmp/rename.env")
+	mustOK(t, call(t, n, "instance_os_add", inst, true, 0), nil)
+	env, _ := os.ReadFile("/tmp/create.env")
+	for _, want := range []string{"INSTANCE_NAME=inst3.example.com", "OS_VARIANT=minimal", "DISK_COUNT=1",
+		"DISK_0_PATH=" + filepath.Join(file, "inst3-disk0"), "DISK_0_BACKEND_TYPE=file:loop", "NIC_0_MAC=aa:00:00:00:00:01",
+		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake"} {
+		if !strings.Contains(string(env), want+"\n") {
+			t.Errorf("create environment lacks %s", want)
+		}
+	}
+	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+minimal-inst3.example.com-*.log")); len(logs) != 1 {
+		t.Errorf("OS log files %v", logs)
+	}
+	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 0), nil)
+	if env, _ := os.ReadFile("/tmp/rename.env"); !strings.Contains(string(env), "OLD_INSTANCE_NAME=old.example.com\n") {
+		t.Error("rename script did not get the old name")
+	}
+	inst["os"] = "missing+x"
+	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Directory for OS missing not found")
+	inst["os"] = "debootstrap+minimal"
+	inst["disks_info"] = []map[string]any{fileDisk("file", filepath.Join(file, "absent"), 8)}
+	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "is not set up")
+}
+
+func TestInstanceMetadataModify(t *testing.T) {
+	n, _ := newTestNode(t)
+	os.MkdirAll(filepath.Join(n.paths.RunDir, "socket"), 0o755)
+	os.WriteFile(n.paths.metadPidFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) // "alive"
+	l, err := net.Listen("unix", n.paths.metadSocket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, _ := bufio.NewReader(c).ReadBytes(0x03)
+		got <- string(req)
+		c.Write([]byte(`{"success": true, "result": null}` + "\x03"))
+	}()
+	mustOK(t, call(t, n, "instance_metadata_modify", map[string]any{"name": "inst1.example.com", "osparams_secret": map[string]any{}}), nil)
+	if req := <-got; !strings.HasPrefix(req, `{"args":[{"name":"inst1.example.com"`) || !strings.Contains(req, `"method":"updateConfig"`) {
+		t.Fatalf("metad request %q", req)
+	}
 }

@@ -73,7 +73,7 @@ var procedures = map[string]procedure{
 
 	// instances and hypervisors
 	"instance_shutdown": rpcInstanceShutdown, "instance_start": rpcInstanceStart, "hotplug_device": rpcHotplugDevice,
-	"hotplug_supported": rpcHotplugSupported, "instance_metadata_modify": nil,
+	"hotplug_supported": rpcHotplugSupported, "instance_metadata_modify": rpcInstanceMetadataModify,
 	"migration_info": rpcMigrationInfo, "accept_instance": rpcAcceptInstance,
 	"instance_finalize_migration_dst": rpcFinalizeMigrationDst, "instance_migrate": rpcInstanceMigrate,
 	"instance_finalize_migration_src": rpcFinalizeMigrationSrc,
@@ -84,7 +84,7 @@ var procedures = map[string]procedure{
 	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": nil,
 
 	// OS, import and export
-	"instance_os_add": nil, "instance_run_rename": nil, "os_diagnose": rpcOSDiagnose,
+	"instance_os_add": rpcInstanceOSAdd, "instance_run_rename": rpcInstanceRunRename, "os_diagnose": rpcOSDiagnose,
 	"os_validate": rpcOSValidate, "os_export": nil, "extstorage_diagnose": nil,
 	"finalize_export": nil, "export_info": nil, "export_list": nil,
 	"export_remove": nil, "x509_cert_create": nil, "x509_cert_remove": nil,

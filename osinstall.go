@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// osEnvironment is what OS scripts get for an instance: the OS core
+// environment plus the instance, its disks and NICs, and its parameters.
+func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error) {
+	params := maps.Clone(inst.OSParams)
+	if params == nil {
+		params = map[string]any{}
+	}
+	maps.Copy(params, inst.OSParamsPrivate)
+	env := osCoreEnv(inst.OS, def, params)
+	add := func(k, v string) { env = append(env, k+"="+v) }
+	add("INSTANCE_NAME", inst.Name)
+	add("INSTANCE_OS", inst.OS)
+	add("INSTANCE_UUID", inst.UUID)
+	add("INSTANCE_CTIME", pyStr(inst.CTime))
+	add("INSTANCE_MTIME", pyStr(inst.MTime))
+	add("INSTANCE_PRIMARY_NODE", inst.PrimaryNode)
+	add("HYPERVISOR", inst.Hypervisor)
+	add("DISK_COUNT", strconv.Itoa(len(inst.DisksInfo)))
+	add("NIC_COUNT", strconv.Itoa(len(inst.NICs)))
+	add("INSTANCE_SECONDARY_NODES", strings.Join(inst.SecondaryNodes, " "))
+	for i, d := range inst.DisksInfo {
+		dev, err := n.findDevice(d)
+		if err != nil {
+			return nil, err
+		}
+		if dev == nil {
+			return nil, fmt.Errorf("Block device '%s' is not set up", d)
+		}
+		p := fmt.Sprintf("DISK_%d_", i)
+		add(p+"ACCESS", d.Mode)
+		add(p+"UUID", d.UUID)
+		add(p+"SIZE", strconv.FormatInt(d.Size, 10))
+		add(p+"PATH", dev.Path())
+		if d.Name != nil && *d.Name != "" {
+			add(p+"NAME", *d.Name)
+		}
+		if t, ok := inst.HVParams["disk_type"]; ok {
+			add(p+"FRONTEND_TYPE", pyStr(t))
+		}
+		var id []string
+		if json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2 && (d.DevType == "file" || d.DevType == "sharedfile" || d.DevType == "gluster") {
+			add(p+"BACKEND_TYPE", "file:"+id[0])
+		} else {
+			add(p+"BACKEND_TYPE", "block")
+		}
+	}
+	for i, nic := range inst.NICs {
+		p := fmt.Sprintf("NIC_%d_", i)
+		str := func(k string) string { s, _ := nic[k].(string); return s }
+		add(p+"MAC", str("mac"))
+		add(p+"UUID", str("uuid"))
+		if v := str("name"); v != "" {
+			add(p+"NAME", v)
+		}
+		if v := str("ip"); v != "" {
+			add(p+"IP", v)
+		}
+		np, _ := nic["nicparams"].(map[string]any)
+		mode, _ := np["mode"].(string)
+		link, _ := np["link"].(string)
+		add(p+"MODE", mode)
+		if mode == "bridged" {
+			add(p+"BRIDGE", link)
+		}
+		if link != "" {
+			add(p+"LINK", link)
+		}
+		if t, ok := inst.HVParams["nic_type"]; ok {
+			add(p+"FRONTEND_TYPE", pyStr(t))
+		}
+	}
+	for kind, src := range map[string]map[string]any{"BE": inst.BEParams, "HV": inst.HVParams} {
+		for k, v := range src {
+			add("INSTANCE_"+kind+"_"+k, pyStr(v))
+		}
+	}
+	for _, kv := range env {
+		if strings.ContainsRune(kv, 0) {
+			return nil, fmt.Errorf("invalid character in OS environment entry %q", kv)
+		}
+	}
+	return env, nil
+}
+
+// osLogName is a script log in /var/log/ganeti/os, named as Ganeti names it.
+func (n *node) osLogName(kind, osName, instName string) string {
+	return filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s.log", kind, osName, instName, time.Now().Format("2006-01-02_15_04_05")))
+}
+
+// runOSScript runs one script of an instance's OS with its output in the
+// log file, reporting the log's last lines on failure.
+func (n *node) runOSScript(inst *instance, script string, extraEnv []string, logKind, failWhat string) error {
+	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
+		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
+	}
+	name, _ := splitOSName(inst.OS)
+	def, err := findOS(name)
+	if err != nil {
+		return err
+	}
+	path := def.Scripts[script]
+	if path == "" {
+		return fmt.Errorf("OS '%s' has no %s script", name, script)
+	}
+	env, err := n.osEnvironment(inst, def)
+	if err != nil {
+		return err
+	}
+	env = append(env, extraEnv...)
+	logFile := n.osLogName(logKind, inst.OS, inst.Name)
+	os.MkdirAll(filepath.Dir(logFile), 0o750)
+	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout})
+	if res != nil {
+		os.WriteFile(logFile, []byte(res.Output), 0o600)
+	}
+	if err != nil {
+		lines := strings.Split(strings.TrimRight(outputOf(res, err), "\n"), "\n")
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		for i := range lines {
+			lines[i] = safeEncode(lines[i])
+		}
+		return fmt.Errorf("OS %s script failed (%s), last lines in the log file:\n%s", failWhat, exitReason(res, err), strings.Join(lines, "\n"))
+	}
+	return nil
+}
+
+// rpcInstanceOSAdd installs an instance's OS: [instance, reinstall, debug].
+func rpcInstanceOSAdd(n *node, args []json.RawMessage) (any, error) {
+	var rawInst json.RawMessage
+	var reinstall bool
+	var debug int
+	if err := decodeArgs(args, &rawInst, &reinstall, &debug); err != nil {
+		return nil, err
+	}
+	var inst instance
+	if err := json.Unmarshal(rawInst, &inst); err != nil {
+		return nil, &argError{"bad instance: " + err.Error()}
+	}
+	if err := inst.validate(); err != nil {
+		return nil, err
+	}
+	var extra []string
+	if reinstall {
+		extra = append(extra, "INSTANCE_REINSTALL=1")
+	}
+	return nil, n.runOSScript(&inst, "create", extra, "add", "create")
+}
+
+// rpcInstanceRunRename runs the OS rename script: [instance, old_name,
+// debug].
+func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
+	var rawInst json.RawMessage
+	var oldName string
+	var debug int
+	if err := decodeArgs(args, &rawInst, &oldName, &debug); err != nil {
+		return nil, err
+	}
+	var inst instance
+	if err := json.Unmarshal(rawInst, &inst); err != nil {
+		return nil, &argError{"bad instance: " + err.Error()}
+	}
+	if err := inst.validate(); err != nil {
+		return nil, err
+	}
+	if !hostnamePattern.MatchString(oldName) {
+		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
+	}
+	return nil, n.runOSScript(&inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", "rename")
+}
