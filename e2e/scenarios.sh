@@ -21,6 +21,11 @@ SCENARIO_LIST=(
   watcher-pause
   debug-delay
   hook
+  instance-diskless
+  instance-file
+  instance-sharedfile
+  list-storage
+  verify-disks
   rpc-probes
   cluster-destroy
 )
@@ -240,15 +245,10 @@ EOF
   grep -q "e2e hook output" "$OUT" || fail "the failing hook's output is not in verify's report" || return 1
 }
 
-# Optional (E2E_PROBES=1, or named in SCENARIOS): make the cluster call
-# procedures the scenarios above do not, for the record of RPCs
-# (TRACE=1): an OS, storage listing, master IP off and on, hypervisor
-# parameter checks, a diskless and a file-disk instance on the fake
-# hypervisor, and direct calls through Ganeti's own RPC client
-# (e2e/rpc-probe.py) for what a one-node cluster never sends.
-scenario_rpc_probes() {
-  need_cluster || return 1
+# An OS definition whose scripts do nothing (instances need one to be added).
+ensure_test_os() {
   local os=/srv/ganeti/os/e2eos s
+  [ -f "$os/verify" ] && return 0
   mkdir -p "$os"
   echo 20 >"$os/ganeti_api_version"
   echo default >"$os/variants.list"
@@ -257,6 +257,80 @@ scenario_rpc_probes() {
     printf '#!/bin/sh\nexit 0\n' >"$os/$s"
     chmod 755 "$os/$s"
   done
+}
+
+# add_instance NAME TEMPLATE [gnt-instance add options...]: a fake instance.
+add_instance() {
+  local name=$1 template=$2; shift 2
+  ensure_test_os
+  run_clean 300 gnt-instance add -t "$template" "$@" -o e2eos+default -H fake -B memory=128M \
+    --no-ip-check --no-name-check -n "$NODE" "$name"
+}
+
+# remove_instance NAME: remove it, whatever state it is in.
+remove_instance() {
+  gnt 30 gnt-instance list --no-headers -o name "$1" && grep -qx "$1" "$OUT" &&
+    gnt 120 gnt-instance remove -f --ignore-failures --shutdown-timeout=5 "$1"
+  return 0
+}
+
+scenario_instance_diskless() {
+  need_cluster || return 1
+  local i=inst1.example.com
+  add_instance $i diskless || { remove_instance $i; return 1; }
+  run_clean 60 gnt-instance list --no-headers -o name,status,oper_ram $i || { remove_instance $i; return 1; }
+  grep -qE "^$i +running +128M" "$OUT" || { fail "not running with 128M: $(last_line)"; remove_instance $i; return 1; }
+  run_clean 120 gnt-instance shutdown --timeout=5 $i &&
+    run_clean 120 gnt-instance startup $i &&
+    run_clean 120 gnt-instance reboot --type=hard --shutdown-timeout=5 $i &&
+    run_clean 120 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
+}
+
+# file_instance_scenario TEMPLATE DIR: add an instance with a 1 GiB disk of
+# that template, check its disk file and path, grow it, remove it.
+file_instance_scenario() {
+  local template=$1 dir=$2 i=inst2.example.com
+  need_cluster || return 1
+  add_instance $i "$template" --disk 0:size=1G || { remove_instance $i; return 1; }
+  local file
+  file=$(find "$dir/$i" -type f -name '*disk0' | head -n1)
+  [ -n "$file" ] || { fail "no disk file under $dir/$i"; remove_instance $i; return 1; }
+  [ "$(stat -c %s "$file")" = $((1024 * 1024 * 1024)) ] || { fail "disk file is $(stat -c %s "$file") bytes"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance info $i || { remove_instance $i; return 1; }
+  grep -qF "$file" "$OUT" || { fail "gnt-instance info does not show $file"; remove_instance $i; return 1; }
+  run_clean 300 gnt-instance grow-disk $i 0 512M || { remove_instance $i; return 1; }
+  [ "$(stat -c %s "$file")" = $((1536 * 1024 * 1024)) ] || { fail "after grow-disk the file is $(stat -c %s "$file") bytes"; remove_instance $i; return 1; }
+  run_clean 120 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
+  [ ! -e "$file" ] || fail "disk file left after remove: $file" || return 1
+  [ ! -e "$dir/$i" ] || fail "instance directory left after remove: $dir/$i" || return 1
+}
+
+scenario_instance_file() { file_instance_scenario file "$FILE_DIR"; }
+scenario_instance_sharedfile() { file_instance_scenario sharedfile "$SHARED_DIR"; }
+
+scenario_list_storage() {
+  need_cluster || return 1
+  run_clean 60 gnt-node list-storage -t file || return 1
+  grep -qF "$FILE_DIR" "$OUT" || fail "list-storage does not show $FILE_DIR: $(last_line)"
+}
+
+scenario_verify_disks() {
+  need_cluster || return 1
+  local i=inst3.example.com
+  add_instance $i file --disk 0:size=1G || { remove_instance $i; return 1; }
+  run_clean 120 gnt-cluster verify-disks || { remove_instance $i; return 1; }
+  run_clean 120 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
+}
+
+# Optional (E2E_PROBES=1, or named in SCENARIOS): make the cluster call
+# procedures the scenarios above do not, for the record of RPCs
+# (TRACE=1): an OS, storage listing, master IP off and on, hypervisor
+# parameter checks, a diskless and a file-disk instance on the fake
+# hypervisor, and direct calls through Ganeti's own RPC client
+# (e2e/rpc-probe.py) for what a one-node cluster never sends.
+scenario_rpc_probes() {
+  need_cluster || return 1
+  ensure_test_os
   local errors=()
   probe() { run_clean "$@" || errors+=("$REASON"); }
   probe 60 gnt-os list
