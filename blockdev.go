@@ -24,6 +24,16 @@ func (n *node) findDevice(d *disk) (blockDevice, error) {
 	return dev, nil
 }
 
+// requireDevice is findDevice where a missing device is an error with
+// the given message (a format taking the disk).
+func (n *node) requireDevice(d *disk, missing string) (blockDevice, error) {
+	dev, err := n.findDevice(d)
+	if err == nil && dev == nil {
+		err = fmt.Errorf(missing, d)
+	}
+	return dev, err
+}
+
 // rpcBlockdevCreate: [disk, size, owner, on_primary, info, excl_stor] →
 // the device's unique id.
 func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
@@ -190,12 +200,9 @@ func rpcBlockdevGetmirrorstatus(n *node, args []json.RawMessage) (any, error) {
 	}
 	out := []any{}
 	for i := range disks {
-		dev, err := n.findDevice(&disks[i])
+		dev, err := n.requireDevice(&disks[i], "Can't find device %s")
 		if err != nil {
 			return nil, err
-		}
-		if dev == nil {
-			return nil, fmt.Errorf("Can't find device %s", &disks[i])
 		}
 		out = append(out, deviceStatus(dev))
 	}
@@ -232,12 +239,9 @@ func rpcBlockdevGrow(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &d, &amount, &dryrun, &backingstore, &exclStor); err != nil {
 		return nil, err
 	}
-	dev, err := n.findDevice(&d)
+	dev, err := n.requireDevice(&d, "Cannot find block device %s")
 	if err != nil {
 		return nil, err
-	}
-	if dev == nil {
-		return nil, fmt.Errorf("Cannot find block device %s", &d)
 	}
 	if err := dev.Grow(amount, dryrun, backingstore); err != nil {
 		return nil, fmt.Errorf("Failed to grow block device: %v", err)
@@ -304,12 +308,9 @@ func rpcBlockdevSetinfo(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &d, &info); err != nil {
 		return nil, err
 	}
-	dev, err := n.findDevice(&d)
+	dev, err := n.requireDevice(&d, "Cannot find block device %s")
 	if err != nil {
 		return nil, err
-	}
-	if dev == nil {
-		return nil, fmt.Errorf("Cannot find block device %s", &d)
 	}
 	return nil, nil
 }
@@ -318,12 +319,9 @@ func rpcBlockdevSetinfo(n *node, args []json.RawMessage) (any, error) {
 func (n *node) findAll(disks []disk) ([]blockDevice, error) {
 	var devs []blockDevice
 	for i := range disks {
-		dev, err := n.findDevice(&disks[i])
+		dev, err := n.requireDevice(&disks[i], "Can't find device %s")
 		if err != nil {
 			return nil, err
-		}
-		if dev == nil {
-			return nil, fmt.Errorf("Can't find device %s", &disks[i])
 		}
 		devs = append(devs, dev)
 	}
