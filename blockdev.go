@@ -308,11 +308,8 @@ func rpcBlockdevSetinfo(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &d, &info); err != nil {
 		return nil, err
 	}
-	dev, err := n.requireDevice(&d, "Cannot find block device %s")
-	if err != nil {
-		return nil, err
-	}
-	return nil, nil
+	_, err := n.requireDevice(&d, "Cannot find block device %s")
+	return nil, err
 }
 
 // findAll finds every disk or fails naming the first missing one.
