@@ -103,4 +103,3 @@ func TestQMPBadGreeting(t *testing.T) {
 		t.Fatal("missing socket accepted")
 	}
 }
-
