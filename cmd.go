@@ -30,6 +30,8 @@ type command struct {
 	Dir     string
 	Stdin   []byte
 	Timeout time.Duration // 0 means defaultCommandTimeout
+	// ExtraFiles are inherited as fds 3, 4, ... (qemu's tap devices).
+	ExtraFiles []*os.File
 }
 
 // cmdResult is what a finished command left.
@@ -95,6 +97,7 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	}
 	cmd.Env = append(env, c.Env...)
 	cmd.Dir = c.Dir
+	cmd.ExtraFiles = c.ExtraFiles
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}

@@ -36,7 +36,14 @@ func (s *syncBuffer) String() string {
 // directories ensure-dirs would make, and returns its layout.
 func newTestRoot(t testing.TB) *layout {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), testHost)
+	return newTestRootIn(t, t.TempDir())
+}
+
+// newTestRootIn is newTestRoot below base (short bases keep Unix socket
+// paths under their 108-byte limit).
+func newTestRootIn(t testing.TB, base string) *layout {
+	t.Helper()
+	root := filepath.Join(base, testHost)
 	l := newLayout(root, testHost)
 	for _, d := range []string{l.ConfDir, l.DataDir, l.DataDir + "/rapi", l.RunDir, l.LogDir,
 		l.LockDir, l.QueueDir, l.QueueArchiveDir, l.XenConfigDir + "/scripts", l.XenConfigDir + "/xen"} {

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// kvmIfup configures a tap for a NIC (bridge, route or Open vSwitch).
+var kvmIfup = pkgLibDir + "/kvm-ifup"
+
+const (
+	kvmStartTimeout = 5 * time.Minute
+	kvmKillWait     = 10 * time.Second
+)
+
+func (h *kvmHypervisor) qmpSocket(name string) string {
+	return filepath.Join(h.rootDir, "ctrl", name+".qmp")
+}
+
+func (h *kvmHypervisor) pid(name string) int {
+	data, err := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(data), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
+}
+
+func (h *kvmHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
+	if !h.instanceAlive(name) {
+		return nil, nil
+	}
+	info := h.cmdlineInfo(name)
+	// The balloon tells the memory the guest has now.
+	if c, err := dialQMP(h.qmpSocket(name), 5*time.Second); err == nil {
+		if ret, err := c.Execute("query-balloon", nil); err == nil {
+			var b struct {
+				Actual int64 `json:"actual"`
+			}
+			if json.Unmarshal(ret, &b) == nil && b.Actual > 0 {
+				info.Memory = int(b.Actual >> 20)
+			}
+		}
+		c.Close()
+	}
+	return &info, nil
+}
+
+// StartInstance generates the runtime, saves it and runs qemu.
+func (h *kvmHypervisor) StartInstance(inst *instance, links []string, paused bool) error {
+	if h.instanceAlive(inst.Name) {
+		return hvErrorf("Failed to start instance %s: already running", inst.Name)
+	}
+	help, machines, err := h.probe(kvmPath(inst.HVParams))
+	if err != nil {
+		return err
+	}
+	rt, err := h.generateKVMRuntime(inst, links, paused, help, machines)
+	if err != nil {
+		return err
+	}
+	if err := h.saveRuntime(inst.Name, rt); err != nil {
+		return err
+	}
+	return h.executeKVMRuntime(inst, rt, help)
+}
+
+// probe reads qemu's --help and -machine ? outputs.
+func (h *kvmHypervisor) probe(kvm string) (help, machines string, err error) {
+	res, err := h.n.runCommand(command{Args: []string{kvm, "--help"}, Timeout: kvmQueryTimeout})
+	if err != nil {
+		return "", "", hvErrorf("Unable to get KVM --help output")
+	}
+	help = res.Output
+	res, err = h.n.runCommand(command{Args: []string{kvm, "-machine", "?"}, Timeout: kvmQueryTimeout})
+	if err != nil {
+		return "", "", hvErrorf("Unable to get KVM -machine ? output")
+	}
+	return help, res.Output, nil
+}
+
+// executeKVMRuntime adds this node's arguments (taps, QMP sockets,
+// disks), configures the NICs and starts qemu, paused until memory is set.
+func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help string) error {
+	name := inst.Name
+	os.Remove(filepath.Join(h.rootDir, "ctrl", name+".shutdown"))
+	var argv []string
+	for _, a := range rt.Cmd {
+		argv = append(argv, pyStr(a))
+	}
+	if dom := hvStr(inst.HVParams, "security_domain"); hvStr(inst.HVParams, "security_model") == "user" {
+		argv = append(argv, "-runas", dom)
+	}
+	if km := hvStr(inst.HVParams, "keymap"); km != "" {
+		argv = append(argv, "-k", km)
+	}
+	var taps []*os.File
+	var tapNames []string
+	defer func() {
+		for _, f := range taps {
+			f.Close()
+		}
+	}()
+	if len(rt.NICs) == 0 {
+		argv = append(argv, "-net", "none")
+	}
+	for i, nic := range rt.NICs {
+		tapName, f, err := openTap(true)
+		if err != nil {
+			return hvErrorf("%v", err)
+		}
+		taps = append(taps, f)
+		tapNames = append(tapNames, tapName)
+		_, id, device := deviceString(nic["hvinfo"])
+		mac, _ := nic["mac"].(string)
+		argv = append(argv, "-netdev", fmt.Sprintf("type=tap,id=%s,fd=%d", id, 3+i),
+			"-device", fmt.Sprintf("%s,netdev=%s,mac=%s", device, id, mac))
+	}
+	ctrl := filepath.Join(h.rootDir, "ctrl", name)
+	argv = append(argv, "-qmp", "unix:"+ctrl+".qmp,server,nowait", "-qmp", "unix:"+ctrl+".kvmd,server,nowait")
+	for i, nic := range rt.NICs {
+		if err := h.runIfup(inst, i, nic, tapNames[i]); err != nil {
+			return err
+		}
+	}
+	bootDisk := hvStr(inst.HVParams, "kernel_path") == "" && hvStr(inst.HVParams, "boot_order") == "disk"
+	for i, d := range rt.Disks {
+		obj, _ := d[0].(map[string]any)
+		link, _ := d[1].(string)
+		if i == 0 && bootDisk {
+			argv = append(argv, "-boot", "c")
+		}
+		_, id, device := deviceString(obj["hvinfo"])
+		drive := "file=" + link + ",format=raw,if=none" + kvmAIOCache(inst.HVParams, obj)
+		if disc := hvStr(inst.HVParams, "disk_discard"); disc != "" && disc != "default" {
+			drive += ",discard=" + disc
+		}
+		drive += ",id=" + id
+		argv = append(argv, "-device", device+",drive="+id)
+		if strings.Contains(help, "auto-read-only") {
+			drive += ",auto-read-only=off"
+		}
+		argv = append(argv, "-drive", drive)
+	}
+	addedPause := false
+	if !contains(argv, "-S") {
+		argv = append(argv, "-S")
+		addedPause = true
+	}
+	os.MkdirAll(filepath.Join(h.n.paths.LogDir, "kvm"), 0o750)
+	res, err := h.n.runCommand(command{Args: argv, Dir: "/", Timeout: kvmStartTimeout, ExtraFiles: taps})
+	if err != nil {
+		return hvErrorf("Failed to start instance %s: %s (%s)", name, exitReason(res, err), strings.TrimSpace(outputOf(res, err)))
+	}
+	if !h.instanceAlive(name) {
+		return hvErrorf("Failed to start instance %s", name)
+	}
+	nicDir := filepath.Join(h.rootDir, "nic", name)
+	ensureDir(nicDir, runDirsMode)
+	for i, t := range tapNames {
+		writeFile(filepath.Join(nicDir, strconv.Itoa(i)), []byte(t), 0o600)
+	}
+	c, err := dialQMP(h.qmpSocket(name), qmpTimeout)
+	if err != nil {
+		return hvErrorf("Failed to start instance %s: %v", name, err)
+	}
+	defer c.Close()
+	if mem, err := h.startupMemory(inst); err == nil {
+		if maxMem, _ := inst.beInt("maxmem"); mem < maxMem {
+			if _, err := c.Execute("balloon", map[string]any{"value": int64(mem) << 20}); err != nil {
+				h.n.log.Warningf("balloon %s to %d MiB: %v", name, mem, err)
+			}
+		}
+	}
+	if addedPause {
+		if _, err := c.Execute("cont", nil); err != nil {
+			return hvErrorf("Failed to start instance %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// kvmAIOCache is the drive's aio and cache options; shared storage gets
+// cache=none so that migration cannot corrupt it.
+func kvmAIOCache(hvp map[string]any, disk map[string]any) string {
+	cache := hvStr(hvp, "disk_cache")
+	switch disk["dev_type"] {
+	case "blockdev", "diskless", "ext", "gluster", "sharedfile":
+		cache = "none"
+	}
+	aio := hvStr(hvp, "disk_aio")
+	if aio == "native" {
+		return ",aio=native,cache=none"
+	}
+	if cache == "" || cache == "default" {
+		return ",aio=threads"
+	}
+	return ",aio=threads,cache=" + cache
+}
+
+// runIfup runs Ganeti's kvm-ifup for one NIC's tap.
+func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap string) error {
+	str := func(k string) string { s, _ := nic[k].(string); return s }
+	np, _ := nic["nicparams"].(map[string]any)
+	mode, _ := np["mode"].(string)
+	link, _ := np["link"].(string)
+	env := []string{"PATH=" + os.Getenv("PATH") + ":/sbin:/usr/sbin", "INSTANCE=" + inst.Name, "MAC=" + str("mac"),
+		"MODE=" + mode, "INTERFACE=" + tap, "INTERFACE_INDEX=" + strconv.Itoa(idx), "INTERFACE_UUID=" + str("uuid"), "TAGS="}
+	if ip := str("ip"); ip != "" {
+		env = append(env, "IP="+ip)
+	}
+	if nm := str("name"); nm != "" {
+		env = append(env, "INTERFACE_NAME="+nm)
+	}
+	if link != "" {
+		env = append(env, "LINK="+link)
+	}
+	if vlan, ok := np["vlan"]; ok {
+		env = append(env, "VLAN="+pyStr(vlan))
+	}
+	if mode == "bridged" {
+		env = append(env, "BRIDGE="+link)
+	}
+	res, err := h.n.runCommand(command{Args: []string{kvmIfup, tap}, Env: env, Timeout: time.Minute})
+	if err != nil {
+		return hvErrorf("Failed to configure interface %s: %s; network configuration script output: %s", tap, exitReason(res, err), outputOf(res, err))
+	}
+	return nil
+}
+
+// startupMemory is max(minmem, min(maxmem, free node memory)).
+func (h *kvmHypervisor) startupMemory(inst *instance) (int, error) {
+	maxMem, err := inst.beInt("maxmem")
+	if err != nil {
+		return 0, err
+	}
+	minMem, err := inst.beInt("minmem")
+	if err != nil {
+		return 0, err
+	}
+	info, err := linuxNodeInfo()
+	if err != nil {
+		return 0, err
+	}
+	return max(minMem, min(maxMem, info["memory_free"].(int))), nil
+}
+
+// StopInstance asks the guest to power down (ACPI), or kills qemu when
+// forced or without ACPI.
+func (h *kvmHypervisor) StopInstance(inst *instance, force, _ bool, timeout time.Duration) error {
+	name := inst.Name
+	if !h.instanceAlive(name) {
+		return nil
+	}
+	acpi, _ := inst.HVParams["acpi"].(bool)
+	if force || !acpi {
+		return h.kill(name)
+	}
+	c, err := dialQMP(h.qmpSocket(name), qmpTimeout)
+	if err != nil {
+		return hvErrorf("Failed to stop instance %s: %v", name, err)
+	}
+	defer c.Close()
+	if _, err := c.Execute("system_powerdown", nil); err != nil {
+		return hvErrorf("Failed to stop instance %s: %v", name, err)
+	}
+	return nil
+}
+
+// kill ends qemu: SIGTERM, then SIGKILL if it lingers.
+func (h *kvmHypervisor) kill(name string) error {
+	pid := h.pid(name)
+	if pid <= 0 {
+		return nil
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(kvmKillWait)
+	for time.Now().Before(deadline) {
+		if !h.instanceAlive(name) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return hvErrorf("Failed to kill instance %s: %v", name, err)
+	}
+	return nil
+}
+
+func (h *kvmHypervisor) RebootInstance(inst *instance) error {
+	return hvErrorf("Failed to reboot instance %s: soft reboot is not implemented for KVM on this node yet", inst.Name)
+}
+
+func (h *kvmHypervisor) BalloonMemory(inst *instance, mem int) error {
+	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
+	if err != nil {
+		return hvErrorf("Failed to balloon memory for %s: %v", inst.Name, err)
+	}
+	defer c.Close()
+	if _, err := c.Execute("balloon", map[string]any{"value": int64(mem) << 20}); err != nil {
+		return hvErrorf("Failed to balloon memory for %s: %v", inst.Name, err)
+	}
+	return nil
+}
+
+func (h *kvmHypervisor) Console(inst *instance) map[string]any {
+	return map[string]any{"instance": inst.Name, "kind": "msg", "message": "Consoles of KVM instances are not implemented on this node yet"}
+}
+
+var errKVMMigration = hvErrorf("live migration of KVM instances is not implemented on this node yet")
+
+func (h *kvmHypervisor) MigrationInfo(*instance) (string, error)        { return "", errKVMMigration }
+func (h *kvmHypervisor) AcceptInstance(*instance, string, string) error { return errKVMMigration }
+func (h *kvmHypervisor) MigrateInstance(string, *instance, string, bool) error {
+	return errKVMMigration
+}
+func (h *kvmHypervisor) FinalizeMigrationDst(*instance, string, bool) error  { return errKVMMigration }
+func (h *kvmHypervisor) FinalizeMigrationSource(*instance, bool, bool) error { return errKVMMigration }
+func (h *kvmHypervisor) MigrationStatus(*instance) (map[string]any, error) {
+	return nil, errKVMMigration
+}
+func (h *kvmHypervisor) HotplugSupported(*instance) error {
+	return &hotplugError{hypervisorError{"hotplug is not implemented for KVM on this node yet"}}
+}

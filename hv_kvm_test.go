@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// kvmDefaults are Ganeti's KVM defaults with the settings the e2e cluster
+// uses (no kernel, no VNC).
+func kvmDefaults() map[string]any {
+	p := map[string]any{}
+	for _, k := range kvmParameters {
+		p[k] = ""
+	}
+	for k, v := range map[string]any{"acpi": true, "boot_order": "disk", "cpu_mask": "all", "disk_aio": "threads",
+		"disk_cache": "default", "disk_discard": "default", "disk_type": "paravirtual", "kernel_args": "ro",
+		"kvm_path": "/usr/bin/kvm", "kvm_pci_reservations": 12.0, "migration_mode": "live", "nic_type": "paravirtual",
+		"reboot_behavior": "reboot", "root_path": "/dev/vda1", "security_model": "none", "serial_console": true,
+		"serial_speed": 38400.0, "vnet_hdr": true, "virtio_net_queues": 1.0, "cpu_cores": 0.0, "cpu_threads": 0.0,
+		"cpu_sockets": 0.0, "use_chroot": false, "vhost_net": false, "vnc_tls": false, "user_shutdown": false,
+		"spice_use_tls": false, "use_guest_agent": false, "use_localtime": false} {
+		p[k] = v
+	}
+	return p
+}
+
+func TestKVMGenerateRuntime(t *testing.T) {
+	n, _ := newTestNode(t)
+	n.paths = newLayout("", "") // the real paths, to compare with Ganeti's
+	h := &kvmHypervisor{n: n, rootDir: "/var/run/ganeti/kvm-hypervisor"}
+	inst := &instance{Name: "inst1.example.com", UUID: "2cfe372e-790b-4995-a88f-02cb52534683", HVParams: kvmDefaults(),
+		BEParams:  map[string]any{"maxmem": 1024.0, "minmem": 512.0, "vcpus": 2.0},
+		DisksInfo: []*disk{{DevType: "file", UUID: "354003d2-e3c7-4cd6-bb4e-54e2aa8bf948", Mode: "rw", LogicalID: json.RawMessage(`["loop","/x"]`)}},
+		NICs:      []map[string]any{{"mac": "aa:00:00:35:1a:6b", "uuid": "2db0ddf2-d984-44a4-957c-f877aa1d65a2", "nicparams": map[string]any{"mode": "bridged", "link": "br0"}}}}
+	help, _ := os.ReadFile("testdata/kvm-help.txt")
+	rt, err := h.generateKVMRuntime(inst, []string{"/var/run/ganeti/instance-disks/inst1.example.com:0"}, false, string(help), "pc-i440fx-7.2 Standard PC (i440FX + PIIX, 1996) (default)\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ganeti 3.0.2's stored arguments for this instance (docs/reference/kvm.md §2.9).
+	want := `["/usr/bin/kvm","-name","inst1.example.com","-m",1024,"-smp","2","-pidfile","/var/run/ganeti/kvm-hypervisor/pid/inst1.example.com",` +
+		`"-device","virtio-balloon","-daemonize","-D","/var/log/ganeti/kvm/inst1.example.com.log","-machine","pc-i440fx-7.2",` +
+		`"-monitor","unix:/var/run/ganeti/kvm-hypervisor/ctrl/inst1.example.com.monitor,server,nowait",` +
+		`"-serial","unix:/var/run/ganeti/kvm-hypervisor/ctrl/inst1.example.com.serial,server,nowait","-usb","-display","none",` +
+		`"-uuid","2cfe372e-790b-4995-a88f-02cb52534683"]`
+	if got, _ := json.Marshal(rt.Cmd); string(got) != want {
+		t.Fatalf("stored argv\n got %s\nwant %s", got, want)
+	}
+	_, id, dev := deviceString(rt.Disks[0][0].(map[string]any)["hvinfo"])
+	if id != "disk-354003d2-e3c7-4cd6" || dev != "virtio-blk-pci,id=disk-354003d2-e3c7-4cd6,bus=pci.0,addr=0xc" {
+		t.Fatalf("disk device %s %s", id, dev)
+	}
+	_, id, dev = deviceString(rt.NICs[0]["hvinfo"])
+	if id != "nic-2db0ddf2-d984-44a4" || dev != "virtio-net-pci,id=nic-2db0ddf2-d984-44a4,bus=pci.0,addr=0xd" {
+		t.Fatalf("nic device %s %s", id, dev)
+	}
+	// The runtime file round-trips, in Ganeti's 4-element layout.
+	data, _ := json.Marshal(rt)
+	var back kvmRuntime
+	if err := json.Unmarshal(data, &back); err != nil || len(back.Cmd) != len(rt.Cmd) || len(back.Disks) != 1 || len(back.NICs) != 1 {
+		t.Fatalf("round trip: %v", err)
+	}
+	_, _, dev = deviceString(back.Disks[0][0].(map[string]any)["hvinfo"])
+	if dev != "virtio-blk-pci,id=disk-354003d2-e3c7-4cd6,bus=pci.0,addr=0xc" {
+		t.Fatalf("device after round trip %s", dev)
+	}
+
+	// Variants and refusals.
+	inst.HVParams["kernel_path"] = "/boot/vmlinuz"
+	inst.HVParams["acpi"] = false
+	inst.HVParams["kvm_flag"] = "enabled"
+	rt, _ = h.generateKVMRuntime(inst, nil, true, string(help), "")
+	got, _ := json.Marshal(rt.Cmd)
+	for _, want := range []string{`"-no-acpi"`, `"-machine","pc,accel=kvm"`, `"-S"`, `"-kernel","/boot/vmlinuz","-append","root=/dev/vda1 ro console=ttyS0,38400"`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("argv lacks %s: %s", want, got)
+		}
+	}
+	inst.HVParams["spice_bind"] = "127.0.0.1"
+	if _, err := h.generateKVMRuntime(inst, nil, false, string(help), ""); err == nil || !strings.Contains(err.Error(), "spice_bind") {
+		t.Fatalf("unsupported SPICE not refused: %v", err)
+	}
+}
+
+// TestKVMInstanceProcess starts a real qemu (with KVM when /dev/kvm
+// exists) on a tiny blank disk, queries, balloons and stops it.
+func TestKVMInstanceProcess(t *testing.T) {
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("starts qemu; needs root")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu not installed")
+	}
+	withProc(t)
+	procMeminfo = "/proc/meminfo"
+	n, file, _ := storageNode(t)
+	base, err := os.MkdirTemp("", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	n.paths = newTestRootIn(t, base)
+	os.WriteFile(n.paths.FileStoragePathsFile, []byte(file+"\n"), 0o644)
+	d := fileDisk("file", filepath.Join(file, "kvm-disk0"), 16)
+	delete(d, "future_field")
+	mustOK(t, call(t, n, "blockdev_create", d, 16, "kvm1.example.com", true, nil, false), nil)
+	hvp := kvmDefaults()
+	hvp["kvm_path"] = "/usr/bin/qemu-system-x86_64"
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		hvp["kvm_flag"] = "enabled"
+	}
+	inst := map[string]any{"name": "kvm1.example.com", "hypervisor": "kvm", "hvparams": hvp, "uuid": "8a1c2d3e-0000-4000-8000-000000000001",
+		"beparams": map[string]any{"maxmem": 128, "minmem": 64, "vcpus": 1}, "nics": []any{}, "disks_info": []any{d}, "os": "none"}
+	t.Cleanup(func() { call(t, n, "instance_shutdown", inst, 0, testTrail) })
+	if r := call(t, n, "instance_start", inst, false, testTrail); !r.OK {
+		log, _ := os.ReadFile(filepath.Join(n.paths.LogDir, "kvm", "kvm1.example.com.log"))
+		t.Fatalf("start: %s\nqemu log: %s", r.Result, log)
+	}
+	var names []string
+	mustOK(t, call(t, n, "instance_list", []string{"kvm"}, map[string]any{"kvm": hvp}), &names)
+	if strings.Join(names, ",") != "kvm1.example.com" {
+		t.Fatalf("running instances %v", names)
+	}
+	var info map[string]any
+	mustOK(t, call(t, n, "instance_info", "kvm1.example.com", "kvm", hvp), &info)
+	if info["vcpus"] != 1.0 || info["memory"] == nil {
+		t.Fatalf("info %v", info)
+	}
+	rt, err := os.ReadFile(filepath.Join(n.paths.RunDir, "kvm-hypervisor", "conf", "kvm1.example.com.runtime"))
+	if err != nil || !strings.HasPrefix(string(rt), `[["/usr/bin/qemu-system-x86_64","-name","kvm1.example.com","-m",128,`) {
+		t.Fatalf("runtime file %q %v", rt, err)
+	}
+	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
+	// A blank disk has no OS to answer ACPI: the shutdown times out and
+	// is forced, as Ganeti does it.
+	old := shutdownRetryDelay
+	shutdownRetryDelay = 200 * time.Millisecond
+	defer func() { shutdownRetryDelay = old }()
+	mustOK(t, call(t, n, "instance_shutdown", inst, 1, testTrail), nil)
+	info = nil
+	mustOK(t, call(t, n, "instance_info", "kvm1.example.com", "kvm", hvp), &info)
+	if len(info) != 0 {
+		t.Fatalf("still running: %v", info)
+	}
+}
