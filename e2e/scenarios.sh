@@ -334,6 +334,16 @@ scenario_instance_kvm() {
   run_clean 60 gnt-instance list --no-headers -o name,status,oper_ram $i || { remove_instance $i; return 1; }
   grep -qE "^$i +running" "$OUT" || { fail "not running: $(last_line)"; remove_instance $i; return 1; }
   pgrep -f -- "-name $i" >/dev/null || { fail "no qemu process for $i"; remove_instance $i; return 1; }
+  # Kill the node daemon outright and start it again: the instance keeps
+  # running and is managed as before.
+  local qpid
+  qpid=$(pgrep -f -- "-name $i")
+  pkill -KILL -f /usr/sbin/ganeti-noded
+  sleep 1
+  gnt 60 /usr/lib/ganeti/daemon-util start ganeti-noded || { fail "node daemon did not restart: $(last_line)"; remove_instance $i; return 1; }
+  [ "$(pgrep -f -- "-name $i")" = "$qpid" ] || { fail "qemu did not survive the node daemon's restart"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance list --no-headers -o name,status $i || { remove_instance $i; return 1; }
+  grep -qE "^$i +running" "$OUT" || { fail "not running after the daemon restart: $(last_line)"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance shutdown --timeout=5 $i &&
     run_clean 120 gnt-instance startup $i &&
     run_clean 180 gnt-instance reboot --type=hard --shutdown-timeout=5 $i &&
