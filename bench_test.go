@@ -237,6 +237,21 @@ func TestBenchReport(t *testing.T) {
 		diskRows = append(diskRows, row{s, 4, res})
 	}
 
+	// Instance listings with 100 fake instances.
+	var instRows []row
+	for _, s := range servers[1:] {
+		dir := filepath.Join(roots[s.name].RunDir, "fake-hypervisor")
+		os.MkdirAll(dir, 0o775)
+		for i := 0; i < 100; i++ {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("inst%03d.example.com", i)), []byte("0\n128\n1\n"), 0o600)
+		}
+		args := `[["fake"], {"fake": {"migration_mode": "live"}}]`
+		for _, proc := range []string{"all_instances_info", "instance_list"} {
+			res := loadOps(t, s.port, 4, duration, func(int) [][2]string { return [][2]string{{proc, args}} })
+			instRows = append(instRows, row{&benchServer{name: s.name + " " + proc, port: s.port, cmd: s.cmd}, 4, res})
+		}
+	}
+
 	fmt.Printf("\n%-16s %-8s %10s %9s %9s %9s %7s\n", "server", "clients", "calls/s", "p50", "p90", "p99", "errors")
 	for _, r := range rows {
 		fmt.Printf("%-16s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
@@ -251,6 +266,15 @@ func TestBenchReport(t *testing.T) {
 			r.res.percentile(0.99).Round(100*time.Microsecond), r.res.errors)
 		if r.server.name == "this daemon" && r.res.errors > 0 {
 			t.Errorf("%d failed disk operations", r.res.errors)
+		}
+	}
+	fmt.Printf("\nwith 100 fake instances\n%-36s %-8s %10s %9s %9s %9s %7s\n", "server and procedure", "clients", "calls/s", "p50", "p90", "p99", "errors")
+	for _, r := range instRows {
+		fmt.Printf("%-36s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
+			r.res.percentile(0.5).Round(100*time.Microsecond), r.res.percentile(0.9).Round(100*time.Microsecond),
+			r.res.percentile(0.99).Round(100*time.Microsecond), r.res.errors)
+		if strings.HasPrefix(r.server.name, "this daemon") && r.res.errors > 0 {
+			t.Errorf("%s: %d failed calls", r.server.name, r.res.errors)
 		}
 	}
 	fmt.Printf("\n%-16s %12s %12s\n", "server", "locked (MB)", "resident (MB)")
