@@ -178,7 +178,7 @@ func (h *fakeHypervisor) BalloonMemory(inst *instance, mem int) error {
 	return nil
 }
 
-func (h *fakeHypervisor) Console(inst *instance) map[string]any {
+func (h *fakeHypervisor) Console(inst *instance, _ consolePlace) map[string]any {
 	return map[string]any{"instance": inst.Name, "kind": "msg", "message": "Console not available for fake hypervisor"}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -295,10 +296,6 @@ func (h *kvmHypervisor) kill(name string) error {
 	return nil
 }
 
-func (h *kvmHypervisor) RebootInstance(inst *instance) error {
-	return hvErrorf("Failed to reboot instance %s: soft reboot is not implemented for KVM on this node yet", inst.Name)
-}
-
 func (h *kvmHypervisor) BalloonMemory(inst *instance, mem int) error {
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
@@ -311,8 +308,59 @@ func (h *kvmHypervisor) BalloonMemory(inst *instance, mem int) error {
 	return nil
 }
 
-func (h *kvmHypervisor) Console(inst *instance) map[string]any {
-	return map[string]any{"instance": inst.Name, "kind": "msg", "message": "Consoles of KVM instances are not implemented on this node yet"}
+// kvmConsoleWrapper unpauses a paused instance, then attaches socat.
+var kvmConsoleWrapper = toolsDir + "/kvm-console-wrapper"
+
+// Console is the serial console over ssh, VNC, or a message.
+func (h *kvmHypervisor) Console(inst *instance, where consolePlace) map[string]any {
+	hvp := inst.HVParams
+	ctrl := filepath.Join(h.rootDir, "ctrl", inst.Name)
+	if isTrue(hvp["serial_console"]) {
+		return map[string]any{"instance": inst.Name, "kind": "ssh", "host": where.Node, "port": where.SSHPort, "user": "root",
+			"command": []string{kvmConsoleWrapper, socatPath, shellQuote(inst.Name), shellQuote(ctrl + ".monitor"),
+				"STDIO,raw,echo=0,escape=0x1d", "UNIX-CONNECT:" + ctrl + ".serial"}}
+	}
+	if vnc := hvStr(hvp, "vnc_bind_address"); vnc != "" && inst.NetworkPort != nil && *inst.NetworkPort > 5900 {
+		return map[string]any{"instance": inst.Name, "kind": "vnc", "host": vnc, "port": *inst.NetworkPort, "display": *inst.NetworkPort - 5900}
+	}
+	return map[string]any{"instance": inst.Name, "kind": "msg", "message": fmt.Sprintf("No serial shell for instance %s", inst.Name)}
+}
+
+var shellSafe = regexp.MustCompile(`^[-.,=:/_+@A-Za-z0-9]+$`)
+
+// shellQuote quotes an argument for a POSIX shell, as Ganeti does.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// RebootInstance restarts qemu from the saved runtime: power down, kill,
+// start again (Ganeti does not wait for the guest either).
+func (h *kvmHypervisor) RebootInstance(inst *instance) error {
+	if !h.instanceAlive(inst.Name) {
+		return hvErrorf("Failed to reboot instance %s: not running", inst.Name)
+	}
+	rt, err := h.loadRuntime(inst.Name)
+	if err != nil {
+		return err
+	}
+	h.StopInstance(inst, false, false, 0)
+	if err := h.kill(inst.Name); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(kvmKillWait); h.instanceAlive(inst.Name) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := h.saveRuntime(inst.Name, rt); err != nil {
+		return err
+	}
+	help, _, err := h.probe(kvmPath(inst.HVParams))
+	if err != nil {
+		return err
+	}
+	return h.executeKVMRuntime(inst, rt, help)
 }
 
 var errKVMMigration = hvErrorf("live migration of KVM instances is not implemented on this node yet")

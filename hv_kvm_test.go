@@ -136,6 +136,21 @@ func TestKVMInstanceProcess(t *testing.T) {
 		t.Fatalf("runtime file %q %v", rt, err)
 	}
 	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
+	pidFile := filepath.Join(n.paths.RunDir, "kvm-hypervisor", "pid", "kvm1.example.com")
+	before, _ := os.ReadFile(pidFile)
+	mustOK(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), nil)
+	after, _ := os.ReadFile(pidFile)
+	if string(before) == string(after) {
+		t.Fatal("soft reboot did not restart qemu")
+	}
+	mustOK(t, call(t, n, "instance_list", []string{"kvm"}, map[string]any{"kvm": hvp}), &names)
+	if len(names) != 1 {
+		t.Fatalf("not running after soft reboot: %v", names)
+	}
+	rec := callRaw(t, n, "POST", "instance_console_info", `{"kvm1.example.com": {"instance": `+string(mustJSON(inst))+`, "node": {"name": "node1.example.com", "ndparams": {"ssh_port": 2222}}, "group": {"ndparams": {}}, "hvParams": `+string(mustJSON(hvp))+`, "beParams": {}}}`)
+	if !strings.Contains(rec.Body.String(), `"kind":"ssh"`) || !strings.Contains(rec.Body.String(), `"port":2222`) || !strings.Contains(rec.Body.String(), "kvm-console-wrapper") {
+		t.Fatalf("console %s", rec.Body)
+	}
 	// A blank disk has no OS to answer ACPI: the shutdown times out and
 	// is forced, as Ganeti does it.
 	old := shutdownRetryDelay

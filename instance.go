@@ -70,7 +70,7 @@ type instanceHypervisor interface {
 	StopInstance(inst *instance, force, retry bool, timeout time.Duration) error
 	RebootInstance(inst *instance) error
 	BalloonMemory(inst *instance, memMiB int) error
-	Console(inst *instance) map[string]any
+	Console(inst *instance, where consolePlace) map[string]any
 	MigrationInfo(inst *instance) (string, error)
 	AcceptInstance(inst *instance, info, target string) error
 	MigrateInstance(cluster string, inst *instance, target string, live bool) error
@@ -371,8 +371,15 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 	for name, raw := range body {
 		var req struct {
 			Instance json.RawMessage `json:"instance"`
-			HVParams map[string]any  `json:"hvParams"`
-			BEParams map[string]any  `json:"beParams"`
+			Node     struct {
+				Name     string         `json:"name"`
+				NDParams map[string]any `json:"ndparams"`
+			} `json:"node"`
+			Group struct {
+				NDParams map[string]any `json:"ndparams"`
+			} `json:"group"`
+			HVParams map[string]any `json:"hvParams"`
+			BEParams map[string]any `json:"beParams"`
 		}
 		if err := json.Unmarshal(raw, &req); err != nil || req.Instance == nil {
 			return nil, fmt.Errorf("Error while executing backend function: bad console request for %s", name)
@@ -384,9 +391,22 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 		if req.HVParams != nil {
 			inst.HVParams = req.HVParams
 		}
-		out[name] = hv.Console(inst)
+		where := consolePlace{Node: req.Node.Name, SSHPort: 22}
+		for _, nd := range []map[string]any{req.Group.NDParams, req.Node.NDParams} {
+			if p, ok := nd["ssh_port"].(float64); ok && p > 0 {
+				where.SSHPort = int(p)
+			}
+		}
+		out[name] = hv.Console(inst, where)
 	}
 	return out, nil
+}
+
+// consolePlace is where an instance's console is reached: its primary
+// node, over ssh.
+type consolePlace struct {
+	Node    string
+	SSHPort int
 }
 
 // rpcInstanceBalloonMemory: [instance, memory MiB]; nothing to do when the

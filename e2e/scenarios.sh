@@ -329,7 +329,7 @@ scenario_instance_kvm() {
   need_cluster || return 1
   local i=inst4.example.com
   ensure_test_os
-  run_clean 300 gnt-instance add -t file --disk 0:size=1G -o e2eos+default -H kvm -B memory=128M \
+  run_clean 300 gnt-instance add -t file --disk 0:size=1G -o e2eos+default -H kvm -B minmem=64M,maxmem=128M \
     --no-ip-check --no-name-check -n "$NODE" $i || { remove_instance $i; return 1; }
   run_clean 60 gnt-instance list --no-headers -o name,status,oper_ram $i || { remove_instance $i; return 1; }
   grep -qE "^$i +running" "$OUT" || { fail "not running: $(last_line)"; remove_instance $i; return 1; }
@@ -344,8 +344,12 @@ scenario_instance_kvm() {
   [ "$(pgrep -f -- "-name $i")" = "$qpid" ] || { fail "qemu did not survive the node daemon's restart"; remove_instance $i; return 1; }
   run_clean 60 gnt-instance list --no-headers -o name,status $i || { remove_instance $i; return 1; }
   grep -qE "^$i +running" "$OUT" || { fail "not running after the daemon restart: $(last_line)"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance console --show-cmd $i || { remove_instance $i; return 1; }
+  grep -q "kvm-console-wrapper" "$OUT" || { fail "console command lacks kvm-console-wrapper: $(last_line)"; remove_instance $i; return 1; }
+  run_clean 120 gnt-instance modify --runtime-memory 96M $i || { remove_instance $i; return 1; }
   run_clean 120 gnt-instance shutdown --timeout=5 $i &&
     run_clean 120 gnt-instance startup $i &&
+    run_clean 180 gnt-instance reboot --type=soft --shutdown-timeout=5 $i &&
     run_clean 180 gnt-instance reboot --type=hard --shutdown-timeout=5 $i &&
     run_clean 180 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
   ! pgrep -f -- "-name $i" >/dev/null || fail "qemu still running after remove"
