@@ -375,6 +375,3 @@ func (h *kvmHypervisor) FinalizeMigrationSource(*instance, bool, bool) error { r
 func (h *kvmHypervisor) MigrationStatus(*instance) (map[string]any, error) {
 	return nil, errKVMMigration
 }
-func (h *kvmHypervisor) HotplugSupported(*instance) error {
-	return &hotplugError{hypervisorError{"hotplug is not implemented for KVM on this node yet"}}
-}

@@ -136,6 +136,25 @@ func TestKVMInstanceProcess(t *testing.T) {
 		t.Fatalf("runtime file %q %v", rt, err)
 	}
 	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
+
+	// Hot-add a NIC (a stand-in kvm-ifup: the test has no bridge), then
+	// remove it again.
+	oldIfup := kvmIfup
+	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
+	defer func() { kvmIfup = oldIfup }()
+	mustOK(t, call(t, n, "hotplug_supported", inst), nil)
+	nic := map[string]any{"mac": "aa:00:00:12:34:56", "uuid": "7f3e2a10-1111-4222-8333-444455556666", "nicparams": map[string]any{"mode": "bridged", "link": "br-test"}}
+	mustOK(t, call(t, n, "hotplug_device", inst, "hotadd", "nic", nic, nil, 0), nil)
+	rtFile := filepath.Join(n.paths.RunDir, "kvm-hypervisor", "conf", "kvm1.example.com.runtime")
+	if data, _ := os.ReadFile(rtFile); !strings.Contains(string(data), `"id":"nic-7f3e2a10-1111-4222"`) {
+		t.Fatalf("runtime after hot-add: %s", data)
+	}
+	// PCI unplug needs the guest's cooperation; with no OS QEMU keeps the
+	// device, and Ganeti reports exactly this.
+	mustFail(t, call(t, n, "hotplug_device", inst, "hotremove", "nic", nic, nil, 0), "Device nic-7f3e2a10-1111-4222 should have been removed but is still there")
+	other := map[string]any{"uuid": "00000000-0000-4000-8000-000000000000"}
+	mustFail(t, call(t, n, "hotplug_device", inst, "hotremove", "nic", other, nil, 1), "Cannot find runtime info for nic with UUID 00000000-0000-4000-8000-000000000000")
+	mustFail(t, call(t, n, "hotplug_device", inst, "hotadd", "disk", map[string]any{}, nil, 1), "not implemented")
 	pidFile := filepath.Join(n.paths.RunDir, "kvm-hypervisor", "pid", "kvm1.example.com")
 	before, _ := os.ReadFile(pidFile)
 	mustOK(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), nil)

@@ -569,6 +569,12 @@ func rpcHotplugSupported(n *node, args []json.RawMessage) (any, error) {
 	})
 }
 
+// hotplugger is a hypervisor that can add and remove devices of a
+// running instance.
+type hotplugger interface {
+	hotplug(inst *instance, action, devType string, device json.RawMessage, seq int) (any, error)
+}
+
 // rpcHotplugDevice: [instance, action, dev_type, device, extra, seq].
 func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 	var action, devType string
@@ -581,13 +587,18 @@ func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 		if devType != "disk" && devType != "nic" {
 			return nil, fmt.Errorf("Error while executing backend function: invalid hotplug device type '%s'", devType)
 		}
-		if err := hv.HotplugSupported(inst); err != nil {
+		hp, ok := hv.(hotplugger)
+		if !ok {
+			return nil, errors.New("Hotplug is not supported: Hotplug is not supported.")
+		}
+		res, err := hp.hotplug(inst, action, devType, device, seq)
+		if err != nil {
 			var he *hotplugError
 			if errors.As(err, &he) {
-				return nil, errors.New("Hotplug is not supported: Hotplug is not supported.")
+				return nil, fmt.Errorf("Hotplug is not supported: %v", err)
 			}
 			return nil, fmt.Errorf("Error while executing backend function: %v", err)
 		}
-		return nil, errors.New("Error while executing backend function: hotplug is not implemented for this hypervisor yet")
+		return res, nil
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -122,4 +124,36 @@ func (c *qmpClient) Execute(command string, args map[string]any) (json.RawMessag
 		}
 		return nil, fmt.Errorf("QMP %s: reply has neither return nor error: %s", command, truncate(string(msg), 200))
 	}
+}
+
+// SendFD passes a file descriptor to QEMU (SCM_RIGHTS with one space
+// byte); a following getfd or add-fd command picks it up.
+func (c *qmpClient) SendFD(f *os.File) error {
+	uc, ok := c.conn.(*net.UnixConn)
+	if !ok {
+		return errors.New("QMP connection cannot pass file descriptors")
+	}
+	c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	if _, _, err := uc.WriteMsgUnix([]byte(" "), syscall.UnixRights(int(f.Fd())), nil); err != nil {
+		return fmt.Errorf("Passing fd %d via SCM_RIGHTS failed: %v", f.Fd(), err)
+	}
+	return nil
+}
+
+// HasCommand tells whether QEMU offers a QMP command.
+func (c *qmpClient) HasCommand(name string) bool {
+	ret, err := c.Execute("query-commands", nil)
+	if err != nil {
+		return false
+	}
+	var cmds []struct {
+		Name string `json:"name"`
+	}
+	json.Unmarshal(ret, &cmds)
+	for _, cmd := range cmds {
+		if cmd.Name == name {
+			return true
+		}
+	}
+	return false
 }
