@@ -347,6 +347,8 @@ scenario_instance_kvm() {
   run_clean 60 gnt-instance console --show-cmd $i || { remove_instance $i; return 1; }
   grep -q "kvm-console-wrapper" "$OUT" || { fail "console command lacks kvm-console-wrapper: $(last_line)"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance modify --runtime-memory 96M $i || { remove_instance $i; return 1; }
+  run_clean 120 gnt-instance modify --hotplug --net add:link=$BRIDGE $i || { remove_instance $i; return 1; }
+  grep -q "Hotplug done" "$OUT" || { fail "NIC not hot-plugged: $(last_line)"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance shutdown --timeout=5 $i &&
     run_clean 120 gnt-instance startup $i &&
     run_clean 180 gnt-instance reboot --type=soft --shutdown-timeout=5 $i &&
