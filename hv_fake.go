@@ -112,22 +112,13 @@ func (h *fakeHypervisor) markDown(name string) error {
 	return nil
 }
 
-// startupMemory is what an instance gets at start: its maximum, or what
-// the node has free, but never below its minimum.
+// startupMemory uses what the node has free after the other instances.
 func (h *fakeHypervisor) startupMemory(inst *instance) (int, error) {
-	maxMem, err := inst.beInt("maxmem")
-	if err != nil {
-		return 0, err
-	}
-	minMem, err := inst.beInt("minmem")
-	if err != nil {
-		return 0, err
-	}
 	info, err := h.NodeInfo(nil)
 	if err != nil {
 		return 0, hvErrorf("%v", err)
 	}
-	return max(minMem, min(maxMem, info["memory_free"].(int))), nil
+	return inst.startupMemory(info["memory_free"].(int))
 }
 
 func (h *fakeHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {

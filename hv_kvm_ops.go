@@ -241,21 +241,13 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 	return nil
 }
 
-// startupMemory is max(minmem, min(maxmem, free node memory)).
+// startupMemory uses the node's free memory.
 func (h *kvmHypervisor) startupMemory(inst *instance) (int, error) {
-	maxMem, err := inst.beInt("maxmem")
-	if err != nil {
-		return 0, err
-	}
-	minMem, err := inst.beInt("minmem")
-	if err != nil {
-		return 0, err
-	}
 	info, err := linuxNodeInfo()
 	if err != nil {
 		return 0, err
 	}
-	return max(minMem, min(maxMem, info["memory_free"].(int))), nil
+	return inst.startupMemory(info["memory_free"].(int))
 }
 
 // StopInstance asks the guest to power down (ACPI), or kills qemu when

@@ -48,6 +48,32 @@ func (inst *instance) beInt(key string) (int, error) {
 	return int(v), nil
 }
 
+// startupMemory is what an instance gets at start: its maximum, or what
+// the node has free, but never below its minimum.
+func (inst *instance) startupMemory(freeMiB int) (int, error) {
+	maxMem, err := inst.beInt("maxmem")
+	if err != nil {
+		return 0, err
+	}
+	minMem, err := inst.beInt("minmem")
+	if err != nil {
+		return 0, err
+	}
+	return max(minMem, min(maxMem, freeMiB)), nil
+}
+
+// decodeInstanceOnly reads an Instance argument and checks its name.
+func decodeInstanceOnly(raw json.RawMessage) (*instance, error) {
+	var inst instance
+	if err := json.Unmarshal(raw, &inst); err != nil {
+		return nil, &argError{fmt.Sprintf("bad instance: %v", err)}
+	}
+	if err := inst.validate(); err != nil {
+		return nil, err
+	}
+	return &inst, nil
+}
+
 // hypervisorError marks failures Ganeti reports as HypervisorError; the
 // procedures wrap them in their own messages.
 type hypervisorError struct{ msg string }
@@ -94,18 +120,15 @@ func (n *node) instanceHypervisorFor(name string) (instanceHypervisor, error) {
 
 // decodeInstance reads an Instance argument and its hypervisor.
 func (n *node) decodeInstance(raw json.RawMessage) (*instance, instanceHypervisor, error) {
-	var inst instance
-	if err := json.Unmarshal(raw, &inst); err != nil {
-		return nil, nil, &argError{fmt.Sprintf("bad instance: %v", err)}
-	}
-	if err := inst.validate(); err != nil {
+	inst, err := decodeInstanceOnly(raw)
+	if err != nil {
 		return nil, nil, err
 	}
 	hv, err := n.instanceHypervisorFor(inst.Hypervisor)
 	if err != nil {
 		return nil, nil, fmt.Errorf("Error while executing backend function: %v", err)
 	}
-	return &inst, hv, nil
+	return inst, hv, nil
 }
 
 // reasonTrail is the master's [[source, reason, timestamp ns], ...].

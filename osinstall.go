@@ -147,18 +147,15 @@ func rpcInstanceOSAdd(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &rawInst, &reinstall, &debug); err != nil {
 		return nil, err
 	}
-	var inst instance
-	if err := json.Unmarshal(rawInst, &inst); err != nil {
-		return nil, &argError{"bad instance: " + err.Error()}
-	}
-	if err := inst.validate(); err != nil {
+	inst, err := decodeInstanceOnly(rawInst)
+	if err != nil {
 		return nil, err
 	}
 	var extra []string
 	if reinstall {
 		extra = append(extra, "INSTANCE_REINSTALL=1")
 	}
-	return nil, n.runOSScript(&inst, "create", extra, "add", "create")
+	return nil, n.runOSScript(inst, "create", extra, "add", "create")
 }
 
 // rpcInstanceRunRename runs the OS rename script: [instance, old_name,
@@ -170,15 +167,12 @@ func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &rawInst, &oldName, &debug); err != nil {
 		return nil, err
 	}
-	var inst instance
-	if err := json.Unmarshal(rawInst, &inst); err != nil {
-		return nil, &argError{"bad instance: " + err.Error()}
-	}
-	if err := inst.validate(); err != nil {
+	inst, err := decodeInstanceOnly(rawInst)
+	if err != nil {
 		return nil, err
 	}
 	if !hostnamePattern.MatchString(oldName) {
 		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
 	}
-	return nil, n.runOSScript(&inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", "rename")
+	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", "rename")
 }
