@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -153,4 +155,77 @@ func (n *node) hostname() string {
 		return "localhost"
 	}
 	return h
+}
+
+// maxX509Validity bounds the per-transfer certificates of imports and
+// exports (Ganeti's week).
+const maxX509Validity = 7 * 24 * time.Hour
+
+func (l *layout) cryptoDir() string { return l.RunDir + "/crypto" }
+
+// rpcX509CertCreate makes a self-signed certificate for one import or
+// export: [validity seconds] → [name, certificate PEM]. The key and
+// certificate live in crypto/<name>/ until x509_cert_remove.
+func rpcX509CertCreate(n *node, args []json.RawMessage) (any, error) {
+	var validity float64
+	if err := decodeArgs(args, &validity); err != nil {
+		return nil, err
+	}
+	if validity <= 0 {
+		return nil, fmt.Errorf("Invalid certificate validity %v", validity)
+	}
+	valid := min(time.Duration(validity)*time.Second, maxX509Validity)
+	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.Unix()), Subject: pkix.Name{CommonName: n.hostname()},
+		NotBefore: now, NotAfter: now.Add(valid)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(n.paths.cryptoDir(), 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(n.paths.cryptoDir(), "x509-"+now.Format("2006-01-02_15_04_05")+"-")
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	err = writeFile(dir+"/key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o400)
+	if err == nil {
+		err = writeFile(dir+"/cert", certPEM, 0o400)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return []any{filepath.Base(dir), string(certPEM)}, nil
+}
+
+// x509NamePattern is what x509_cert_create names its directories.
+var x509NamePattern = regexp.MustCompile(`^x509-[0-9_-]+-[A-Za-z0-9_]+$`)
+
+// rpcX509CertRemove deletes one certificate directory: [name].
+func rpcX509CertRemove(n *node, args []json.RawMessage) (any, error) {
+	var name string
+	if err := decodeArgs(args, &name); err != nil {
+		return nil, err
+	}
+	if !x509NamePattern.MatchString(name) {
+		return nil, fmt.Errorf("Invalid certificate name '%s'", name)
+	}
+	dir := filepath.Join(n.paths.cryptoDir(), name)
+	os.Remove(dir + "/key")
+	os.Remove(dir + "/cert")
+	if err := os.Remove(dir); err != nil {
+		return nil, fmt.Errorf("Cannot remove certificate directory '%s': %v", dir, err)
+	}
+	return nil, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,4 +47,33 @@ func TestNodeCryptoTokens(t *testing.T) {
 	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssh", "get", nil}}), "Token type 'ssh' not supported.")
 	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "delete", nil}}), "Action 'delete' is not supported.")
 	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl"}}), "[type, action, options]")
+}
+
+func TestX509Certificates(t *testing.T) {
+	n, _ := newTestNode(t)
+	var res []string
+	mustOK(t, call(t, n, "x509_cert_create", 30*24*3600), &res)
+	if len(res) != 2 || !strings.HasPrefix(res[0], "x509-") || !strings.Contains(res[1], "BEGIN CERTIFICATE") {
+		t.Fatalf("created %v", res)
+	}
+	dir := filepath.Join(n.paths.cryptoDir(), res[0])
+	for _, f := range []string{"key", "cert"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Mode().Perm() != 0o400 {
+			t.Fatalf("%s: %v %v", f, st, err)
+		}
+	}
+	_, cert, err := loadKeyPair(filepath.Join(dir, "cert"), filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cert.NotAfter.Sub(cert.NotBefore); d > maxX509Validity+time.Minute {
+		t.Fatalf("validity %s not capped at a week", d)
+	}
+	mustOK(t, call(t, n, "x509_cert_remove", res[0]), nil)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("certificate directory kept")
+	}
+	mustFail(t, call(t, n, "x509_cert_remove", "../../etc"), "Invalid certificate name")
+	mustFail(t, call(t, n, "x509_cert_remove", res[0]), "Cannot remove certificate directory")
+	mustFail(t, call(t, n, "x509_cert_create", -1), "Invalid certificate validity")
 }

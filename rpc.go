@@ -87,7 +87,7 @@ var procedures = map[string]procedure{
 	"instance_os_add": rpcInstanceOSAdd, "instance_run_rename": rpcInstanceRunRename, "os_diagnose": rpcOSDiagnose,
 	"os_validate": rpcOSValidate, "os_export": nil, "extstorage_diagnose": nil,
 	"finalize_export": nil, "export_info": nil, "export_list": nil,
-	"export_remove": nil, "x509_cert_create": nil, "x509_cert_remove": nil,
+	"export_remove": nil, "x509_cert_create": rpcX509CertCreate, "x509_cert_remove": rpcX509CertRemove,
 	"import_start": nil, "export_start": nil, "impexp_status": nil,
 	"impexp_abort": nil, "impexp_cleanup": nil,
 }
