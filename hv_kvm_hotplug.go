@@ -220,3 +220,16 @@ func (h *kvmHypervisor) pciDevicePresent(c *qmpClient, id string, want bool) boo
 	}
 	return false
 }
+
+// resizeDisk tells qemu the disk's new size (block_resize on its drive).
+func (h *kvmHypervisor) resizeDisk(inst *instance, d *disk, newSize int64) error {
+	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
+	if err != nil {
+		return hvErrorf("Instance is probably down")
+	}
+	defer c.Close()
+	if _, err := c.Execute("block_resize", map[string]any{"device": kvmDeviceID("disk", d.UUID), "size": newSize}); err != nil {
+		return hvErrorf("%v", err)
+	}
+	return nil
+}

@@ -136,6 +136,10 @@ func TestKVMInstanceProcess(t *testing.T) {
 		t.Fatalf("runtime file %q %v", rt, err)
 	}
 	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
+	// Grow the disk file, then tell qemu (resize_disk, Ganeti 3.1).
+	mustOK(t, call(t, n, "blockdev_grow", d, 16, false, true, false), nil)
+	mustOK(t, call(t, n, "resize_disk", inst, d, 32<<20), nil)
+	mustFail(t, call(t, n, "resize_disk", inst, d, 0), "Invalid disk size")
 
 	// Hot-add a NIC (a stand-in kvm-ifup: the test has no bridge), then
 	// remove it again.

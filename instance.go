@@ -625,3 +625,29 @@ func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 		return res, nil
 	})
 }
+
+// diskResizer is a hypervisor that can tell a running guest about a
+// grown disk.
+type diskResizer interface {
+	resizeDisk(inst *instance, d *disk, newSize int64) error
+}
+
+// rpcResizeDisk tells the hypervisor a disk grew (Ganeti 3.1):
+// [instance, disk, new size in bytes].
+func rpcResizeDisk(n *node, args []json.RawMessage) (any, error) {
+	var d disk
+	var size int64
+	return instanceCall(n, args, []any{&d, &size}, func(inst *instance, hv instanceHypervisor) (any, error) {
+		r, ok := hv.(diskResizer)
+		if !ok {
+			return nil, errors.New("Error while executing backend function: Disk resize is not supported by this hypervisor")
+		}
+		if size <= 0 {
+			return nil, fmt.Errorf("Invalid disk size %d", size)
+		}
+		if err := r.resizeDisk(inst, &d, size); err != nil {
+			return nil, fmt.Errorf("Error while executing backend function: %v", err)
+		}
+		return nil, nil
+	})
+}

@@ -80,6 +80,7 @@ func TestFakeInstanceLifecycle(t *testing.T) {
 	mustFail(t, call(t, n, "hotplug_supported", inst), "Hotplug is not supported: Hotplug is not supported by this hypervisor")
 	mustFail(t, call(t, n, "hotplug_device", inst, "hotadd", "nic", map[string]any{}, nil, 0), "Hotplug is not supported: Hotplug is not supported.")
 	mustOK(t, call(t, n, "instance_migratable", inst), nil)
+	mustFail(t, call(t, n, "resize_disk", inst, d, 16<<20), "Disk resize is not supported by this hypervisor")
 
 	mustOK(t, call(t, n, "instance_shutdown", inst, 5, testTrail), nil)
 	if _, err := os.Stat(state); !os.IsNotExist(err) {

@@ -81,7 +81,7 @@ var procedures = map[string]procedure{
 	"instance_balloon_memory": rpcInstanceBalloonMemory, "instance_info": rpcInstanceInfo,
 	"instance_migratable": rpcInstanceMigratable, "all_instances_info": rpcAllInstancesInfo,
 	"instance_console_info": rpcInstanceConsoleInfo, "instance_list": rpcInstanceList,
-	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": nil,
+	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": rpcResizeDisk,
 
 	// OS, import and export
 	"instance_os_add": rpcInstanceOSAdd, "instance_run_rename": rpcInstanceRunRename, "os_diagnose": rpcOSDiagnose,
