@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -170,6 +171,17 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 0), nil)
 	if env, _ := os.ReadFile("/tmp/rename.env"); !strings.Contains(string(env), "OLD_INSTANCE_NAME=old.example.com\n") {
 		t.Error("rename script did not get the old name")
+	}
+	var pkg string
+	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1"}), &pkg)
+	defer os.Remove(pkg)
+	out, err := exec.Command("tar", "-tzf", pkg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "./os/create") || !strings.Contains(string(out), "./environment") {
+		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
+	}
+	envOut, _ := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
+	if !strings.Contains(string(envOut), "INSTANCE_NAME=inst3.example.com\n") || !strings.Contains(string(envOut), "EXTRA=1\n") {
+		t.Fatalf("archived environment %q", envOut)
 	}
 	inst["os"] = "missing+x"
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Directory for OS missing not found")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -175,4 +178,98 @@ func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
 	}
 	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", "rename")
+}
+
+// rpcOSExport packs an instance's OS definition with its script
+// environment into a .tgz (./os/..., ./environment) and returns its path:
+// [instance, override_env].
+func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
+	var rawInst json.RawMessage
+	var override map[string]string
+	if err := decodeArgs(args, &rawInst, &override); err != nil {
+		return nil, err
+	}
+	inst, err := decodeInstanceOnly(rawInst)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := splitOSName(inst.OS)
+	def, err := findOS(name)
+	if err != nil {
+		return nil, err
+	}
+	env, err := n.osEnvironment(inst, def)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range override {
+		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
+			return nil, fmt.Errorf("Invalid environment override '%s'", k)
+		}
+		env = append(env, k+"="+v)
+	}
+	out, err := os.CreateTemp("", "*.tgz")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeOSArchive(out, def.Path, env); err != nil {
+		out.Close()
+		os.Remove(out.Name())
+		return nil, fmt.Errorf("Failed to create OS archive '%s': %v", out.Name(), err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(out.Name())
+		return nil, err
+	}
+	return out.Name(), nil
+}
+
+// writeOSArchive writes the gzipped tar: the OS directory (links
+// followed) under ./os and the environment file.
+func writeOSArchive(w io.Writer, osDir string, env []string) error {
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	now := time.Now()
+	add := func(name string, mode int64, data []byte, dir bool) error {
+		h := &tar.Header{Name: name, Mode: mode, ModTime: now, Typeflag: tar.TypeReg, Size: int64(len(data))}
+		if dir {
+			h.Typeflag, h.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	if err := add("./", 0o755, nil, true); err != nil {
+		return err
+	}
+	if err := add("./os/", 0o755, nil, true); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(osDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path := filepath.Join(osDir, e.Name())
+		st, err := os.Stat(path) // follows links, as tar --dereference
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		data, err := readFileLimited(path, 64<<20)
+		if err != nil {
+			return err
+		}
+		if err := add("./os/"+e.Name(), int64(st.Mode().Perm()), data, false); err != nil {
+			return err
+		}
+	}
+	if err := add("./environment", 0o600, []byte(strings.Join(env, "\n")+"\n"), false); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return gz.Close()
 }
