@@ -7,11 +7,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// hotplugNICTypes are the NIC models QEMU can hot-add.
-var hotplugNICTypes = []string{"e1000", "i82551", "i82559er", "i82557b", "ne2k_pci", "paravirtual", "pcnet", "rtl8139"}
+// hotplugTypes are the NIC and disk models that can be hot-plugged (the
+// SCSI disk models Ganeti adds are refused at start on this node).
+var hotplugTypes = map[string][]string{
+	"nic":  {"e1000", "i82551", "i82559er", "i82557b", "ne2k_pci", "paravirtual", "pcnet", "rtl8139"},
+	"disk": {"paravirtual"},
+}
 
 // HotplugSupported needs a running qemu of version 1.7 or later.
 func (h *kvmHypervisor) HotplugSupported(inst *instance) error {
@@ -32,32 +37,32 @@ func (h *kvmHypervisor) HotplugSupported(inst *instance) error {
 	return nil
 }
 
-// hotplug runs one hot-add, hot-remove or hot-modify of a NIC; disks come
-// later. It returns the removed device's hvinfo for removals.
-func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device json.RawMessage, seq int) (any, error) {
-	if devType != "nic" {
-		return nil, hvErrorf("Hotplug of %ss is not implemented for KVM on this node yet", devType)
-	}
+// hotplug runs one hot-add, hot-remove or hot-modify of a NIC or a disk.
+// It returns the removed device's hvinfo for removals.
+func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device, extra json.RawMessage, seq int) (any, error) {
 	rt, err := h.loadRuntime(inst.Name)
 	if err != nil {
 		return nil, err
 	}
-	if t := hvStr(rt.HVParams, "nic_type"); !contains(hotplugNICTypes, t) {
+	if t := hvStr(rt.HVParams, devType+"_type"); !contains(hotplugTypes[devType], t) {
 		return nil, hvErrorf("Hotplug is not supported for device type %s", t)
 	}
-	var nic map[string]any
-	if err := json.Unmarshal(device, &nic); err != nil {
-		return nil, fmt.Errorf("bad NIC: %v", err)
+	var dev map[string]any
+	if err := json.Unmarshal(device, &dev); err != nil {
+		return nil, fmt.Errorf("bad %s: %v", devType, err)
 	}
-	uuid, _ := nic["uuid"].(string)
+	uuid, _ := dev["uuid"].(string)
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
 		return nil, hvErrorf("Instance is probably down")
 	}
 	defer c.Close()
+	if devType == "disk" {
+		return h.hotplugDisk(c, inst, rt, action, dev, uuid, extra)
+	}
 	switch action {
 	case "hotadd":
-		return nil, h.hotAddNIC(c, inst, rt, nic, nil, seq)
+		return nil, h.hotAddNIC(c, inst, rt, dev, nil, seq)
 	case "hotremove":
 		return h.hotDelNIC(c, inst, rt, uuid, seq)
 	case "hotmod":
@@ -65,7 +70,7 @@ func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device j
 		if err != nil {
 			return nil, err
 		}
-		return nil, h.hotAddNIC(c, inst, rt, nic, hvinfo, seq)
+		return nil, h.hotAddNIC(c, inst, rt, dev, hvinfo, seq)
 	}
 	return nil, fmt.Errorf("invalid hotplug action '%s'", action)
 }
@@ -232,4 +237,111 @@ func (h *kvmHypervisor) resizeDisk(inst *instance, d *disk, newSize int64) error
 		return hvErrorf("%v", err)
 	}
 	return nil
+}
+
+// hotplugDisk adds (or removes) a disk of a running instance: the image is
+// handed over as an fd set, attached as a drive, then as a device.
+func (h *kvmHypervisor) hotplugDisk(c *qmpClient, inst *instance, rt *kvmRuntime, action string, d map[string]any, uuid string, extra json.RawMessage) (any, error) {
+	switch action {
+	case "hotadd":
+		var linkURI []any
+		json.Unmarshal(extra, &linkURI)
+		link := ""
+		if len(linkURI) > 0 {
+			link, _ = linkURI[0].(string)
+		}
+		return nil, h.hotAddDisk(c, inst, rt, d, link)
+	case "hotremove":
+		return h.hotDelDisk(c, inst, rt, uuid)
+	case "hotmod":
+		return nil, nil // Ganeti changes nothing for disks
+	}
+	return nil, fmt.Errorf("invalid hotplug action '%s'", action)
+}
+
+func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime, d map[string]any, link string) error {
+	if !c.HasCommand("add-fd") {
+		return &hotplugError{hypervisorError{"Cannot hot-add disk: add-fd qmp command is not supported."}}
+	}
+	if link == "" || !filepath.IsAbs(link) {
+		return hvErrorf("Cannot hot-add disk: no device link given")
+	}
+	uuid, _ := d["uuid"].(string)
+	addr, err := freePCISlot(rt)
+	if err != nil {
+		return err
+	}
+	id := kvmDeviceID("disk", uuid)
+	info := map[string]any{"driver": "virtio-blk-pci", "id": id, "bus": "pci.0", "addr": addr}
+	f, err := os.OpenFile(link, os.O_RDWR, 0)
+	if err != nil {
+		return hvErrorf("Cannot open disk %s: %v", link, err)
+	}
+	defer f.Close()
+	if err := c.SendFD(f); err != nil {
+		return hvErrorf("%v", err)
+	}
+	ret, err := c.Execute("add-fd", nil)
+	if err != nil {
+		return hvErrorf("%v", err)
+	}
+	var fdset struct {
+		ID int `json:"fdset-id"`
+	}
+	json.Unmarshal(ret, &fdset)
+	opts := kvmAIOCache(rt.HVParams, map[string]any{"dev_type": hvStr(rt.HVParams, "disk_type")})
+	if disc := hvStr(rt.HVParams, "disk_discard"); disc != "" && disc != "default" {
+		opts += ",discard=" + disc
+	}
+	cmdline := fmt.Sprintf("drive_add dummy file=/dev/fdset/%d,if=none,id=%s,format=raw,auto-read-only=off%s", fdset.ID, id, opts)
+	out, err := c.Execute("human-monitor-command", map[string]any{"command-line": cmdline})
+	c.Execute("remove-fd", map[string]any{"fdset-id": fdset.ID})
+	if err != nil {
+		return hvErrorf("%v", err)
+	}
+	var text string
+	json.Unmarshal(out, &text)
+	if strings.TrimSpace(text) != "OK" && strings.TrimSpace(text) != "" {
+		return hvErrorf("drive_add failed: %s", strings.TrimSpace(text))
+	}
+	args := map[string]any{"drive": id}
+	for k, v := range info {
+		args[k] = v
+	}
+	if _, err := c.Execute("device_add", args); err != nil {
+		return hvErrorf("%v", err)
+	}
+	if !h.pciDevicePresent(c, id, true) {
+		return hvErrorf("Device %s should have been added but is missing", id)
+	}
+	d["hvinfo"] = orderedHVInfo{{"driver", "virtio-blk-pci"}, {"id", id}, {"bus", "pci.0"}, {"addr", addr}}
+	rt.Disks = append(rt.Disks, [3]any{d, link, nil})
+	return h.saveRuntime(inst.Name, rt)
+}
+
+func (h *kvmHypervisor) hotDelDisk(c *qmpClient, inst *instance, rt *kvmRuntime, uuid string) (any, error) {
+	idx := -1
+	for i, entry := range rt.Disks {
+		if obj, ok := entry[0].(map[string]any); ok && obj["uuid"] == uuid {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, &hotplugError{hypervisorError{fmt.Sprintf("Cannot find runtime info for disk with UUID %s", uuid)}}
+	}
+	obj := rt.Disks[idx][0].(map[string]any)
+	hvinfo := obj["hvinfo"]
+	_, id, _ := deviceString(hvinfo)
+	if _, err := c.Execute("device_del", map[string]any{"id": id}); err != nil {
+		return nil, hvErrorf("%v", err)
+	}
+	if !h.pciDevicePresent(c, id, false) {
+		return nil, hvErrorf("Device %s should have been removed but is still there", id)
+	}
+	c.Execute("human-monitor-command", map[string]any{"command-line": "drive_del " + id})
+	rt.Disks = append(rt.Disks[:idx], rt.Disks[idx+1:]...)
+	if err := h.saveRuntime(inst.Name, rt); err != nil {
+		return nil, err
+	}
+	return hvinfo, nil
 }

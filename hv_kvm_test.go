@@ -158,7 +158,18 @@ func TestKVMInstanceProcess(t *testing.T) {
 	mustFail(t, call(t, n, "hotplug_device", inst, "hotremove", "nic", nic, nil, 0), "Device nic-7f3e2a10-1111-4222 should have been removed but is still there")
 	other := map[string]any{"uuid": "00000000-0000-4000-8000-000000000000"}
 	mustFail(t, call(t, n, "hotplug_device", inst, "hotremove", "nic", other, nil, 1), "Cannot find runtime info for nic with UUID 00000000-0000-4000-8000-000000000000")
-	mustFail(t, call(t, n, "hotplug_device", inst, "hotadd", "disk", map[string]any{}, nil, 1), "not implemented")
+	// Hot-add a second disk through its instance-disks link.
+	d2 := fileDisk("file", filepath.Join(file, "kvm-disk1"), 8)
+	delete(d2, "future_field")
+	d2["uuid"] = "5a5a5a5a-2222-4333-8444-555566667777"
+	mustOK(t, call(t, n, "blockdev_create", d2, 8, "kvm1.example.com", true, nil, false), nil)
+	var asm []any
+	mustOK(t, call(t, n, "blockdev_assemble", d2, inst, true, 1), &asm)
+	mustOK(t, call(t, n, "hotplug_device", inst, "hotadd", "disk", d2, []any{asm[1], nil}, 1), nil)
+	if data, _ := os.ReadFile(rtFile); !strings.Contains(string(data), `"id":"disk-5a5a5a5a-2222-4333"`) {
+		t.Fatalf("runtime after disk hot-add: %s", data)
+	}
+	mustFail(t, call(t, n, "hotplug_device", inst, "hotremove", "disk", d2, nil, 1), "Device disk-5a5a5a5a-2222-4333 should have been removed but is still there")
 	pidFile := filepath.Join(n.paths.RunDir, "kvm-hypervisor", "pid", "kvm1.example.com")
 	before, _ := os.ReadFile(pidFile)
 	mustOK(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), nil)

@@ -595,7 +595,7 @@ func rpcHotplugSupported(n *node, args []json.RawMessage) (any, error) {
 // hotplugger is a hypervisor that can add and remove devices of a
 // running instance.
 type hotplugger interface {
-	hotplug(inst *instance, action, devType string, device json.RawMessage, seq int) (any, error)
+	hotplug(inst *instance, action, devType string, device, extra json.RawMessage, seq int) (any, error)
 }
 
 // rpcHotplugDevice: [instance, action, dev_type, device, extra, seq].
@@ -614,7 +614,7 @@ func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 		if !ok {
 			return nil, errors.New("Hotplug is not supported: Hotplug is not supported.")
 		}
-		res, err := hp.hotplug(inst, action, devType, device, seq)
+		res, err := hp.hotplug(inst, action, devType, device, extra, seq)
 		if err != nil {
 			var he *hotplugError
 			if errors.As(err, &he) {
