@@ -114,7 +114,13 @@ func call(t testing.TB, n *node, name string, args ...any) rpcReply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := callRaw(t, n, http.MethodPost, name, string(body))
+	return callBody(t, n, name, string(body))
+}
+
+// callBody invokes a procedure with a JSON argument list as written.
+func callBody(t testing.TB, n *node, name, body string) rpcReply {
+	t.Helper()
+	rec := callRaw(t, n, http.MethodPost, name, body)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("%s: status %d: %s", name, rec.Code, rec.Body)
 	}

@@ -86,7 +86,7 @@ var procedures = map[string]procedure{
 	// OS, import and export
 	"instance_os_add": rpcInstanceOSAdd, "instance_run_rename": rpcInstanceRunRename, "os_diagnose": rpcOSDiagnose,
 	"os_validate": rpcOSValidate, "os_export": rpcOSExport, "extstorage_diagnose": rpcExtStorageDiagnose,
-	"finalize_export": nil, "export_info": rpcExportInfo, "export_list": rpcExportList,
+	"finalize_export": rpcFinalizeExport, "export_info": rpcExportInfo, "export_list": rpcExportList,
 	"export_remove": rpcExportRemove, "x509_cert_create": rpcX509CertCreate, "x509_cert_remove": rpcX509CertRemove,
 	"import_start": nil, "export_start": nil, "impexp_status": nil,
 	"impexp_abort": nil, "impexp_cleanup": nil,
