@@ -540,6 +540,11 @@ func (h *kvmHypervisor) RebootInstance(inst *instance) error {
 	for deadline := time.Now().Add(kvmKillWait); h.instanceAlive(inst.Name) && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The restarted qemu takes a new uid from the pool; Ganeti leaks the
+	// old one's lock file here.
+	if err := h.releaseInstanceUID(inst.Name); err != nil {
+		return err
+	}
 	if err := h.saveRuntime(inst.Name, rt); err != nil {
 		return err
 	}
@@ -761,22 +766,8 @@ func (h *kvmHypervisor) removeRuntimeFiles(name string) error {
 	for _, f := range []string{filepath.Join(h.rootDir, "pid", name), ctrl + ".monitor", ctrl + ".serial", ctrl + ".qmp", ctrl + ".qga", h.runtimePath(name)} {
 		os.Remove(f)
 	}
-	uidFile := filepath.Join(h.rootDir, "uid", name)
-	uid := -1
-	if data, err := readFileLimited(uidFile, 64); err == nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
-		if uid, err = strconv.Atoi(strings.TrimSpace(first)); err != nil {
-			h.n.log.Warningf("Can't parse uid file contents of %s: %v", name, err)
-			uid = -1
-		}
-	} else if !isNotExist(err) {
-		h.n.log.Warningf("Can't read uid file of %s: %v", name, err)
-	}
-	os.Remove(uidFile)
-	if uid >= 0 {
-		if err := h.n.releaseUID(uid); err != nil {
-			return err
-		}
+	if err := h.releaseInstanceUID(name); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(filepath.Join(h.rootDir, "nic", name)); err != nil {
 		return err
@@ -797,4 +788,25 @@ func (h *kvmHypervisor) removeRuntimeFiles(name string) error {
 		return syscall.Rename(dir, q)
 	}
 	return err
+}
+
+// releaseInstanceUID gives the pool uid an instance ran as (uid/<name>)
+// back to the pool.
+func (h *kvmHypervisor) releaseInstanceUID(name string) error {
+	uidFile := filepath.Join(h.rootDir, "uid", name)
+	uid := -1
+	if data, err := readFileLimited(uidFile, 64); err == nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		if uid, err = strconv.Atoi(strings.TrimSpace(first)); err != nil {
+			h.n.log.Warningf("Can't parse uid file contents of %s: %v", name, err)
+			uid = -1
+		}
+	} else if !isNotExist(err) {
+		h.n.log.Warningf("Can't read uid file of %s: %v", name, err)
+	}
+	os.Remove(uidFile)
+	if uid < 0 {
+		return nil
+	}
+	return h.n.releaseUID(uid)
 }

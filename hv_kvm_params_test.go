@@ -472,6 +472,14 @@ func TestKVMParametersProcess(t *testing.T) {
 	if _, err := os.Stat(lock); err != nil {
 		t.Errorf("uid lock: %v", err)
 	}
+	// A soft reboot gives the uid back and takes one again.
+	mustOK(t, call(t, n, "instance_reboot", inst, "soft", 5, testTrail), nil)
+	if newPid := h.pid("kvm3.example.com"); newPid == pid || !h.instanceAlive("kvm3.example.com") {
+		t.Fatalf("soft reboot: pid %d, was %d", newPid, pid)
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Errorf("uid lock after reboot: %v", err)
+	}
 	mustOK(t, call(t, n, "instance_shutdown", inst, 0, testTrail), nil)
 	if _, err := os.Stat(lock); err == nil {
 		t.Error("uid not given back to the pool")

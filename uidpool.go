@@ -134,7 +134,7 @@ func (n *node) releaseUID(uid int) error {
 }
 
 // uidsInUse are the effective uids of running processes (what Ganeti
-// asks pgrep -u).
+// asks pgrep -u), zombies left out.
 func uidsInUse() map[int]bool {
 	used := map[int]bool{}
 	entries, _ := os.ReadDir("/proc")
@@ -146,12 +146,20 @@ func uidsInUse() map[int]bool {
 		if err != nil {
 			continue
 		}
+		uid, zombie := -1, false
 		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" {
-				if u, err := strconv.Atoi(f[2]); err == nil {
-					used[u] = true
-				}
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 2 && f[0] == "State:":
+				zombie = f[1] == "Z" || f[1] == "X"
+			case len(f) >= 3 && f[0] == "Uid:":
+				uid, _ = strconv.Atoi(f[2])
 			}
+		}
+		// A killed qemu stays a zombie until its parent (init) reaps it;
+		// it no longer runs as the uid.
+		if uid >= 0 && !zombie {
+			used[uid] = true
 		}
 	}
 	return used
