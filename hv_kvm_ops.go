@@ -114,6 +114,9 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	for k, v := range rt.HVParams {
 		upHVP[k] = v
 	}
+	if len(rt.Cmd) == 0 {
+		return hvErrorf("Failed to load KVM runtime file: no qemu command")
+	}
 	os.Remove(h.shutdownFile(name))
 	if err := h.startKvmd(confHVP); err != nil {
 		return err

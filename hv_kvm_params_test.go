@@ -316,6 +316,14 @@ func TestKVMExecuteParameters(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("runtime without a command", func(t *testing.T) {
+		n, _ := newTestNode(t)
+		h, _ := newKVMHypervisor(n)
+		_, inst := kvmTestInstance(t, nil)
+		if err := h.AcceptInstance(inst, `[[], [], {}, []]`, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "no qemu command") {
+			t.Fatalf("got %v", err)
+		}
+	})
 	t.Run("vhost-net missing", func(t *testing.T) {
 		vhostNetDevice = "/nonexistent/vhost-net"
 		if _, err := start(t, map[string]any{"vhost_net": true}); err == nil || err.Error() != "Failed to open /nonexistent/vhost-net" {
