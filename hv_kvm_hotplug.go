@@ -11,11 +11,10 @@ import (
 	"time"
 )
 
-// hotplugTypes are the NIC and disk models that can be hot-plugged (the
-// SCSI disk models Ganeti adds are refused at start on this node).
+// hotplugTypes are the NIC and disk models that can be hot-plugged.
 var hotplugTypes = map[string][]string{
 	"nic":  {"e1000", "i82551", "i82559er", "i82557b", "ne2k_pci", "paravirtual", "pcnet", "rtl8139"},
-	"disk": {"paravirtual"},
+	"disk": {"paravirtual", "scsi-block", "scsi-generic", "scsi-hd", "scsi-cd"},
 }
 
 // HotplugSupported needs a running qemu of version 1.7 or later.
@@ -77,39 +76,28 @@ func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device, 
 
 var pciAddr = regexp.MustCompile(`^0x([0-9a-fA-F]+)$`)
 
-// freePCISlot is the lowest slot not reserved and not used by a device
-// of the runtime.
-func freePCISlot(rt *kvmRuntime) (string, error) {
-	used := map[int]bool{}
-	reserved := hvInt(rt.HVParams, "kvm_pci_reservations")
-	if _, ok := rt.HVParams["kvm_pci_reservations"]; !ok {
-		reserved = 12
-	}
-	for i := 0; i < reserved; i++ {
-		used[i] = true
-	}
-	mark := func(hvinfo any) {
-		if m, ok := hvinfo.(map[string]any); ok && m["bus"] == "pci.0" {
-			if s, _ := m["addr"].(string); pciAddr.MatchString(s) {
-				n, _ := strconv.ParseInt(s[2:], 16, 32)
-				used[int(n)] = true
-			}
-		}
-	}
+// runtimeBusSlots are the bus slots of a running instance: the reserved
+// ones and those of every device in its runtime.
+func runtimeBusSlots(rt *kvmRuntime) kvmBusSlots {
+	slots := newKVMBusSlots(rt.HVParams)
 	for _, nic := range rt.NICs {
-		mark(nic["hvinfo"])
+		slots.markUsed(nic["hvinfo"])
 	}
 	for _, d := range rt.Disks {
 		if obj, ok := d[0].(map[string]any); ok {
-			mark(obj["hvinfo"])
+			slots.markUsed(obj["hvinfo"])
 		}
 	}
-	for i := 0; i < 32; i++ {
-		if !used[i] {
-			return fmt.Sprintf("0x%x", i), nil
-		}
+	return slots
+}
+
+// hvinfoMap is a device's hvinfo as stored in the runtime file.
+func hvinfoMap(info orderedHVInfo) map[string]any {
+	m := map[string]any{}
+	for _, kv := range info {
+		m[pyStr(kv[0])] = kv[1]
 	}
-	return "", hvErrorf("All slots occupied")
+	return m
 }
 
 func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, nic map[string]any, hvinfo any, seq int) error {
@@ -121,46 +109,78 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	}
 	uuid, _ := nic["uuid"].(string)
 	if hvinfo == nil {
-		addr, err := freePCISlot(rt)
+		info, err := runtimeBusSlots(rt).hvinfo(kvmNICDriver(rt.HVParams), kvmDeviceID("nic", uuid), kvmPCIBus)
 		if err != nil {
 			return err
 		}
-		hvinfo = map[string]any{"driver": kvmNICDriver(rt.HVParams), "id": kvmDeviceID("nic", uuid), "bus": "pci.0", "addr": addr}
+		hvinfo = hvinfoMap(info)
 	}
 	info, _ := hvinfo.(map[string]any)
 	id, _ := info["id"].(string)
-	tap, f, err := openTap(true)
+	kvm := kvmPath(rt.HVParams)
+	help, err := h.kvmHelp(kvm)
+	if err != nil {
+		return err
+	}
+	feat, err := kvmNICFeatures(rt.HVParams, h.deviceList(kvm), help)
+	if err != nil {
+		return err
+	}
+	tap, err := openTap(feat.tap)
 	if err != nil {
 		return hvErrorf("%v", err)
 	}
-	defer f.Close()
-	if err := h.runIfup(inst, seq, nic, tap); err != nil {
+	defer tap.close()
+	if err := h.runIfup(inst, seq, nic, tap.name); err != nil {
 		return err
 	}
-	if err := c.SendFD(f); err != nil {
-		return hvErrorf("%v", err)
+	netdev := map[string]any{"type": "tap", "id": id}
+	for _, kind := range []struct {
+		files       []*os.File
+		key, prefix string
+	}{{tap.queues, "fds", id + "-"}, {tap.vhost, "vhostfds", id + "-vhost-"}} {
+		var names []string
+		for i, f := range kind.files {
+			name := fmt.Sprintf("%s%d", kind.prefix, i)
+			if err := c.SendFD(f); err != nil {
+				return hvErrorf("%v", err)
+			}
+			if _, err := c.Execute("getfd", map[string]any{"fdname": name}); err != nil {
+				return hvErrorf("%v", err)
+			}
+			names = append(names, name)
+		}
+		if len(names) > 0 {
+			netdev[kind.key] = strings.Join(names, ":")
+		}
 	}
-	if _, err := c.Execute("getfd", map[string]any{"fdname": id + "-0"}); err != nil {
-		return hvErrorf("%v", err)
+	if feat.tap.vhost {
+		netdev["vhost"] = true
 	}
-	if _, err := c.Execute("netdev_add", map[string]any{"type": "tap", "id": id, "fds": id + "-0"}); err != nil {
+	if _, err := c.Execute("netdev_add", netdev); err != nil {
 		return hvErrorf("%v", err)
 	}
 	args := map[string]any{"netdev": id, "mac": nic["mac"]}
+	if isTrue(inst.HVParams["use_chroot"]) {
+		args["romfile"] = "" // the option ROM is not reachable in the chroot
+	}
 	for _, k := range []string{"driver", "id", "bus", "addr"} {
 		if v, ok := info[k]; ok {
 			args[k] = v
 		}
 	}
+	if feat.tap.queues > 1 {
+		args["mq"], args["vectors"] = "on", 2*feat.tap.queues+2
+	}
 	if _, err := c.Execute("device_add", args); err != nil {
 		return hvErrorf("%v", err)
 	}
-	if !h.pciDevicePresent(c, id, true) {
+	if !h.devicePresent(c, id, true, false) {
 		return hvErrorf("Device %s should have been added but is missing", id)
 	}
 	nicDir := filepath.Join(h.rootDir, "nic", inst.Name)
 	ensureDir(nicDir, runDirsMode)
-	writeFile(filepath.Join(nicDir, strconv.Itoa(seq)), []byte(tap), 0o600)
+	writeFile(filepath.Join(nicDir, strconv.Itoa(seq)), []byte(tap.name), 0o600)
 	entry := map[string]any{}
 	for k, v := range nic {
 		entry[k] = v
@@ -185,7 +205,7 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if _, err := c.Execute("device_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
-	if !h.pciDevicePresent(c, id, false) {
+	if !h.devicePresent(c, id, false, false) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}
 	if _, err := c.Execute("netdev_del", map[string]any{"id": id}); err != nil {
@@ -199,31 +219,37 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	return hvinfo, nil
 }
 
-// pciDevicePresent waits (5 tries, a second apart) until the device is
-// present (want) or gone (!want), and reports whether that happened.
-func (h *kvmHypervisor) pciDevicePresent(c *qmpClient, id string, want bool) bool {
+// devicePresent waits (5 tries, a second apart) until the device is
+// present (want) or gone (!want), and reports whether that happened. A
+// device counts as present on the first PCI bus or, with drives, as a
+// block device (SCSI disks are not on the PCI bus).
+func (h *kvmHypervisor) devicePresent(c *qmpClient, id string, want, drives bool) bool {
 	for try := 0; try < 5; try++ {
-		ret, err := c.Execute("query-pci", nil)
-		if err == nil {
-			var buses []struct {
-				Devices []struct {
-					QdevID string `json:"qdev_id"`
-				} `json:"devices"`
-			}
-			json.Unmarshal(ret, &buses)
-			found := false
-			if len(buses) > 0 {
-				for _, d := range buses[0].Devices {
-					found = found || d.QdevID == id
-				}
-			}
-			if found == want {
-				return true
-			}
+		if kvmDeviceFound(c, id, drives) == want {
+			return true
 		}
 		time.Sleep(time.Second)
 	}
 	return false
+}
+
+func kvmDeviceFound(c *qmpClient, id string, drives bool) bool {
+	if ret, err := c.Execute("query-pci", nil); err == nil {
+		var buses []struct {
+			Devices []struct {
+				QdevID string `json:"qdev_id"`
+			} `json:"devices"`
+		}
+		json.Unmarshal(ret, &buses)
+		if len(buses) > 0 {
+			for _, d := range buses[0].Devices {
+				if d.QdevID == id {
+					return true
+				}
+			}
+		}
+	}
+	return drives && c.lists("query-block", "device", id)
 }
 
 // resizeDisk tells qemu the disk's new size (block_resize on its drive).
@@ -267,12 +293,13 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 		return hvErrorf("Cannot hot-add disk: no device link given")
 	}
 	uuid, _ := d["uuid"].(string)
-	addr, err := freePCISlot(rt)
+	id := kvmDeviceID("disk", uuid)
+	diskType := hvStr(rt.HVParams, "disk_type")
+	hvinfo, err := runtimeBusSlots(rt).hvinfo(kvmDiskDriver(rt.HVParams), id, kvmDiskBus(diskType))
 	if err != nil {
 		return err
 	}
-	id := kvmDeviceID("disk", uuid)
-	info := map[string]any{"driver": "virtio-blk-pci", "id": id, "bus": "pci.0", "addr": addr}
+	info := hvinfoMap(hvinfo)
 	f, err := os.OpenFile(link, os.O_RDWR, 0)
 	if err != nil {
 		return hvErrorf("Cannot open disk %s: %v", link, err)
@@ -311,10 +338,10 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	if _, err := c.Execute("device_add", args); err != nil {
 		return hvErrorf("%v", err)
 	}
-	if !h.pciDevicePresent(c, id, true) {
+	if !h.devicePresent(c, id, true, true) {
 		return hvErrorf("Device %s should have been added but is missing", id)
 	}
-	d["hvinfo"] = orderedHVInfo{{"driver", "virtio-blk-pci"}, {"id", id}, {"bus", "pci.0"}, {"addr", addr}}
+	d["hvinfo"] = hvinfo
 	rt.Disks = append(rt.Disks, [3]any{d, link, nil})
 	return h.saveRuntime(inst.Name, rt)
 }
@@ -335,7 +362,7 @@ func (h *kvmHypervisor) hotDelDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	if _, err := c.Execute("device_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
-	if !h.pciDevicePresent(c, id, false) {
+	if !h.devicePresent(c, id, false, false) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}
 	c.Execute("human-monitor-command", map[string]any{"command-line": "drive_del " + id})

@@ -38,6 +38,9 @@ func (h *kvmHypervisor) pid(name string) int {
 
 func (h *kvmHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
 	if !h.instanceAlive(name) {
+		if fileExists(h.shutdownFile(name)) {
+			return &instanceInfo{State: 1}, nil // the guest powered off
+		}
 		return nil, nil
 	}
 	info := h.cmdlineInfo(name)
@@ -77,96 +80,165 @@ func (h *kvmHypervisor) StartInstance(inst *instance, links []string, paused boo
 
 // probe reads qemu's --help and -machine ? outputs.
 func (h *kvmHypervisor) probe(kvm string) (help, machines string, err error) {
-	res, err := h.n.runCommand(command{Args: []string{kvm, "--help"}, Timeout: kvmQueryTimeout})
-	if err != nil {
-		return "", "", hvErrorf("Unable to get KVM --help output")
+	if help, err = h.kvmHelp(kvm); err != nil {
+		return "", "", err
 	}
-	help = res.Output
-	res, err = h.n.runCommand(command{Args: []string{kvm, "-machine", "?"}, Timeout: kvmQueryTimeout})
+	res, err := h.n.runCommand(command{Args: []string{kvm, "-machine", "?"}, Timeout: kvmQueryTimeout})
 	if err != nil {
 		return "", "", hvErrorf("Unable to get KVM -machine ? output")
 	}
 	return help, res.Output, nil
 }
 
-// executeKVMRuntime adds this node's arguments (taps, QMP sockets,
-// disks), configures the NICs and starts qemu, paused until memory is set.
+// kvmHelp is qemu's --help text, which tells its options.
+func (h *kvmHypervisor) kvmHelp(kvm string) (string, error) {
+	res, err := h.n.runCommand(command{Args: []string{kvm, "--help"}, Timeout: kvmQueryTimeout})
+	if err != nil {
+		return "", hvErrorf("Unable to get KVM --help output")
+	}
+	return res.Output, nil
+}
+
+// executeKVMRuntime adds this node's arguments (taps, QMP sockets, disks,
+// the user to run as), configures the NICs and starts qemu, paused until
+// passwords, CPU pinning and memory are set.
 func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, incoming string) error {
 	name := inst.Name
-	os.Remove(filepath.Join(h.rootDir, "ctrl", name+".shutdown"))
+	confHVP := inst.HVParams
+	// Parameters the guest sees keep their values from the start; newer
+	// keys come from the configuration.
+	upHVP := map[string]any{}
+	for k, v := range confHVP {
+		upHVP[k] = v
+	}
+	for k, v := range rt.HVParams {
+		upHVP[k] = v
+	}
+	if len(rt.Cmd) == 0 {
+		return hvErrorf("Failed to load KVM runtime file: no qemu command")
+	}
+	os.Remove(h.shutdownFile(name))
+	if err := h.startKvmd(confHVP); err != nil {
+		return err
+	}
 	var argv []string
 	for _, a := range rt.Cmd {
 		argv = append(argv, pyStr(a))
 	}
-	if dom := hvStr(inst.HVParams, "security_domain"); hvStr(inst.HVParams, "security_model") == "user" {
-		argv = append(argv, "-runas", dom)
+	securityModel := hvStr(confHVP, "security_model")
+	if securityModel == "user" {
+		argv = append(argv, "-runas", hvStr(confHVP, "security_domain"))
 	}
-	if km := hvStr(inst.HVParams, "keymap"); km != "" {
+	if km := hvStr(confHVP, "keymap"); km != "" {
 		argv = append(argv, "-k", km)
 	}
-	var taps []*os.File
-	var tapNames []string
+	// Files qemu inherits (taps, vhost-net) are fds 3, 4, ... in order.
+	var files []*os.File
 	defer func() {
-		for _, f := range taps {
+		for _, f := range files {
 			f.Close()
 		}
 	}()
+	passFD := func(f *os.File) string {
+		files = append(files, f)
+		return strconv.Itoa(2 + len(files))
+	}
+	devlist := h.deviceList(pyStr(rt.Cmd[0]))
+	var tapNames []string
 	if len(rt.NICs) == 0 {
 		argv = append(argv, "-net", "none")
-	}
-	for i, nic := range rt.NICs {
-		tapName, f, err := openTap(true)
+	} else {
+		feat, err := kvmNICFeatures(upHVP, devlist, help)
 		if err != nil {
-			return hvErrorf("%v", err)
+			return err
 		}
-		taps = append(taps, f)
-		tapNames = append(tapNames, tapName)
-		_, id, device := deviceString(nic["hvinfo"])
-		mac, _ := nic["mac"].(string)
-		argv = append(argv, "-netdev", fmt.Sprintf("type=tap,id=%s,fd=%d", id, 3+i),
-			"-device", fmt.Sprintf("%s,netdev=%s,mac=%s", device, id, mac))
+		for i, nic := range rt.NICs {
+			tap, err := openTap(feat.tap)
+			if err != nil {
+				return hvErrorf("%v", err)
+			}
+			tapNames = append(tapNames, tap.name)
+			var tapFDs, vhostFDs []string
+			for _, f := range tap.queues {
+				tapFDs = append(tapFDs, passFD(f))
+			}
+			for _, f := range tap.vhost {
+				vhostFDs = append(vhostFDs, passFD(f))
+			}
+			_, id, device := deviceString(nic["hvinfo"])
+			if id == "" {
+				id, device = fmt.Sprintf("netdev%d", i), feat.model
+			}
+			mac, _ := nic["mac"].(string)
+			argv = append(argv, "-netdev", "type=tap,id="+id+","+fdList("fd", tapFDs)+vhostFDList(vhostFDs)+feat.netdevExtra,
+				"-device", device+",netdev="+id+",mac="+mac+feat.deviceExtra)
+		}
 	}
 	if incoming != "" {
 		argv = append(argv, "-incoming", "tcp:"+incoming)
 	}
+	var vncPassword, spicePassword string
+	if f := hvStr(confHVP, "vnc_password_file"); f != "" {
+		pwd, err := readPasswordFile("VNC", f)
+		if err != nil {
+			return err
+		}
+		vncPassword = pwd
+	}
+	if f := hvStr(confHVP, "spice_password_file"); f != "" {
+		// Read before qemu starts (Ganeti reads it after), so that a bad
+		// file does not leave a paused qemu behind.
+		pwd, err := readPasswordFile("SPICE", f)
+		if err != nil {
+			return err
+		}
+		spicePassword = pwd
+	}
+	if isTrue(confHVP["use_chroot"]) {
+		if err := h.prepareChroot(name); err != nil {
+			return err
+		}
+	}
 	ctrl := filepath.Join(h.rootDir, "ctrl", name)
 	argv = append(argv, "-qmp", "unix:"+ctrl+".qmp,server,nowait", "-qmp", "unix:"+ctrl+".kvmd,server,nowait")
 	for i, nic := range rt.NICs {
+		if incoming != "" && nicMode(nic) == "routed" {
+			continue // configured when the migration is finalized
+		}
 		if err := h.runIfup(inst, i, nic, tapNames[i]); err != nil {
 			return err
 		}
 	}
-	bootDisk := hvStr(inst.HVParams, "kernel_path") == "" && hvStr(inst.HVParams, "boot_order") == "disk"
-	for i, d := range rt.Disks {
-		obj, _ := d[0].(map[string]any)
-		link, _ := d[1].(string)
-		if i == 0 && bootDisk {
-			argv = append(argv, "-boot", "c")
-		}
-		_, id, device := deviceString(obj["hvinfo"])
-		drive := "file=" + link + ",format=raw,if=none" + kvmAIOCache(inst.HVParams, obj)
-		if disc := hvStr(inst.HVParams, "disk_discard"); disc != "" && disc != "default" {
-			drive += ",discard=" + disc
-		}
-		drive += ",id=" + id
-		argv = append(argv, "-device", device+",drive="+id)
-		if strings.Contains(help, "auto-read-only") {
-			drive += ",auto-read-only=off"
-		}
-		argv = append(argv, "-drive", drive)
-	}
+	argv = append(argv, kvmDiskArgs(upHVP, rt.Disks, help, devlist)...)
 	addedPause := false
 	if !contains(argv, "-S") && incoming == "" {
 		argv = append(argv, "-S")
 		addedPause = true
 	}
-	os.MkdirAll(filepath.Join(h.n.paths.LogDir, "kvm"), 0o750)
-	res, err := h.n.runCommand(command{Args: argv, Dir: "/", Timeout: kvmStartTimeout, ExtraFiles: taps})
+	cpuMasks, err := kvmCPUMasks(hvStr(upHVP, "cpu_mask"), -1)
 	if err != nil {
-		return hvErrorf("Failed to start instance %s: %s (%s)", name, exitReason(res, err), strings.TrimSpace(outputOf(res, err)))
+		return err
 	}
-	if !h.instanceAlive(name) {
-		return hvErrorf("Failed to start instance %s", name)
+	var uid *lockedUID
+	if securityModel == "pool" {
+		if uid, err = h.n.requestUnusedUID(); err != nil {
+			return err
+		}
+		username, err := uid.userName()
+		if err == nil {
+			argv = append(argv, "-runas", username)
+			err = h.runKVM(name, argv, files)
+		}
+		if err != nil {
+			h.n.releaseUID(uid.uid)
+			return err
+		}
+		uid.unlock()
+		if err := writeFile(filepath.Join(h.rootDir, "uid", name), []byte(strconv.Itoa(uid.uid)), 0o600); err != nil {
+			return hvErrorf("Failed to start instance %s: %v", name, err)
+		}
+	} else if err := h.runKVM(name, argv, files); err != nil {
+		return err
 	}
 	nicDir := filepath.Join(h.rootDir, "nic", name)
 	ensureDir(nicDir, runDirsMode)
@@ -178,6 +250,19 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 		return hvErrorf("Failed to start instance %s: %v", name, err)
 	}
 	defer c.Close()
+	for _, p := range [][2]string{{"vnc", vncPassword}, {"spice", spicePassword}} {
+		if p[1] == "" {
+			continue
+		}
+		if _, err := c.Execute("set_password", map[string]any{"protocol": p[0], "password": p[1]}); err != nil {
+			return hvErrorf("Failed to set the %s password of instance %s: %v", strings.ToUpper(p[0]), name, err)
+		}
+	}
+	if len(cpuMasks) > 0 {
+		if err := h.pinCPUs(c, name, cpuMasks); err != nil {
+			return err
+		}
+	}
 	if mem, err := h.startupMemory(inst); err == nil {
 		if maxMem, _ := inst.beInt("maxmem"); mem < maxMem {
 			if _, err := c.Execute("balloon", map[string]any{"value": int64(mem) << 20}); err != nil {
@@ -191,6 +276,111 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 		}
 	}
 	return nil
+}
+
+// runKVM starts qemu (it daemonizes) and checks that it lives.
+func (h *kvmHypervisor) runKVM(name string, argv []string, files []*os.File) error {
+	os.MkdirAll(filepath.Join(h.n.paths.LogDir, "kvm"), 0o750)
+	res, err := h.n.runCommand(command{Args: argv, Dir: "/", Timeout: kvmStartTimeout, ExtraFiles: files})
+	if err != nil {
+		return hvErrorf("Failed to start instance %s: %s (%s)", name, exitReason(res, err), strings.TrimSpace(outputOf(res, err)))
+	}
+	if !h.instanceAlive(name) {
+		return hvErrorf("Failed to start instance %s", name)
+	}
+	return nil
+}
+
+// deviceList is `qemu -device ?`; a failure still gives usable output.
+func (h *kvmHypervisor) deviceList(kvm string) string {
+	res, err := h.n.runCommand(command{Args: []string{kvm, "-device", "?"}, Timeout: kvmQueryTimeout})
+	if res == nil {
+		h.n.log.Warningf("%v", err)
+		return ""
+	}
+	return res.Output
+}
+
+func deviceListHas(devlist, driver string) bool {
+	return strings.Contains("\n"+devlist, "\nname \""+driver+"\"")
+}
+
+func nicMode(nic map[string]any) string {
+	np, _ := nic["nicparams"].(map[string]any)
+	mode, _ := np["mode"].(string)
+	return mode
+}
+
+// fdList is "fd=N" for one descriptor, "fds=A:B:..." for several.
+func fdList(key string, fds []string) string {
+	if len(fds) > 1 {
+		key += "s"
+	}
+	return key + "=" + strings.Join(fds, ":")
+}
+
+func vhostFDList(fds []string) string {
+	if len(fds) == 0 {
+		return ""
+	}
+	return "," + fdList("vhostfd", fds)
+}
+
+// kvmDiskArgs are the -drive (and -device) options of the disks: models
+// qemu knows as a device get if=none and a -device on their bus, others
+// (ide, scsi, sd...) an if=<model> drive.
+func kvmDiskArgs(hvp map[string]any, disks [][3]any, help, devlist string) []string {
+	diskType := hvStr(hvp, "disk_type")
+	driver, iface := diskType, diskType
+	if diskType == "paravirtual" {
+		driver, iface = "virtio-blk-pci", "virtio"
+	}
+	withDevice := deviceListHas(devlist, driver)
+	ifVal := ",if=" + iface
+	if withDevice {
+		ifVal = ",if=none"
+	}
+	discard := ""
+	if d := hvStr(hvp, "disk_discard"); d != "" && d != "default" {
+		discard = ",discard=" + d
+	}
+	bootDisk := hvStr(hvp, "kernel_path") == "" && hvStr(hvp, "boot_order") == "disk"
+	bootFlag := kvmHelpOptionMentions(help, "-drive", ",boot=on|off") && diskType != "ide"
+	autoReadOnly := kvmHelpOptionMentions(help, "-blockdev", ",auto-read-only=on|off")
+	var args []string
+	for _, d := range disks {
+		obj, _ := d[0].(map[string]any)
+		link, _ := d[1].(string)
+		boot := ""
+		if bootDisk {
+			args = append(args, "-boot", "c")
+			bootDisk = false
+			if bootFlag {
+				boot = ",boot=on"
+			}
+		}
+		drive := "file=" + kvmDriveURI(obj, link, d[2]) + ",format=raw" + ifVal + boot + kvmAIOCache(hvp, obj) + discard
+		if withDevice {
+			_, id, device := deviceString(obj["hvinfo"])
+			drive += ",id=" + id
+			args = append(args, "-device", device+",drive="+id)
+		}
+		if autoReadOnly {
+			drive += ",auto-read-only=off"
+		}
+		args = append(args, "-drive", drive)
+	}
+	return args
+}
+
+// kvmDriveURI is the disk's userspace URI when it is accessed that way,
+// else its instance-disks link.
+func kvmDriveURI(disk map[string]any, link string, uri any) string {
+	params, _ := disk["params"].(map[string]any)
+	if u, _ := uri.(string); u != "" && params["access"] == "userspace" {
+		return u
+	}
+	return link
 }
 
 // kvmAIOCache is the drive's aio and cache options; shared storage gets
@@ -254,6 +444,7 @@ func (h *kvmHypervisor) startupMemory(inst *instance) (int, error) {
 // forced or without ACPI.
 func (h *kvmHypervisor) StopInstance(inst *instance, force, _ bool, timeout time.Duration) error {
 	name := inst.Name
+	defer os.Remove(h.shutdownFile(name))
 	if !h.instanceAlive(name) {
 		return nil
 	}
@@ -319,6 +510,9 @@ func (h *kvmHypervisor) Console(inst *instance, where consolePlace) map[string]a
 	if vnc := hvStr(hvp, "vnc_bind_address"); vnc != "" && inst.NetworkPort != nil && *inst.NetworkPort > 5900 {
 		return map[string]any{"instance": inst.Name, "kind": "vnc", "host": vnc, "port": *inst.NetworkPort, "display": *inst.NetworkPort - 5900}
 	}
+	if spice := hvStr(hvp, "spice_bind"); spice != "" {
+		return map[string]any{"instance": inst.Name, "kind": "spice", "host": spice, "port": inst.NetworkPort}
+	}
 	return map[string]any{"instance": inst.Name, "kind": "msg", "message": fmt.Sprintf("No serial shell for instance %s", inst.Name)}
 }
 
@@ -348,6 +542,11 @@ func (h *kvmHypervisor) RebootInstance(inst *instance) error {
 	}
 	for deadline := time.Now().Add(kvmKillWait); h.instanceAlive(inst.Name) && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The restarted qemu takes a new uid from the pool; Ganeti leaks the
+	// old one's lock file here.
+	if err := h.releaseInstanceUID(inst.Name); err != nil {
+		return err
 	}
 	if err := h.saveRuntime(inst.Name, rt); err != nil {
 		return err
@@ -499,12 +698,14 @@ func (h *kvmHypervisor) FinalizeMigrationSource(inst *instance, success, _ bool)
 		if err := h.kill(inst.Name); err != nil {
 			return err
 		}
-		os.Remove(h.runtimePath(inst.Name))
-		os.RemoveAll(filepath.Join(h.rootDir, "nic", inst.Name))
+		if err := h.removeRuntimeFiles(inst.Name); err != nil {
+			return err
+		}
+		os.Remove(h.shutdownFile(inst.Name))
 		return nil
 	}
 	if !h.instanceAlive(inst.Name) {
-		return nil
+		return h.CleanupInstance(inst.Name)
 	}
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
@@ -513,4 +714,102 @@ func (h *kvmHypervisor) FinalizeMigrationSource(inst *instance, success, _ bool)
 	defer c.Close()
 	_, err = c.Execute("cont", nil)
 	return err
+}
+
+// shutdownFile is the marker ganeti-kvmd leaves when the guest powered
+// itself off.
+func (h *kvmHypervisor) shutdownFile(name string) string {
+	return filepath.Join(h.rootDir, "ctrl", name+".shutdown")
+}
+
+// kvmdPidFile is where ganeti-kvmd, which watches the .kvmd QMP sockets
+// for guest shutdowns, keeps its pid.
+func (h *kvmHypervisor) kvmdPidFile() string {
+	return filepath.Join(h.n.paths.RunDir, "ganeti-kvmd.pid")
+}
+
+// startKvmd makes sure ganeti-kvmd runs when user shutdowns are tracked.
+func (h *kvmHypervisor) startKvmd(hvp map[string]any) error {
+	if !isTrue(hvp["user_shutdown"]) || daemonAlive(h.kvmdPidFile()) {
+		return nil
+	}
+	if _, err := h.n.runCommand(command{Args: []string{daemonUtil, "start", "ganeti-kvmd"}, Timeout: daemonUtilTimeout}); err != nil {
+		return hvErrorf("Failed to start KVM daemon")
+	}
+	return nil
+}
+
+// prepareChroot makes the empty directory qemu chroots into (-chroot).
+func (h *kvmHypervisor) prepareChroot(name string) error {
+	dir := h.chrootDir(name)
+	if err := ensureDir(dir, 0o700); err != nil {
+		return hvErrorf("Cannot create needed directory '%s': %v", dir, err)
+	}
+	return nil
+}
+
+// CleanupInstance removes what a stopped instance left: sockets, runtime,
+// its uid, tap names and chroot.
+func (h *kvmHypervisor) CleanupInstance(name string) error {
+	if h.instanceAlive(name) {
+		return hvErrorf("Cannot cleanup a live instance")
+	}
+	if err := h.removeRuntimeFiles(name); err != nil {
+		return err
+	}
+	os.Remove(h.shutdownFile(name))
+	return nil
+}
+
+// removeRuntimeFiles is Ganeti's order: pid, sockets, runtime, uid (given
+// back to the pool), NIC files, then the chroot, which must be empty: one
+// that is not goes to the quarantine for inspection.
+func (h *kvmHypervisor) removeRuntimeFiles(name string) error {
+	ctrl := filepath.Join(h.rootDir, "ctrl", name)
+	for _, f := range []string{filepath.Join(h.rootDir, "pid", name), ctrl + ".monitor", ctrl + ".serial", ctrl + ".qmp", ctrl + ".qga", h.runtimePath(name)} {
+		os.Remove(f)
+	}
+	if err := h.releaseInstanceUID(name); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(h.rootDir, "nic", name)); err != nil {
+		return err
+	}
+	dir := h.chrootDir(name)
+	err := syscall.Rmdir(dir)
+	switch {
+	case err == nil || errors.Is(err, syscall.ENOENT):
+		return nil
+	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
+		stamp := time.Now().Format("2006-01-02_15_04_05")
+		q, err := os.MkdirTemp(filepath.Join(h.rootDir, "chroot-quarantine"), name+"-"+stamp+"-")
+		if err != nil {
+			return err
+		}
+		h.n.log.Warningf("The chroot directory of instance %s can not be removed as it is not empty. Moving it to the quarantine instead. Please investigate the contents (%s) and clean up manually", name, q)
+		// rename(2) replaces the empty directory (os.Rename refuses).
+		return syscall.Rename(dir, q)
+	}
+	return err
+}
+
+// releaseInstanceUID gives the pool uid an instance ran as (uid/<name>)
+// back to the pool.
+func (h *kvmHypervisor) releaseInstanceUID(name string) error {
+	uidFile := filepath.Join(h.rootDir, "uid", name)
+	uid := -1
+	if data, err := readFileLimited(uidFile, 64); err == nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		if uid, err = strconv.Atoi(strings.TrimSpace(first)); err != nil {
+			h.n.log.Warningf("Can't parse uid file contents of %s: %v", name, err)
+			uid = -1
+		}
+	} else if !isNotExist(err) {
+		h.n.log.Warningf("Can't read uid file of %s: %v", name, err)
+	}
+	os.Remove(uidFile)
+	if uid < 0 {
+		return nil
+	}
+	return h.n.releaseUID(uid)
 }

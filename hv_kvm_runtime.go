@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // kvmRuntime is the instance's conf/<name>.runtime: the stored qemu
@@ -71,21 +73,6 @@ func (h *kvmHypervisor) loadRuntime(name string) (*kvmRuntime, error) {
 	return &rt, nil
 }
 
-// Parameters this node does not implement yet are refused rather than
-// ignored, so an instance never runs with less than it was configured for.
-var kvmUnsupported = []struct {
-	param string
-	set   func(v any) bool
-}{
-	{"spice_bind", nonEmpty}, {"soundhw", nonEmpty}, {"usb_devices", nonEmpty},
-	{"vhost_net", isTrue}, {"use_chroot", isTrue}, {"user_shutdown", isTrue},
-	{"security_model", func(v any) bool { return v != nil && v != "" && v != "none" && v != "user" }},
-	{"cpu_mask", func(v any) bool { return v != nil && v != "" && v != "all" }},
-	{"vnc_tls", isTrue}, {"vnc_password_file", nonEmpty},
-	{"disk_type", func(v any) bool { return v != "paravirtual" && v != "ide" }},
-	{"cdrom_image_path", func(v any) bool { s, _ := v.(string); return urlPattern.MatchString(s) }},
-}
-
 func nonEmpty(v any) bool { s, _ := v.(string); return s != "" }
 func isTrue(v any) bool   { b, _ := v.(bool); return b }
 
@@ -111,21 +98,51 @@ func kvmDeviceID(kind, uuid string) string {
 	return kind + "-" + strings.Join(parts, "-")
 }
 
-// generateKVMRuntime builds the stored qemu arguments and assigns PCI
-// slots to disks, then NICs, after the reserved ones.
+// kvmSCSIDeviceTypes are the disk models that sit on the SCSI controller's
+// bus (scsi.0) rather than on the PCI bus.
+var kvmSCSIDeviceTypes = []string{"scsi-block", "scsi-cd", "scsi-generic", "scsi-hd"}
+
+var kvmSoundhwOption = regexp.MustCompile(`(?m)^-soundhw\s`)
+
+// kvmHelpOptionMentions tells whether the help text of one option (from
+// its line to the next line starting with '-') contains text; Ganeti asks
+// this for ",boot=on|off" of -drive and ",auto-read-only=on|off" of -blockdev.
+func kvmHelpOptionMentions(help, option, text string) bool {
+	for rest := help; ; {
+		i := strings.Index(rest, option)
+		if i < 0 {
+			return false
+		}
+		atLineStart := i == 0 || rest[i-1] == '\n'
+		after := rest[i+len(option):]
+		if atLineStart && after != "" && (after[0] == ' ' || after[0] == '\t' || after[0] == '\n') {
+			block := after
+			if end := strings.Index(block, "\n-"); end >= 0 {
+				block = block[:end]
+			}
+			if strings.Contains(block, text) {
+				return true
+			}
+		}
+		rest = after
+	}
+}
+
+// generateKVMRuntime builds the stored qemu arguments and assigns bus
+// slots to disks, then NICs, after the reserved ones. Only parameters
+// that are the same on every node go in here; the rest is added at start
+// (executeKVMRuntime).
 func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, paused bool, help, machines string) (*kvmRuntime, error) {
 	hvp := inst.HVParams
-	for _, u := range kvmUnsupported {
-		if v, ok := hvp[u.param]; ok && u.set(v) {
-			return nil, hvErrorf("KVM parameter %s=%v is not supported on this node yet", u.param, v)
-		}
-	}
 	maxMem, err := inst.beInt("maxmem")
 	if err != nil {
 		return nil, err
 	}
 	vcpus, err := inst.beInt("vcpus")
 	if err != nil {
+		return nil, err
+	}
+	if _, err := kvmCPUMasks(hvStr(hvp, "cpu_mask"), vcpus); err != nil {
 		return nil, err
 	}
 	name := inst.Name
@@ -137,8 +154,20 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 			smp += fmt.Sprintf(",%s=%d", k, v)
 		}
 	}
-	cmd = append(cmd, "-smp", smp, "-pidfile", filepath.Join(h.rootDir, "pid", name),
-		"-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.LogDir, "kvm", name+".log"))
+	cmd = append(cmd, "-smp", smp, "-pidfile", filepath.Join(h.rootDir, "pid", name))
+	if snd := hvStr(hvp, "soundhw"); snd != "" {
+		// QEMU 7.1 dropped -soundhw; passing it would only make qemu exit.
+		if !kvmSoundhwOption.MatchString(help) {
+			return nil, hvErrorf("soundhw is configured but this qemu has no -soundhw option (removed in QEMU 7.1); use kvm_extra with -audio or -device instead")
+		}
+		cmd = append(cmd, "-soundhw", snd)
+	}
+	diskType := hvStr(hvp, "disk_type")
+	if contains(kvmSCSIDeviceTypes, diskType) {
+		// Name the controller, so that disks can be put on its bus.
+		cmd = append(cmd, "-device", hvStr(hvp, "scsi_controller_type")+",id=scsi")
+	}
+	cmd = append(cmd, "-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.LogDir, "kvm", name+".log"))
 	if acpi, ok := hvp["acpi"].(bool); ok && !acpi {
 		cmd = append(cmd, "-no-acpi")
 	}
@@ -166,19 +195,27 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	if kernel == "" && boot == "network" {
 		cmd = append(cmd, "-boot", "n")
 	}
+	cdromType := hvStr(hvp, "cdrom_disk_type")
+	if cdromType == "" {
+		cdromType = diskType
+	}
 	if img := hvStr(hvp, "cdrom_image_path"); img != "" {
-		bootCD := kernel == "" && boot == "cdrom"
-		iface := ",if=virtio"
-		if bootCD {
-			iface = ",if=ide"
-			cmd = append(cmd, "-boot", "d")
+		opts, err := kvmCdromOption(img, cdromType, kernel == "" && boot == "cdrom", kvmHelpOptionMentions(help, "-drive", ",boot=on|off"))
+		if err != nil {
+			return nil, err
 		}
-		cmd = append(cmd, "-drive", "file="+img+",media=cdrom,format=raw"+iface)
+		cmd = append(cmd, opts...)
+	}
+	if img := hvStr(hvp, "cdrom2_image_path"); img != "" {
+		opts, err := kvmCdromOption(img, cdromType, false, false)
+		if err != nil {
+			return nil, err
+		}
+		cmd = append(cmd, opts...)
 	}
 	if img := hvStr(hvp, "floppy_image_path"); img != "" {
-		bootFloppy := kernel == "" && boot == "floppy"
 		opt := ""
-		if bootFloppy {
+		if kernel == "" && boot == "floppy" {
 			cmd = append(cmd, "-boot", "a")
 			opt = ",boot=on"
 		}
@@ -206,6 +243,7 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	}
 	cmd = append(cmd, "-usb")
 	vnc := hvStr(hvp, "vnc_bind_address")
+	spice := hvStr(hvp, "spice_bind")
 	if m := hvStr(hvp, "usb_mouse"); m != "" {
 		cmd = append(cmd, "-usbdevice", m)
 	} else if vnc != "" {
@@ -213,11 +251,13 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	}
 	switch {
 	case vnc != "":
-		arg, err := kvmVNCArg(vnc, inst)
+		cmd = append(cmd, h.kvmVNCArgs(vnc, inst)...)
+	case spice != "":
+		args, err := h.kvmSpiceArgs(spice, inst)
 		if err != nil {
 			return nil, err
 		}
-		cmd = append(cmd, "-vnc", arg)
+		cmd = append(cmd, args...)
 	case strings.Contains(help, "-display"):
 		cmd = append(cmd, "-display", "none")
 	default:
@@ -226,11 +266,21 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	if isTrue(hvp["use_localtime"]) {
 		cmd = append(cmd, "-rtc", "base=localtime")
 	}
+	if isTrue(hvp["use_chroot"]) {
+		cmd = append(cmd, "-chroot", h.chrootDir(name))
+	}
 	if c := hvStr(hvp, "cpu_type"); c != "" {
 		cmd = append(cmd, "-cpu", c)
 	}
 	if v := hvStr(hvp, "vga"); v != "" {
 		cmd = append(cmd, "-vga", v)
+	} else if spice != "" {
+		cmd = append(cmd, "-vga", "qxl")
+	}
+	if devs := hvStr(hvp, "usb_devices"); devs != "" {
+		for _, d := range strings.Split(devs, ",") {
+			cmd = append(cmd, "-usbdevice", d)
+		}
 	}
 	if strings.Contains(help, "-uuid") && inst.UUID != "" {
 		cmd = append(cmd, "-uuid", inst.UUID)
@@ -245,32 +295,21 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		}
 	}
 
-	// PCI slots: the first kvm_pci_reservations are taken; disks, then NICs.
-	reserved := hvInt(hvp, "kvm_pci_reservations")
-	if _, ok := hvp["kvm_pci_reservations"]; !ok {
-		reserved = 12
-	}
-	next := reserved
-	slot := func() (string, error) {
-		if next >= 32 {
-			return "", hvErrorf("All slots occupied")
-		}
-		next++
-		return fmt.Sprintf("0x%x", next-1), nil
-	}
+	// Bus slots: disks first, then NICs, each on the lowest free slot.
+	slots := newKVMBusSlots(hvp)
 	rt := &kvmRuntime{Cmd: cmd, NICs: []map[string]any{}, HVParams: hvp, Disks: [][3]any{}}
 	for i, d := range inst.DisksInfo {
 		if d.Mode != "" && d.Mode != "rw" {
 			return nil, hvErrorf("Instance has read-only disks which are not supported by KVM")
 		}
-		addr, err := slot()
+		hvinfo, err := slots.hvinfo(kvmDiskDriver(hvp), kvmDeviceID("disk", d.UUID), kvmDiskBus(diskType))
 		if err != nil {
 			return nil, err
 		}
 		raw, _ := json.Marshal(d)
 		var obj map[string]any
 		json.Unmarshal(raw, &obj)
-		obj["hvinfo"] = orderedHVInfo{{"driver", kvmDiskDriver(hvp)}, {"id", kvmDeviceID("disk", d.UUID)}, {"bus", "pci.0"}, {"addr", addr}}
+		obj["hvinfo"] = hvinfo
 		link := ""
 		if i < len(links) {
 			link = links[i]
@@ -278,7 +317,8 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		rt.Disks = append(rt.Disks, [3]any{obj, link, nil})
 	}
 	for _, nic := range inst.NICs {
-		addr, err := slot()
+		uuid, _ := nic["uuid"].(string)
+		hvinfo, err := slots.hvinfo(kvmNICDriver(hvp), kvmDeviceID("nic", uuid), kvmPCIBus)
 		if err != nil {
 			return nil, err
 		}
@@ -286,13 +326,122 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		for k, v := range nic {
 			obj[k] = v
 		}
-		uuid, _ := nic["uuid"].(string)
-		obj["hvinfo"] = orderedHVInfo{{"driver", kvmNICDriver(hvp)}, {"id", kvmDeviceID("nic", uuid)}, {"bus", "pci.0"}, {"addr", addr}}
+		obj["hvinfo"] = hvinfo
 		rt.NICs = append(rt.NICs, obj)
 	}
 	return rt, nil
 }
 
+const (
+	kvmPCIBus  = "pci.0"
+	kvmSCSIBus = "scsi.0"
+)
+
+// kvmDiskBus is where a disk model attaches. Models without a -device
+// (ide, scsi, sd...) still get a PCI slot, as in Ganeti.
+func kvmDiskBus(diskType string) string {
+	if contains(kvmSCSIDeviceTypes, diskType) {
+		return kvmSCSIBus
+	}
+	return kvmPCIBus
+}
+
+// kvmBusSlots are the used slots of the first PCI bus (32) and of the
+// SCSI bus (16 targets).
+type kvmBusSlots map[string][]bool
+
+func newKVMBusSlots(hvp map[string]any) kvmBusSlots {
+	reserved := 12
+	if _, ok := hvp["kvm_pci_reservations"]; ok {
+		reserved = hvInt(hvp, "kvm_pci_reservations")
+	}
+	s := kvmBusSlots{kvmPCIBus: make([]bool, 32), kvmSCSIBus: make([]bool, 16)}
+	for i := 0; i < reserved && i < 32; i++ {
+		s[kvmPCIBus][i] = true
+	}
+	return s
+}
+
+// markUsed records the slot an existing device (its hvinfo) occupies.
+func (s kvmBusSlots) markUsed(hvinfo any) {
+	m, ok := hvinfo.(map[string]any)
+	if !ok {
+		return
+	}
+	switch m["bus"] {
+	case kvmPCIBus:
+		if a, _ := m["addr"].(string); pciAddr.MatchString(a) {
+			if n, err := strconv.ParseInt(a[2:], 16, 32); err == nil && n < 32 {
+				s[kvmPCIBus][n] = true
+			}
+		}
+	case kvmSCSIBus:
+		if n, ok := m["scsi-id"].(float64); ok && n >= 0 && n < 16 {
+			s[kvmSCSIBus][int(n)] = true
+		}
+	}
+}
+
+// hvinfo takes the lowest free slot of bus for a new device.
+func (s kvmBusSlots) hvinfo(driver, id, bus string) (orderedHVInfo, error) {
+	slot := -1
+	for i, used := range s[bus] {
+		if !used {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		return nil, hvErrorf("All slots occupied")
+	}
+	s[bus][slot] = true
+	info := orderedHVInfo{{"driver", driver}, {"id", id}, {"bus", bus}}
+	if bus == kvmSCSIBus {
+		return append(info, [2]any{"channel", 0}, [2]any{"scsi-id", slot}, [2]any{"lun", 0}), nil
+	}
+	return append(info, [2]any{"addr", fmt.Sprintf("0x%x", slot)}), nil
+}
+
+// kvmCdromOption is the -drive (and -boot d) of a CD-ROM image; an image
+// given as a URL must answer a HEAD request (qemu fails obscurely
+// otherwise).
+func kvmCdromOption(img, diskType string, boot, bootFlag bool) ([]any, error) {
+	opts := ",media=cdrom,format=raw"
+	if urlPattern.MatchString(img) {
+		if !urlReachable(img) {
+			return nil, hvErrorf("Cdrom ISO image '%s' is not accessible", img)
+		}
+		opts = ",media=cdrom"
+	}
+	var args []any
+	switch {
+	case boot:
+		opts += ",if=ide"
+		args = append(args, "-boot", "d")
+		if bootFlag {
+			opts += ",boot=on"
+		}
+	case diskType == "paravirtual":
+		opts += ",if=virtio"
+	default:
+		opts += ",if=" + diskType
+	}
+	return append(args, "-drive", "file="+img+opts), nil
+}
+
+// urlTimeout bounds the HEAD request for a CD-ROM URL (Ganeti has none).
+var urlTimeout = 30 * time.Second
+
+func urlReachable(url string) bool {
+	client := &http.Client{Timeout: urlTimeout}
+	resp, err := client.Head(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	// urllib raises for HTTP error statuses too.
+	return resp.StatusCode < 400
+}
 func kvmDiskDriver(hvp map[string]any) string {
 	if t := hvStr(hvp, "disk_type"); t != "" && t != "paravirtual" {
 		return t
@@ -307,8 +456,9 @@ func kvmNICDriver(hvp map[string]any) string {
 	return "virtio-net-pci"
 }
 
-// orderedHVInfo keeps Ganeti's key order, which the -device strings use.
-type orderedHVInfo [][2]string
+// orderedHVInfo keeps Ganeti's key order, which the -device strings use;
+// values are strings, except the SCSI numbers.
+type orderedHVInfo [][2]any
 
 func (o orderedHVInfo) MarshalJSON() ([]byte, error) {
 	var b strings.Builder
@@ -332,7 +482,9 @@ func deviceString(hvinfo any) (driver, id, device string) {
 	var pairs [][2]string
 	switch h := hvinfo.(type) {
 	case orderedHVInfo:
-		pairs = h
+		for _, kv := range h {
+			pairs = append(pairs, [2]string{pyStr(kv[0]), pyStr(kv[1])})
+		}
 	case map[string]any:
 		for _, k := range []string{"driver", "id", "bus", "addr", "channel", "scsi-id", "lun"} {
 			if v, ok := h[k]; ok {
@@ -355,33 +507,6 @@ func deviceString(hvinfo any) (driver, id, device string) {
 	return driver, id, strings.Join(append([]string{driver}, parts...), ",")
 }
 
-// kvmVNCArg is -vnc's argument for an IP address bind (interfaces and
-// TLS are refused above or resolved here).
-func kvmVNCArg(addr string, inst *instance) (string, error) {
-	if isNetInterface(addr) {
-		ifi, err := netInterfaceIPv4(addr)
-		if err == nil {
-			addr = ifi
-		}
-	}
-	port := 0
-	if inst.NetworkPort != nil {
-		port = *inst.NetworkPort
-	}
-	if port <= 5900 {
-		return "none", nil
-	}
-	display := port - 5900
-	switch {
-	case addr == "0.0.0.0":
-		return fmt.Sprintf(":%d", display), nil
-	case strings.Contains(addr, ":"):
-		return fmt.Sprintf("[%s]:%d", addr, display), nil
-	}
-	return fmt.Sprintf("%s:%d", addr, display), nil
-}
-
-func netInterfaceIPv4(name string) (string, error) {
-	o := &options{iface: name}
-	return bindAddress(o, 4)
+func (h *kvmHypervisor) chrootDir(name string) string {
+	return filepath.Join(h.rootDir, "chroot", name)
 }

@@ -109,6 +109,9 @@ func (n *node) validateKVMParams(p map[string]any) error {
 			return fmt.Errorf("Error while executing backend function: '%s'", name)
 		}
 	}
+	if err := checkKVMParameterSyntax(p); err != nil {
+		return err
+	}
 	for _, c := range kvmNodeChecks {
 		v := p[c.name]
 		if c.name != "kvm_path" && isEmptyParam(v) {

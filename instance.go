@@ -268,8 +268,19 @@ func (n *node) shutdownInstance(inst *instance, hv instanceHypervisor, timeout t
 			}
 		}
 	}
+	if c, ok := hv.(instanceCleaner); ok {
+		if err := c.CleanupInstance(inst.Name); err != nil {
+			n.log.Warningf("Failed to execute post-shutdown cleanup step: %v", err)
+		}
+	}
 	n.removeDiskLinks(inst.Name, len(inst.DisksInfo))
 	return nil
+}
+
+// instanceCleaner removes what a stopped instance left behind (KVM:
+// sockets, runtime file, uid, chroot).
+type instanceCleaner interface {
+	CleanupInstance(name string) error
 }
 
 // rpcInstanceStart: [instance, startup_paused, reason].

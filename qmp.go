@@ -142,16 +142,20 @@ func (c *qmpClient) SendFD(f *os.File) error {
 
 // HasCommand tells whether QEMU offers a QMP command.
 func (c *qmpClient) HasCommand(name string) bool {
-	ret, err := c.Execute("query-commands", nil)
+	return c.lists("query-commands", "name", name)
+}
+
+// lists tells whether a query answering a list of objects has one whose
+// key is value (false when the query fails).
+func (c *qmpClient) lists(query, key, value string) bool {
+	ret, err := c.Execute(query, nil)
 	if err != nil {
 		return false
 	}
-	var cmds []struct {
-		Name string `json:"name"`
-	}
-	json.Unmarshal(ret, &cmds)
-	for _, cmd := range cmds {
-		if cmd.Name == name {
+	var items []map[string]any
+	json.Unmarshal(ret, &items)
+	for _, it := range items {
+		if it[key] == value {
 			return true
 		}
 	}

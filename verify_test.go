@@ -236,12 +236,8 @@ func TestHypervisorValidateParams(t *testing.T) {
 	n, _ := newTestNode(t)
 	kvm := filepath.Join(t.TempDir(), "kvm")
 	os.WriteFile(kvm, []byte("#!/bin/sh\ncase \"$1\" in --help) cat "+mustAbs(t, "testdata/kvm-help.txt")+";; -machine) echo 'pc-i440fx-7.2 Standard PC (i440FX + PIIX, 1996) (default)';; esac\n"), 0o755)
-	full := map[string]any{}
-	for _, p := range kvmParameters {
-		full[p] = ""
-	}
+	full := kvmDefaults()
 	full["kvm_path"] = kvm
-	full["acpi"] = true
 	mustOK(t, call(t, n, "hypervisor_validate_params", "kvm", full), nil)
 	mustOK(t, call(t, n, "hypervisor_validate_params", "fake", map[string]any{"migration_mode": "live"}), nil)
 
@@ -262,6 +258,51 @@ func TestHypervisorValidateParams(t *testing.T) {
 	mustFail(t, call(t, n, "hypervisor_validate_params", "kvm", full), "Error while executing backend function: 'vnc_bind_address'")
 	mustFail(t, call(t, n, "hypervisor_validate_params", "fake", map[string]any{}), "'migration_mode'")
 	mustFail(t, call(t, n, "hypervisor_validate_params", "vmware", map[string]any{}), "Unknown hypervisor type 'vmware'")
+
+	// Ganeti's syntax checks (the master's CheckParameterSyntax) come
+	// first, then the node's own checks, each with Ganeti's message.
+	for _, c := range []struct {
+		changes map[string]any
+		want    string
+	}{
+		{map[string]any{"kvm_path": "kvm"}, "Parameter 'kvm_path' fails syntax check: must be an absolute normalized path (current value: 'kvm')"},
+		{map[string]any{"kernel_path": "/boot/../vmlinuz"}, "Parameter 'kernel_path' fails syntax check: must be an absolute normalized path (current value: '/boot/../vmlinuz')"},
+		{map[string]any{"cdrom_image_path": "cd.iso"}, "Parameter 'cdrom_image_path' fails syntax check: must be an absolute normalized path or a URL (current value: 'cd.iso')"},
+		{map[string]any{"cdrom_image_path": "/nonexistent.iso"}, "Parameter 'cdrom_image_path' fails validation: not found or not a file or URL (current value: '/nonexistent.iso')"},
+		{map[string]any{"boot_order": ""}, "Parameter 'boot_order' is required but is currently not defined"},
+		{map[string]any{"boot_order": "usb"}, "Parameter 'boot_order' fails syntax check: The value must be one of: cdrom, disk, floppy, network (current value: 'usb')"},
+		{map[string]any{"disk_type": "nvme"}, "Parameter 'disk_type' fails syntax check: The value must be one of: ide, mtd, paravirtual, pflash, scsi, scsi-block, scsi-cd, scsi-generic, scsi-hd, sd (current value: 'nvme')"},
+		{map[string]any{"scsi_controller_type": "pvscsi"}, "Parameter 'scsi_controller_type' fails syntax check: The value must be one of: lsi, megasas, virtio-scsi-pci (current value: 'pvscsi')"},
+		{map[string]any{"migration_port": 65535.0}, "Parameter 'migration_port' fails syntax check: invalid port number (current value: '65535')"},
+		{map[string]any{"migration_bandwidth": -1.0}, "Parameter 'migration_bandwidth' fails syntax check: cannot be negative (current value: '-1')"},
+		{map[string]any{"migration_mode": "fast"}, "Parameter 'migration_mode' fails syntax check: invalid migration mode (current value: 'fast')"},
+		{map[string]any{"virtio_net_queues": 9.0}, "Parameter 'virtio_net_queues' fails syntax check: invalid number of queues (current value: '9')"},
+		{map[string]any{"cpu_mask": "0-1:x"}, "Parameter 'cpu_mask' fails syntax check: Multiple CPU mask definition is not well-formed (current value: '0-1:x')"},
+		{map[string]any{"cpu_cores": -2.0}, "Parameter 'cpu_cores' fails syntax check: cannot be negative (current value: '-2')"},
+		{map[string]any{"kvm_pci_reservations": 33.0}, "Parameter 'kvm_pci_reservations' fails syntax check: The number of PCI slots managed by QEMU (max: 32) (current value: '33')"},
+		{map[string]any{"spice_ip_version": 5.0}, "Parameter 'spice_ip_version' fails syntax check: The SPICE IP version should be 4 or 6 (current value: '5')"},
+		{map[string]any{"spice_streaming_video": "on"}, "Parameter 'spice_streaming_video' fails syntax check: The value must be one of: all, filter, off (current value: 'on')"},
+		{map[string]any{"boot_order": "cdrom"}, "Cannot boot from cdrom without an ISO path"},
+		{map[string]any{"kernel_path": "/nonexistent/vmlinuz", "root_path": ""}, "Need a root partition for the instance, if a kernel is defined"},
+		{map[string]any{"security_model": "user"}, "A security domain (user to run kvm as) must be specified"},
+		{map[string]any{"security_model": "pool", "security_domain": "nobody"}, "Cannot have a security domain when the security model is 'none' or 'pool'"},
+		{map[string]any{"security_model": "user", "security_domain": "no-such-user-here"}, "Unknown security domain user no-such-user-here"},
+		{map[string]any{"serial_speed": 1234.0}, "Invalid serial console speed, must be one of: 75, 110, 300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 115200, 230400, 345600, 460800"},
+		{map[string]any{"vnc_x509_verify": true}, "vnc_x509_path must be defined, if vnc_x509_verify is"},
+		{map[string]any{"vnc_x509_path": "/nonexistent/x509"}, "Parameter 'vnc_x509_path' fails validation: not found or not a directory (current value: '/nonexistent/x509')"},
+		{map[string]any{"spice_bind": "127.0.0.1", "spice_ip_version": 6.0}, "SPICE: Got an IPv4 address (127.0.0.1), but the specified IP version is 6"},
+		{map[string]any{"spice_bind": "::1", "spice_ip_version": 4.0}, "SPICE: Got an IPv6 address (::1), but the specified IP version is 4"},
+		{map[string]any{"spice_use_tls": true}, "SPICE: spice_use_tls requires spice_bind to be set"},
+		{map[string]any{"spice_bind": "no-such-interface"}, "SPICE: The spice_bind parameter must be either a valid IP address or interface name"},
+		{map[string]any{"disk_aio": "native"}, "When 'disk_aio' is set to 'native', the only supported value for 'disk_cache' is 'none'."},
+	} {
+		params := kvmDefaults()
+		params["kvm_path"] = kvm
+		for k, v := range c.changes {
+			params[k] = v
+		}
+		mustFail(t, call(t, n, "hypervisor_validate_params", "kvm", params), c.want)
+	}
 }
 
 func TestOSValidate(t *testing.T) {
