@@ -30,6 +30,7 @@ SCENARIO_LIST=(
   instance-reinstall
   instance-rename
   instance-kvm
+  instance-kvm-disk-hotplug
   rpc-probes
   cluster-destroy
 )
@@ -546,6 +547,53 @@ scenario_instance_kvm() {
     run_clean 180 gnt-instance reboot --type=hard --shutdown-timeout=5 $i &&
     run_clean 180 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
   ! pgrep -f -- "-name $i" >/dev/null || fail "qemu still running after remove"
+}
+
+# qemu_monitor INSTANCE COMMAND: a command on the KVM instance's human
+# monitor, through gnt (output in $OUT).
+qemu_monitor() {
+  gnt 30 sh -c "echo '$2' | socat -t 2 - UNIX-CONNECT:/run/ganeti/kvm-hypervisor/ctrl/$1.monitor"
+}
+
+# Hot-plug a second disk into a running KVM instance: Ganeti shows it and
+# qemu has the drive (disk-<first 18 characters of the disk's UUID>, on an
+# fd set). The guest has no OS, so it never releases the PCI device:
+# hot-unplugging fails after drive_del (the Python daemon: "Device ... should
+# have been removed but is still there"); Ganeti warns, goes on and removes
+# the disk from its configuration and its file from the node, while qemu keeps
+# the PCI device without its drive.
+scenario_instance_kvm_disk_hotplug() {
+  need_cluster || return 1
+  local i=inst5.example.com disk1 id
+  ensure_test_os
+  run_clean 300 gnt-instance add -t file --disk 0:size=1G -o e2eos+default -H kvm -B minmem=64M,maxmem=128M \
+    --no-ip-check --no-name-check -n "$NODE" $i || { remove_instance $i; return 1; }
+  run_clean 180 gnt-instance modify --hotplug --disk add:size=1G $i || { remove_instance $i; return 1; }
+  grep -q "Hotplug done" "$OUT" || { fail "disk not hot-plugged: $(last_line)"; remove_instance $i; return 1; }
+  grep -q "disk/1 -> hotplug:done" "$OUT" || { fail "no 'disk/1 -> hotplug:done': $(last_line)"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance info $i || { remove_instance $i; return 1; }
+  grep -qE '^ +- disk/1: file, size 1.0G' "$OUT" || { fail "gnt-instance info shows no disk/1 of 1.0G"; remove_instance $i; return 1; }
+  disk1=$(grep -oE "on primary: $FILE_DIR/$i/[^ ]*disk1" "$OUT" | sed 's/^on primary: //')
+  [ -f "$disk1" ] || { fail "no disk/1 file (${disk1:-none in gnt-instance info})"; remove_instance $i; return 1; }
+  id=disk-$(awk '/- disk\/1:/ { d = 1 } d && /UUID:/ { print substr($2, 1, 18); exit }' "$OUT")
+  [ ${#id} = 23 ] || { fail "no UUID for disk/1 in gnt-instance info"; remove_instance $i; return 1; }
+  qemu_monitor $i "info block" || { fail "qemu monitor: $(last_line)"; remove_instance $i; return 1; }
+  grep -qE "^$id \(.*\): /dev/fdset/[0-9]+ " "$OUT" || { fail "qemu has no drive $id on an fd set"; remove_instance $i; return 1; }
+
+  gnt 180 gnt-instance modify --hotplug --disk remove $i || { fail "disk remove failed (exit $?): $(last_line)"; remove_instance $i; return 1; }
+  grep -q "Could not hotplug device: .*should have been removed but is still there" "$OUT" ||
+    { fail "hot-unplug did not fail as with the Python daemon: $(grep -m1 -i 'hotplug' "$OUT" | strip_time)"; remove_instance $i; return 1; }
+  grep -q "disk/1 -> hotplug:failed" "$OUT" || { fail "no 'disk/1 -> hotplug:failed': $(last_line)"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance info $i || { remove_instance $i; return 1; }
+  ! grep -qE '^ +- disk/1:' "$OUT" || { fail "gnt-instance info still shows disk/1"; remove_instance $i; return 1; }
+  [ ! -e "$disk1" ] || { fail "disk/1 file left: $disk1"; remove_instance $i; return 1; }
+  qemu_monitor $i "info block" || { fail "qemu monitor: $(last_line)"; remove_instance $i; return 1; }
+  ! grep -q "^$id " "$OUT" || { fail "qemu still has the drive $id (no drive_del)"; remove_instance $i; return 1; }
+  qemu_monitor $i "info pci" || { fail "qemu monitor: $(last_line)"; remove_instance $i; return 1; }
+  grep -qF "id \"$id\"" "$OUT" || { fail "qemu released the PCI device $id: the guest has no OS to do so"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance list --no-headers -o name,status $i || { remove_instance $i; return 1; }
+  grep -qE "^$i +running" "$OUT" || { fail "not running after the hot-unplug: $(last_line)"; remove_instance $i; return 1; }
+  run_clean 180 gnt-instance remove -f --shutdown-timeout=5 $i || { remove_instance $i; return 1; }
 }
 
 # Optional (E2E_PROBES=1, or named in SCENARIOS): make the cluster call
