@@ -750,6 +750,7 @@ run_scenarios() {
   fi
   local passed=0 failed=0
   : >"$RESULTS/results.txt"
+  : >"$RESULTS/durations.txt"
   for name in "${selected[@]}"; do
     fn=scenario_${name//-/_}
     SCENARIO_LOG=$RESULTS/scenarios/$name.log
@@ -757,7 +758,7 @@ run_scenarios() {
     REASON=""
     echo "$name" >/run/e2e/scenario   # read by noded-trace.py
     off=$(rpc_offset)
-    local line
+    local line start=$SECONDS
     if ! declare -F "$fn" >/dev/null; then
       line="FAIL $name: no function $fn"
     elif "$fn" </dev/null; then
@@ -766,6 +767,7 @@ run_scenarios() {
       line="FAIL $name: ${REASON:-failed}"
     fi
     rpc_record "$name" "$off"
+    printf '%4ds %s\n' $((SECONDS - start)) "$name" >>"$RESULTS/durations.txt"
     case $line in PASS*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
     echo "$line"
     echo "$line" >>"$RESULTS/results.txt"
