@@ -202,22 +202,28 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	}
 	hvinfo := rt.NICs[idx]["hvinfo"]
 	_, id, _ := deviceString(hvinfo)
+	// As Ganeti: device_del and netdev_del, the NIC file goes, and only then
+	// the check that the guest released the device, whose failure leaves
+	// the runtime file as it was.
 	if _, err := c.Execute("device_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
+	if _, err := c.Execute("netdev_del", map[string]any{"id": id}); err != nil {
+		return nil, hvErrorf("%v", err)
+	}
+	os.Remove(filepath.Join(h.rootDir, "nic", inst.Name, strconv.Itoa(seq)))
 	if !h.devicePresent(c, id, false, false) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}
-	if _, err := c.Execute("netdev_del", map[string]any{"id": id}); err != nil {
-		h.n.log.Warningf("netdev_del %s: %v", id, err)
-	}
-	os.Remove(filepath.Join(h.rootDir, "nic", inst.Name, strconv.Itoa(seq)))
 	rt.NICs = append(rt.NICs[:idx], rt.NICs[idx+1:]...)
 	if err := h.saveRuntime(inst.Name, rt); err != nil {
 		return nil, err
 	}
 	return hvinfo, nil
 }
+
+// hotplugCheckDelay separates devicePresent's tries (Ganeti: a second).
+var hotplugCheckDelay = time.Second
 
 // devicePresent waits (5 tries, a second apart) until the device is
 // present (want) or gone (!want), and reports whether that happened. A
@@ -228,7 +234,7 @@ func (h *kvmHypervisor) devicePresent(c *qmpClient, id string, want, drives bool
 		if kvmDeviceFound(c, id, drives) == want {
 			return true
 		}
-		time.Sleep(time.Second)
+		time.Sleep(hotplugCheckDelay)
 	}
 	return false
 }
@@ -359,13 +365,18 @@ func (h *kvmHypervisor) hotDelDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	obj := rt.Disks[idx][0].(map[string]any)
 	hvinfo := obj["hvinfo"]
 	_, id, _ := deviceString(hvinfo)
+	// As Ganeti: device_del, then drive_del (its outcome unchecked: Ganeti
+	// sends it through the human monitor and reads no answer), and only then
+	// the check that the guest released the device. A guest that never does
+	// (no OS, no ACPI hotplug) keeps a PCI device without its drive, and the
+	// runtime file keeps the disk.
 	if _, err := c.Execute("device_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
-	if !h.devicePresent(c, id, false, false) {
+	c.Execute("human-monitor-command", map[string]any{"command-line": "drive_del " + id})
+	if !h.devicePresent(c, id, false, true) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}
-	c.Execute("human-monitor-command", map[string]any{"command-line": "drive_del " + id})
 	rt.Disks = append(rt.Disks[:idx], rt.Disks[idx+1:]...)
 	if err := h.saveRuntime(inst.Name, rt); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ SETUP_LOG=$RESULTS/setup.log
 save_logs() {
   cp -a /var/log/ganeti/. "$LOGS/" 2>/dev/null
   [ -f /run/e2e/sshd.log ] && cp /run/e2e/sshd.log "$LOGS/" 2>/dev/null
+  [ -f /run/e2e/os-calls.log ] && cp /run/e2e/os-calls.log "$LOGS/" 2>/dev/null
 }
 trap save_logs EXIT
 
@@ -76,7 +77,8 @@ setup() {
     echo "127.0.0.1 localhost"
     echo "$NODE_IP $NODE node1"
     echo "$CLUSTER_IP $CLUSTER cluster"
-    for i in 1 2 3 4 5; do echo "10.77.0.1$i inst$i.example.com inst$i"; done
+    # inst1..inst12 on 10.77.0.11..19, 10.77.0.110..112
+    for i in $(seq 1 12); do echo "10.77.0.1$i inst$i.example.com inst$i"; done
   } >/run/e2e/hosts
   echo "$NODE" >/run/e2e/hostname
   step "/etc/hosts" mount --bind /run/e2e/hosts /etc/hosts || return 1

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A guest that never releases a hot-unplugged PCI device (no OS, no ACPI
+// hotplug): as Ganeti, the daemon still sends drive_del (disks) or
+// netdev_del (NICs, whose tap file also goes) right after device_del, and
+// only then reports that the device is still there.
+func TestKVMHotDelUnreleasedDevice(t *testing.T) {
+	defer func(d time.Duration) { hotplugCheckDelay = d }(hotplugCheckDelay)
+	hotplugCheckDelay = time.Millisecond
+	const diskUUID = "6ad0d1aa-03cb-4384-ba0e-c10f55fc77b5"
+	const nicUUID = "ea8fc518-67a1-424e-9a54-c9cae0a7b60a"
+	diskID, nicID := kvmDeviceID("disk", diskUUID), kvmDeviceID("nic", nicUUID)
+	stillThere := `{"return": [{"bus": 0, "devices": [{"qdev_id": "` + diskID + `"}, {"qdev_id": "` + nicID + `"}]}]}`
+	replies := map[string][]string{
+		"qmp_capabilities":      {`{"return": {}}`},
+		"device_del":            {`{"return": {}}`},
+		"netdev_del":            {`{"return": {}}`},
+		"human-monitor-command": {`{"return": ""}`},
+		"query-pci":             {stillThere},
+	}
+	n, _ := newTestNode(t)
+	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
+	inst := &instance{Name: "inst5.example.com"}
+	rt := func() *kvmRuntime {
+		return &kvmRuntime{
+			HVParams: map[string]any{},
+			Disks: [][3]any{{map[string]any{"uuid": diskUUID, "hvinfo": map[string]any{
+				"driver": "virtio-blk-pci", "id": diskID, "bus": "pci.0", "addr": "0xe"}}, "/x", nil}},
+			NICs: []map[string]any{{"uuid": nicUUID, "hvinfo": map[string]any{
+				"driver": "virtio-net-pci", "id": nicID, "bus": "pci.0", "addr": "0xd"}}},
+		}
+	}
+	commands := func(seen <-chan string) []string {
+		var got []string
+		for {
+			select {
+			case line := <-seen:
+				if i := strings.Index(line, `"execute":"`); i >= 0 {
+					cmd := line[i+len(`"execute":"`):]
+					cmd = cmd[:strings.IndexByte(cmd, '"')]
+					if strings.Contains(line, "drive_del") {
+						cmd += " drive_del"
+					}
+					got = append(got, cmd)
+				}
+			case <-time.After(100 * time.Millisecond):
+				return got
+			}
+		}
+	}
+
+	path, seen := scriptedQMP(t, replies)
+	c, err := dialQMP(path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rt()
+	_, err = h.hotDelDisk(c, inst, r, diskUUID)
+	c.Close()
+	if err == nil || err.Error() != "Device "+diskID+" should have been removed but is still there" {
+		t.Fatalf("disk removal error %v", err)
+	}
+	got := strings.Join(commands(seen), ",")
+	if want := "qmp_capabilities,device_del,human-monitor-command drive_del,query-pci,query-pci,query-pci,query-pci,query-pci"; got != want {
+		t.Fatalf("disk removal sent %s, want %s", got, want)
+	}
+	if len(r.Disks) != 1 {
+		t.Fatal("the runtime lost the disk the guest did not release")
+	}
+
+	nicFile := filepath.Join(h.rootDir, "nic", inst.Name, "1")
+	os.MkdirAll(filepath.Dir(nicFile), 0o755)
+	os.WriteFile(nicFile, []byte("tap1\n"), 0o644)
+	path, seen = scriptedQMP(t, replies)
+	if c, err = dialQMP(path, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r = rt()
+	_, err = h.hotDelNIC(c, inst, r, nicUUID, 1)
+	c.Close()
+	if err == nil || err.Error() != "Device "+nicID+" should have been removed but is still there" {
+		t.Fatalf("NIC removal error %v", err)
+	}
+	got = strings.Join(commands(seen), ",")
+	if want := "qmp_capabilities,device_del,netdev_del,query-pci,query-pci,query-pci,query-pci,query-pci"; got != want {
+		t.Fatalf("NIC removal sent %s, want %s", got, want)
+	}
+	if _, err := os.Stat(nicFile); !os.IsNotExist(err) {
+		t.Fatalf("NIC file left: %v", err)
+	}
+	if len(r.NICs) != 1 {
+		t.Fatal("the runtime lost the NIC the guest did not release")
+	}
+}
