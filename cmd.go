@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +35,14 @@ type command struct {
 	Timeout time.Duration // 0 means defaultCommandTimeout
 	// ExtraFiles are inherited as fds 3, 4, ... (qemu's tap devices).
 	ExtraFiles []*os.File
+	// Streams for long-running data commands (disk transfers): standard
+	// input read from StdinFrom, standard output written to StdoutTo
+	// instead of being captured, standard error copied to StderrTo too.
+	StdinFrom io.Reader
+	StdoutTo  io.Writer
+	StderrTo  io.Writer
+	// Ctx, when set, ends the command (killing its process group) when done.
+	Ctx context.Context
 }
 
 // cmdResult is what a finished command left.
@@ -88,7 +99,11 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 		timeout = defaultCommandTimeout
 	}
 	cmdline := strings.Join(c.Args, " ")
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := c.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	env := []string{}
@@ -101,8 +116,17 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
+	if c.StdinFrom != nil {
+		cmd.Stdin = c.StdinFrom
+	}
 	stdout, stderr := &boundedBuffer{}, &boundedBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if c.StdoutTo != nil {
+		cmd.Stdout = c.StdoutTo
+	}
+	if c.StderrTo != nil {
+		cmd.Stderr = io.MultiWriter(stderr, c.StderrTo)
+	}
 	// Own process group, so a timeout also ends what the command started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -123,4 +147,39 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 		return res, &commandError{Cmdline: cmdline, Result: res}
 	}
 	return res, nil
+}
+
+// startDetached starts a long-lived process in its own session, with its
+// output appended to logFile and a locked pid file that it holds (as fd 3)
+// for as long as it lives.
+func (n *node) startDetached(c command, pidPath, logFile string) error {
+	os.MkdirAll(filepath.Dir(logFile), 0o750)
+	logOut, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot open log file: %w", err)
+	}
+	defer logOut.Close()
+	pidOut, err := os.OpenFile(pidPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer pidOut.Close()
+	if err := syscall.Flock(int(pidOut.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("cannot lock %s: %w", pidPath, err)
+	}
+	cmd := exec.Command(c.Args[0], c.Args[1:]...)
+	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), c.Env...)
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = logOut, logOut
+	cmd.ExtraFiles = []*os.File{pidOut}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	n.log.Infof("starting %s", strings.Join(c.Args, " "))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cannot start %s: %w", c.Args[0], err)
+	}
+	go cmd.Wait() // reap it; it outlives this call, not the daemon's restarts
+	if _, err := pidOut.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n"); err != nil {
+		return err
+	}
+	return pidOut.Sync()
 }

@@ -209,7 +209,7 @@ func TestDaemonClientCertificates(t *testing.T) {
 		}
 	}
 	logs, _ := os.ReadFile(l.LogFile)
-	for _, want := range []string{"cert=" + clientDigest + ` proc="version"`, "is not a master candidate's", "not signed by the cluster certificate"} {
+	for _, want := range []string{"cert=" + clientDigest + ` proc="version"`, "is not a master candidate's", "client certificate not signed by"} {
 		if !strings.Contains(string(logs), want) {
 			t.Errorf("log lacks %q", want)
 		}

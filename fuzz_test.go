@@ -11,7 +11,7 @@ import (
 // or the network (master IP, daemons, ssh, TCP probes, downloads,
 // programs named by the caller, LVM, reboot) or sleep on purpose.
 var unfuzzed = map[string]bool{
-	"test_delay": true, "run_oob": true, "restricted_command": true, "node_powercycle": true,
+	"test_delay": true, "import_start": true, "export_start": true, "run_oob": true, "restricted_command": true, "node_powercycle": true,
 	"node_start_master_daemons": true, "node_stop_master": true, "node_activate_master_ip": true,
 	"node_deactivate_master_ip": true, "node_change_master_netmask": true, "node_leave_cluster": true,
 	"node_ensure_daemon": true, "node_configure_ovs": true, "node_demote_from_mc": true,

@@ -303,6 +303,9 @@ func main() {
 
 // run is the whole daemon; it returns the exit code.
 func run(argv []string, stdout, stderr io.Writer) int {
+	if os.Getenv(transferEnv) == "1" {
+		return runTransfer(argv, stderr)
+	}
 	if isDetachedChild() {
 		// The parent checked the command line already; anything that still
 		// goes wrong reaches it through the startup pipe.

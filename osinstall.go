@@ -98,6 +98,21 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 	return env, nil
 }
 
+// instanceOSEnvironment finds an instance's OS definition and builds the
+// environment its scripts get.
+func (n *node) instanceOSEnvironment(inst *instance) (*osDefinition, []string, error) {
+	name, _ := splitOSName(inst.OS)
+	def, err := findOS(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := n.osEnvironment(inst, def)
+	if err != nil {
+		return nil, nil, err
+	}
+	return def, env, nil
+}
+
 // osLogName is a script log in /var/log/ganeti/os, named as Ganeti names it.
 func (n *node) osLogName(kind, osName, instName string) string {
 	return filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s.log", kind, osName, instName, time.Now().Format("2006-01-02_15_04_05")))
@@ -193,12 +208,7 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, _ := splitOSName(inst.OS)
-	def, err := findOS(name)
-	if err != nil {
-		return nil, err
-	}
-	env, err := n.osEnvironment(inst, def)
+	def, env, err := n.instanceOSEnvironment(inst)
 	if err != nil {
 		return nil, err
 	}

@@ -88,8 +88,8 @@ var procedures = map[string]procedure{
 	"os_validate": rpcOSValidate, "os_export": rpcOSExport, "extstorage_diagnose": rpcExtStorageDiagnose,
 	"finalize_export": rpcFinalizeExport, "export_info": rpcExportInfo, "export_list": rpcExportList,
 	"export_remove": rpcExportRemove, "x509_cert_create": rpcX509CertCreate, "x509_cert_remove": rpcX509CertRemove,
-	"import_start": nil, "export_start": nil, "impexp_status": nil,
-	"impexp_abort": nil, "impexp_cleanup": nil,
+	"import_start": rpcImportStart, "export_start": rpcExportStart, "impexp_status": rpcImpexpStatus,
+	"impexp_abort": rpcImpexpAbort, "impexp_cleanup": rpcImpexpCleanup,
 }
 
 const (
@@ -110,6 +110,10 @@ type node struct {
 	// stop asks the daemon to shut down after the current reply (used by
 	// node_leave_cluster); nil in tests that do not need it.
 	stop func()
+
+	// transferExe is the program disk transfers run; "" is this binary
+	// again (tests use a built daemon or Ganeti's own helper).
+	transferExe string
 }
 
 // rpcHandler serves POST /<procedure>.

@@ -72,7 +72,7 @@ func TestArgumentErrors(t *testing.T) {
 
 func TestNotImplemented(t *testing.T) {
 	n, _ := newTestNode(t)
-	mustFail(t, call(t, n, "impexp_status", []string{}), "impexp_status: not implemented")
+	mustFail(t, call(t, n, "drbd_wait_sync", []any{}), "drbd_wait_sync: not implemented")
 }
 
 func TestProcedureTableIsComplete(t *testing.T) {

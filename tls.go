@@ -54,21 +54,26 @@ func (c *clientCheck) verify(rawCerts [][]byte, _ [][]*x509.Certificate) error {
 }
 
 // chains checks that leaf is the cluster certificate or signed by it, and
-// valid now. Ganeti's certificates are X509 v1 without CA extensions, so the
-// signature is checked directly rather than through x509.Verify.
+// valid now.
 func (c *clientCheck) chains(leaf *x509.Certificate) error {
-	now := c.now()
+	return chainsTo(leaf, c.cluster, c.now(), "client certificate")
+}
+
+// chainsTo checks that leaf is anchor itself or signed by it, and valid at
+// now. Ganeti's certificates are X509 v1 without CA extensions, so the
+// signature is checked directly rather than through x509.Verify.
+func chainsTo(leaf, anchor *x509.Certificate, now time.Time, what string) error {
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return fmt.Errorf("client certificate not valid at %s", now.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%s not valid at %s", what, now.UTC().Format(time.RFC3339))
 	}
-	if bytes.Equal(leaf.Raw, c.cluster.Raw) {
+	if bytes.Equal(leaf.Raw, anchor.Raw) {
 		return nil
 	}
-	if !bytes.Equal(leaf.RawIssuer, c.cluster.RawSubject) {
-		return errors.New("client certificate not issued by the cluster certificate")
+	if !bytes.Equal(leaf.RawIssuer, anchor.RawSubject) {
+		return fmt.Errorf("%s not issued by %s", what, anchor.Subject.CommonName)
 	}
-	if err := c.cluster.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature); err != nil {
-		return fmt.Errorf("client certificate not signed by the cluster certificate: %w", err)
+	if err := anchor.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature); err != nil {
+		return fmt.Errorf("%s not signed by %s: %w", what, anchor.Subject.CommonName, err)
 	}
 	return nil
 }

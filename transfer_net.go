@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// clusterCertCN is the common name of Ganeti's cluster certificate; an
+// exporter wants it (or the host it dials) from the importer.
+const clusterCertCN = "ganeti.example.com"
+
+// transferKeepAlive is the helper's socat keepalive setting.
+var transferKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5}
+
+var errDataCommandEnded = errors.New("the data command ended before taking all data")
+
+// tlsConfig loads the key pair and the certificates peers must chain to:
+// both sides present a certificate and check the other's.
+func (t *transfer) tlsConfig() (*tls.Config, error) {
+	pair, _, err := loadKeyPair(t.opts.cert, t.opts.key)
+	if err != nil {
+		return nil, err
+	}
+	anchors, err := readCertificates(t.opts.ca)
+	if err != nil {
+		return nil, err
+	}
+	export := t.opts.mode == "export"
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return errors.New("peer sent no certificate")
+		}
+		leaf, err := x509.ParseCertificate(raw[0])
+		if err != nil {
+			return fmt.Errorf("bad peer certificate: %w", err)
+		}
+		for _, anchor := range anchors {
+			if err = chainsTo(leaf, anchor, time.Now(), "peer certificate"); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		// Ganeti's certificates carry no subject alternative names, so the
+		// name check is on the common name, done here.
+		if cn := leaf.Subject.CommonName; export && cn != clusterCertCN && cn != t.opts.host {
+			return fmt.Errorf("peer certificate's commonName %q matches neither %q nor %q", cn, clusterCertCN, t.opts.host)
+		}
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}, VerifyPeerCertificate: verify}
+	if export {
+		cfg.InsecureSkipVerify = true // the chain and name are checked by verify
+	} else {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+	}
+	return cfg, nil
+}
+
+// readCertificates returns every certificate of a PEM file (keys skipped).
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := readFileLimited(path, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read CA file: %w", err)
+	}
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("CA file %s: %w", path, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("CA file %s holds no certificate", path)
+	}
+	return certs, nil
+}
+
+func (t *transfer) network() string {
+	switch {
+	case t.opts.ipv4:
+		return "tcp4"
+	case t.opts.ipv6:
+		return "tcp6"
+	}
+	return "tcp"
+}
+
+func (t *transfer) setConnected(peer net.Addr) {
+	fmt.Fprintf(t.log, "connected with %s\n", peer)
+	yes := true
+	t.mu.Lock()
+	t.status.Connected = &yes
+	t.mu.Unlock()
+	t.writeStatus(true)
+}
+
+// eofConn notes whether the TCP stream itself ended, so that a TLS stream
+// cut without close_notify is not mistaken for a complete one.
+type eofConn struct {
+	net.Conn
+	sawEOF atomic.Bool
+}
+
+func (c *eofConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err == io.EOF {
+		c.sawEOF.Store(true)
+	}
+	return n, err
+}
+
+// cleanEOF reads a TLS stream whose only valid end is close_notify.
+type cleanEOF struct {
+	tls *tls.Conn
+	raw *eofConn
+}
+
+func (r cleanEOF) Read(p []byte) (int, error) {
+	n, err := r.tls.Read(p)
+	if err == io.EOF && r.raw.sawEOF.Load() {
+		return n, errors.New("connection closed without TLS close_notify, data may be truncated")
+	}
+	return n, err
+}
+
+// runImport listens, takes the first peer that passes the TLS checks,
+// and writes what it sends, after the magic, into the data command.
+func (t *transfer) runImport(ctx context.Context) error {
+	cfg, err := t.tlsConfig()
+	if err != nil {
+		return err
+	}
+	lc := net.ListenConfig{KeepAliveConfig: transferKeepAlive}
+	ln, err := lc.Listen(ctx, t.network(), net.JoinHostPort(t.opts.bind, strconv.Itoa(t.opts.port)))
+	if err != nil {
+		return fmt.Errorf("cannot listen: %w", err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(t.log, "listening on %s\n", ln.Addr())
+	t.mu.Lock()
+	t.status.ListenPort = &port
+	t.mu.Unlock()
+	t.writeStatus(true)
+
+	acceptCtx, stopAccept := context.WithCancelCause(ctx)
+	defer stopAccept(nil)
+	if t.opts.connectTimeout > 0 {
+		timer := time.AfterFunc(time.Duration(t.opts.connectTimeout)*time.Second, func() {
+			t.output(fmt.Sprintf("Child process didn't establish connection in time (%ds), sending SIGTERM", t.opts.connectTimeout))
+			stopAccept(exitSignal(syscall.SIGTERM))
+		})
+		defer timer.Stop()
+	}
+	go func() { <-acceptCtx.Done(); ln.Close() }()
+	var conn *tls.Conn
+	var raw *eofConn
+	for conn == nil {
+		c, err := ln.Accept()
+		if err != nil {
+			if cause := context.Cause(acceptCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		raw = &eofConn{Conn: c}
+		tc := tls.Server(raw, cfg)
+		hctx, cancel := context.WithTimeout(acceptCtx, transferHandshake)
+		err = tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			// Like the helper's listener, keep waiting for the right peer.
+			t.output(fmt.Sprintf("TLS handshake with %s failed: %v", c.RemoteAddr(), err))
+			c.Close()
+			continue
+		}
+		conn = tc
+	}
+	stopAccept(nil)
+	defer conn.Close()
+	go func() { <-ctx.Done(); conn.Close() }()
+	t.setConnected(conn.RemoteAddr())
+
+	var r io.Reader = bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize)
+	var decompressed <-chan error
+	switch c := t.opts.compress; {
+	case c == "none":
+	case isGzipMethod(c):
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+		r = zr
+	default:
+		r, decompressed = t.filter(ctx, decompressArgs(c), r)
+	}
+	if magic := t.magicHeader(); magic != nil {
+		got := make([]byte, len(magic))
+		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, magic) {
+			t.output("Magic value mismatch")
+			return errors.New("Magic value mismatch")
+		}
+	}
+	t.measure(ctx)
+	err = t.sink(ctx, r)
+	if decompressed != nil {
+		if derr := <-decompressed; err == nil && derr != nil {
+			err = derr
+		}
+	}
+	return err
+}
+
+// sink writes the received data to the import file or the data command.
+func (t *transfer) sink(ctx context.Context, r io.Reader) error {
+	buf := make([]byte, transferBufSize)
+	if path, ok := t.plainFile(); ok {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			t.output(err.Error())
+			return err
+		}
+		_, err = io.CopyBuffer(countingWriter{f, &t.bytes}, r, buf)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	pr, pw := io.Pipe()
+	done := t.runData(ctx, pr, t.log)
+	var cmdErr error
+	finished := make(chan struct{})
+	go func() {
+		cmdErr = <-done
+		pr.CloseWithError(errDataCommandEnded)
+		close(finished)
+	}()
+	_, copyErr := io.CopyBuffer(countingWriter{pw, &t.bytes}, r, buf)
+	pw.CloseWithError(copyErr)
+	<-finished
+	return firstTransferError(cmdErr, copyErr)
+}
+
+// firstTransferError prefers a data command's own failure to the copy
+// errors it causes.
+func firstTransferError(cmdErr, copyErr error) error {
+	var ce *commandError
+	if errors.As(cmdErr, &ce) && ce.Result.ExitCode > 0 {
+		return cmdErr
+	}
+	if copyErr != nil {
+		return copyErr
+	}
+	return cmdErr
+}
+
+// runExport connects to the importer and sends the magic and the data.
+func (t *transfer) runExport(ctx context.Context) error {
+	cfg, err := t.tlsConfig()
+	if err != nil {
+		return err
+	}
+	conn, err := t.dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	go func() { <-ctx.Done(); conn.Close() }()
+	t.setConnected(conn.RemoteAddr())
+
+	// The data source.
+	var src io.Reader
+	var produced chan error
+	if path, ok := t.plainFile(); ok {
+		f, err := os.Open(path)
+		if err != nil {
+			t.output(err.Error())
+			return err
+		}
+		defer f.Close()
+		src = f
+	} else {
+		pr, pw := io.Pipe()
+		defer pr.Close()
+		done := t.runData(ctx, nil, pw)
+		produced = make(chan error, 1)
+		go func() {
+			err := <-done
+			pw.CloseWithError(err)
+			produced <- err
+		}()
+		src = pr
+	}
+
+	// The compression in front of the connection.
+	var sink io.WriteCloser = nopWriteCloser{conn}
+	var compressed <-chan error
+	switch c := t.opts.compress; {
+	case c == "none":
+	case isGzipMethod(c):
+		zw, _ := gzip.NewWriterLevel(conn, gzipLevel(c))
+		sink = zw
+	default:
+		pr, pw := io.Pipe()
+		out, done := t.filter(ctx, compressArgs(c), pr)
+		sink = pw
+		finished := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(conn, out)
+			if derr := <-done; err == nil {
+				err = derr
+			}
+			pr.CloseWithError(errDataCommandEnded)
+			finished <- err
+		}()
+		compressed = finished
+	}
+	t.measure(ctx)
+	_, err = sink.Write(t.magicHeader())
+	if err == nil {
+		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
+	}
+	if cerr := sink.Close(); err == nil {
+		err = cerr
+	}
+	if compressed != nil {
+		if cerr := <-compressed; err == nil {
+			err = cerr
+		}
+	}
+	if produced != nil {
+		err = firstTransferError(<-produced, err)
+	}
+	if err != nil {
+		return err
+	}
+	// A clean end: close_notify, then wait for the importer's own close.
+	if err := conn.CloseWrite(); err != nil {
+		return fmt.Errorf("closing the connection: %w", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		return fmt.Errorf("waiting for the importer to close: %w", err)
+	}
+	return nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// dial connects as the helper's socat does: connect-retries more attempts
+// a second apart, each bounded by connect-timeout; a TLS failure is final.
+func (t *transfer) dial(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
+	addr := net.JoinHostPort(t.opts.host, strconv.Itoa(t.opts.port))
+	d := net.Dialer{Timeout: time.Duration(t.opts.connectTimeout) * time.Second, KeepAliveConfig: transferKeepAlive}
+	if t.opts.bind != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(t.opts.bind)}
+	}
+	var err error
+	for attempt := 0; attempt <= t.opts.connectRetries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			case <-time.After(time.Second):
+			}
+		}
+		var c net.Conn
+		c, err = d.DialContext(ctx, t.network(), addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			t.output(fmt.Sprintf("connecting to %s: %v", addr, err))
+			continue
+		}
+		tc := tls.Client(c, cfg)
+		hctx, cancel := context.WithTimeout(ctx, transferHandshake)
+		err = tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.Close()
+			t.output(fmt.Sprintf("TLS handshake with %s failed: %v", addr, err))
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		return tc, nil
+	}
+	return nil, fmt.Errorf("cannot connect to %s: %w", addr, err)
+}
+
+// compressArgs and decompressArgs are the helper's commands for a
+// compression tool other than gzip.
+func compressArgs(tool string) []string {
+	if tool == "lzop" {
+		return []string{"lzop", "-c"}
+	}
+	return []string{tool}
+}
+
+func decompressArgs(tool string) []string {
+	if tool == "lzop" {
+		return []string{"lzop", "-d", "-c"}
+	}
+	return []string{tool, "-d"}
+}
+
+// filter runs an external (de)compressor over in; its output is the
+// returned reader, and its outcome comes on the channel.
+func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (io.Reader, <-chan error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := t.n.runCommand(command{Args: args, Ctx: ctx, Timeout: 72 * time.Hour,
+			StdinFrom: in, StdoutTo: pw, StderrTo: &lineWriter{fn: t.output}})
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	return pr, done
+}
