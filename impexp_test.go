@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -351,5 +353,68 @@ func TestImpexpInteropWithGanetiHelper(t *testing.T) {
 		mustSucceed(t, "from Ganeti: export", exp)
 		mustSucceed(t, "from Ganeti: import", imp)
 		sameFile(t, back, data)
+	}
+}
+
+// TestDaemonTransferSurvivesRestart: a transfer is its own process, so a
+// daemon killed and started again finds it running and reports its end.
+func TestDaemonTransferSurvivesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	l := newTestRoot(t)
+	pem, _ := os.ReadFile("testdata/certs/cluster.pem")
+	os.WriteFile(l.NodedCertFile, pem, 0o400)
+	d := startDaemon(t, l, "--no-ssl", "--no-mlock")
+	rpc := func(d *daemonProc, name string, out any, args ...any) {
+		t.Helper()
+		r, err := d.rpc(t, http.DefaultClient, "http", name, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		mustOK(t, r, out)
+	}
+	inst := fakeInstance("inst1.example.com")
+	opts := map[string]any{"compress": "gzip", "magic": testMagic, "connect_timeout": 120}
+	target := filepath.Join(l.ExportDir, "inst1.example.com.new", "d0")
+	var name string
+	rpc(d, "import_start", &name, opts, inst, "disk0", []any{"file", []string{target}})
+	status := func(d *daemonProc) map[string]any {
+		var sts []map[string]any
+		rpc(d, "impexp_status", &sts, []string{name})
+		return sts[0]
+	}
+	var port any
+	for deadline := time.Now().Add(20 * time.Second); port == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st := status(d); st != nil {
+			port = st["listen_port"]
+		}
+	}
+	if port == nil {
+		t.Fatal("import never listened")
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+	pidFile := filepath.Join(l.importExportDir(), name, "pid")
+	if lockedPid(pidFile) <= 0 {
+		t.Fatal("the transfer died with the daemon")
+	}
+	d2 := startDaemon(t, l, "--no-ssl", "--no-mlock")
+	src, _ := transferNode(t, "")
+	data := randomFile(t, filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0"), 1<<20+5)
+	var expName string
+	mustOK(t, call(t, src, "export_start", opts, "127.0.0.1", port, inst, "disk0", []any{"file", []string{filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0")}}), &expName)
+	mustSucceed(t, "export", waitTransfer(t, src, expName, hasKey("exit_status")))
+	var st map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st = status(d2); st != nil && st["exit_status"] != nil {
+			break
+		}
+	}
+	mustSucceed(t, "import after the daemon's restart", st)
+	sameFile(t, target, data)
+	rpc(d2, "impexp_cleanup", nil, name)
+	if _, err := os.Stat(filepath.Dir(pidFile)); !os.IsNotExist(err) {
+		t.Fatal("cleanup left the transfer directory")
 	}
 }
