@@ -540,6 +540,12 @@ scenario_instance_kvm() {
   run_clean 60 gnt-instance console --show-cmd $i || { remove_instance $i; return 1; }
   grep -q "kvm-console-wrapper" "$OUT" || { fail "console command lacks kvm-console-wrapper: $(last_line)"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance modify --runtime-memory 96M $i || { remove_instance $i; return 1; }
+  # Live data: the memory qemu reports (a guest without a balloon driver
+  # keeps 128M) and the state the node reports.
+  run_clean 60 gnt-instance list --no-headers -o oper_ram $i || { remove_instance $i; return 1; }
+  grep -qE '^ *(96|128)M' "$OUT" || { fail "no live memory: $(last_line)"; remove_instance $i; return 1; }
+  run_clean 60 gnt-instance info $i || { remove_instance $i; return 1; }
+  grep -qF "actual state is up" "$OUT" || { fail "gnt-instance info lacks the live state"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance modify --hotplug --net add:link=$BRIDGE $i || { remove_instance $i; return 1; }
   grep -q "Hotplug done" "$OUT" || { fail "NIC not hot-plugged: $(last_line)"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance shutdown --timeout=5 $i &&
