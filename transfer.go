@@ -435,6 +435,9 @@ func (t *transfer) runData(ctx context.Context, stdin io.Reader, stdout io.Write
 			Env:  env, ExtraFiles: extra, Ctx: ctx, Timeout: 72 * time.Hour,
 			StdinFrom: stdin, StdoutTo: stdout, StderrTo: &lineWriter{fn: t.output},
 		})
+		for _, f := range extra {
+			f.Close() // ends the size reader if the command never wrote
+		}
 		done <- err
 	}()
 	if sizeRead != nil {
@@ -445,8 +448,6 @@ func (t *transfer) runData(ctx context.Context, stdin io.Reader, stdout io.Write
 				t.expectedMiB.Store(int64(math.RoundToEven(float64(size) / (1 << 20))))
 			}
 		}()
-		// The command holds the write end from its start on.
-		go func() { time.Sleep(time.Second); extra[0].Close() }()
 	}
 	return done
 }
