@@ -123,3 +123,32 @@ func TestFinalizeExport(t *testing.T) {
 	mustFail(t, callBody(t, n, "finalize_export", `[{"name": "../etc"}, []]`), "Invalid instance name")
 	mustFail(t, callBody(t, n, "finalize_export", `[{"name": "inst2.example.com", "beparams": {}}, []]`), "beparams lack maxmem")
 }
+
+// Ganeti's query daemon (gnt-backup list goes through it) calls export_list,
+// and version, with the body {}: its Haskell client encodes their empty
+// argument record as an object. A list body still works, and other
+// procedures still want a list.
+func TestNoArgProceduresTakeObjectBody(t *testing.T) {
+	n, _ := newTestNode(t)
+	os.MkdirAll(filepath.Join(n.paths.ExportDir, "inst1.example.com"), 0o755)
+	for _, body := range []string{"{}", " {} \n", "[]"} {
+		var names []string
+		mustOK(t, decodeReply(t, callRaw(t, n, "POST", "export_list", body).Body.Bytes()), &names)
+		if len(names) != 1 || names[0] != "inst1.example.com" {
+			t.Fatalf("body %q: exports %v", body, names)
+		}
+		var version int
+		mustOK(t, decodeReply(t, callRaw(t, n, "POST", "version", body).Body.Bytes()), &version)
+		if version == 0 {
+			t.Fatalf("body %q: version 0", body)
+		}
+	}
+	for _, bad := range []string{"{", `{"a": }`, `"x"`} {
+		if rec := callRaw(t, n, "POST", "export_list", bad); rec.Code != 400 {
+			t.Fatalf("body %q: status %d, want 400", bad, rec.Code)
+		}
+	}
+	if rec := callRaw(t, n, "POST", "export_info", "{}"); rec.Code != 400 {
+		t.Fatalf("export_info with {}: status %d, want 400", rec.Code)
+	}
+}

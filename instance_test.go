@@ -172,6 +172,9 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	if env, _ := os.ReadFile("/tmp/rename.env"); !strings.Contains(string(env), "OLD_INSTANCE_NAME=old.example.com\n") {
 		t.Error("rename script did not get the old name")
 	}
+	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
+		t.Errorf("rename log files %v", logs)
+	}
 	var pkg string
 	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1"}), &pkg)
 	defer os.Remove(pkg)

@@ -119,8 +119,9 @@ func (n *node) osLogName(kind, osName, instName string) string {
 }
 
 // runOSScript runs one script of an instance's OS with its output in the
-// log file, reporting the log's last lines on failure.
-func (n *node) runOSScript(inst *instance, script string, extraEnv []string, logKind, failWhat string) error {
+// log file (<logKind>-<os>-<logName>-<time>.log), reporting the log's last
+// lines on failure.
+func (n *node) runOSScript(inst *instance, script string, extraEnv []string, logKind, logName, failWhat string) error {
 	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
 		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
@@ -138,7 +139,7 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 		return err
 	}
 	env = append(env, extraEnv...)
-	logFile := n.osLogName(logKind, inst.OS, inst.Name)
+	logFile := n.osLogName(logKind, inst.OS, logName)
 	os.MkdirAll(filepath.Dir(logFile), 0o750)
 	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout})
 	if res != nil {
@@ -173,7 +174,7 @@ func rpcInstanceOSAdd(n *node, args []json.RawMessage) (any, error) {
 	if reinstall {
 		extra = append(extra, "INSTANCE_REINSTALL=1")
 	}
-	return nil, n.runOSScript(inst, "create", extra, "add", "create")
+	return nil, n.runOSScript(inst, "create", extra, "add", inst.Name, "create")
 }
 
 // rpcInstanceRunRename runs the OS rename script: [instance, old_name,
@@ -192,7 +193,8 @@ func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
 	if !hostnamePattern.MatchString(oldName) {
 		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
 	}
-	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", "rename")
+	// Ganeti names the log after both names: rename-<os>-<old>-<new>-<time>.log.
+	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", oldName+"-"+inst.Name, "rename")
 }
 
 // rpcOSExport packs an instance's OS definition with its script

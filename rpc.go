@@ -117,6 +117,12 @@ type node struct {
 }
 
 // rpcHandler serves POST /<procedure>.
+// objectBodyNoArgs: procedures without arguments that Ganeti's query
+// daemon (its Haskell RPC client) calls with the body {} rather than []:
+// RpcCallVersion and RpcCallExportList encode their empty record as an
+// object (gnt-backup list asks luxid, which calls export_list so).
+var objectBodyNoArgs = map[string]bool{"version": true, "export_list": true}
+
 type rpcHandler struct {
 	node *node
 }
@@ -159,6 +165,10 @@ func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "instance_console_info" && len(trimmed) > 0 && trimmed[0] == '{' {
 		// Ganeti's query daemon sends this one's argument as a bare object.
 		args = []json.RawMessage{trimmed}
+	} else if objectBodyNoArgs[name] && len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
+		// and these, which take no arguments, as an empty object; the
+		// Python daemon ignores their body.
+		args = nil
 	} else if len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &args) != nil {
 		outcome = "refused: body is not a JSON list"
 		httpError(w, http.StatusBadRequest, "Request body must be a JSON list of arguments")

@@ -77,8 +77,8 @@ setup() {
     echo "127.0.0.1 localhost"
     echo "$NODE_IP $NODE node1"
     echo "$CLUSTER_IP $CLUSTER cluster"
-    # inst1..inst12 on 10.77.0.11..19, 10.77.0.110..112
-    for i in $(seq 1 12); do echo "10.77.0.1$i inst$i.example.com inst$i"; done
+    # inst1..inst13 on 10.77.0.11..19, 10.77.0.110..113
+    for i in $(seq 1 13); do echo "10.77.0.1$i inst$i.example.com inst$i"; done
   } >/run/e2e/hosts
   echo "$NODE" >/run/e2e/hostname
   step "/etc/hosts" mount --bind /run/e2e/hosts /etc/hosts || return 1
