@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -148,9 +149,17 @@ func (r cleanEOF) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// resetConn closes a connection with a TCP reset.
+func resetConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
 // runImport listens, takes the first peer that passes the TLS checks,
 // and writes what it sends, after the magic, into the data command.
-func (t *transfer) runImport(ctx context.Context) error {
+func (t *transfer) runImport(ctx context.Context) (err error) {
 	cfg, err := t.tlsConfig()
 	if err != nil {
 		return err
@@ -203,7 +212,16 @@ func (t *transfer) runImport(ctx context.Context) error {
 	}
 	stopAccept(nil)
 	defer conn.Close()
-	go func() { <-ctx.Done(); conn.Close() }()
+	// A failed import must not end the stream cleanly: its close_notify
+	// would tell an exporter that has sent everything that all arrived. A
+	// reset instead fails the exporter, as socat's does after a magic
+	// mismatch.
+	defer func() {
+		if err != nil {
+			resetConn(raw.Conn)
+		}
+	}()
+	go func() { <-ctx.Done(); resetConn(raw.Conn) }()
 	t.setConnected(conn.RemoteAddr())
 
 	var r io.Reader = bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize)
@@ -245,7 +263,11 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 			t.output(err.Error())
 			return err
 		}
-		_, err = io.CopyBuffer(countingWriter{f, &t.bytes}, r, buf)
+		out := newWriteBehind(f) // decrypting on one core, writing on another
+		_, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
 		if err == nil {
 			err = f.Sync()
 		}
@@ -306,7 +328,7 @@ func (t *transfer) runExport(ctx context.Context) error {
 			return err
 		}
 		defer f.Close()
-		src = f
+		src = struct{ io.Reader }{f} // read in transferBufSize pieces, not by os.File.WriteTo's 32 KiB
 	} else {
 		pr, pw := io.Pipe()
 		defer pr.Close()
@@ -320,13 +342,16 @@ func (t *transfer) runExport(ctx context.Context) error {
 		src = pr
 	}
 
-	// The compression in front of the connection.
-	var sink io.WriteCloser = nopWriteCloser{conn}
+	// The compression in front of the connection; encrypting and sending
+	// run behind it on another core.
+	wire := newWriteBehind(conn)
+	defer wire.Close()
+	var sink io.WriteCloser = nopWriteCloser{wire}
 	var compressed <-chan error
 	switch c := t.opts.compress; {
 	case c == "none":
 	case isGzipMethod(c):
-		zw, _ := gzip.NewWriterLevel(conn, gzipLevel(c))
+		zw, _ := gzip.NewWriterLevel(wire, gzipLevel(c))
 		sink = zw
 	default:
 		pr, pw := io.Pipe()
@@ -349,6 +374,9 @@ func (t *transfer) runExport(ctx context.Context) error {
 		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
 	}
 	if cerr := sink.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := wire.Close(); err == nil {
 		err = cerr
 	}
 	if compressed != nil {
@@ -445,4 +473,76 @@ func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (io.
 		done <- err
 	}()
 	return pr, done
+}
+
+// writeBehind passes what is written to it on to w from a goroutine of its
+// own, in transferBufSize pieces, so that producing the data (reading the
+// connection, decrypting, decompressing; or reading the disk and
+// compressing) and consuming it (writing the file; or encrypting and
+// sending) use two cores. Close flushes, waits, and returns the first error.
+type writeBehind struct {
+	w     io.Writer
+	buf   []byte
+	free  chan []byte
+	full  chan []byte
+	done  chan struct{}
+	err   atomic.Pointer[error]
+	close sync.Once
+}
+
+const writeBehindBuffers = 4
+
+func newWriteBehind(w io.Writer) *writeBehind {
+	b := &writeBehind{w: w, free: make(chan []byte, writeBehindBuffers), full: make(chan []byte, writeBehindBuffers), done: make(chan struct{})}
+	for range writeBehindBuffers - 1 {
+		b.free <- make([]byte, 0, transferBufSize)
+	}
+	b.buf = make([]byte, 0, transferBufSize)
+	go func() {
+		defer close(b.done)
+		for p := range b.full {
+			if b.err.Load() == nil {
+				if _, err := w.Write(p); err != nil {
+					b.err.Store(&err)
+				}
+			}
+			b.free <- p[:0]
+		}
+	}()
+	return b
+}
+
+func (b *writeBehind) failed() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (b *writeBehind) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if err := b.failed(); err != nil {
+			return written, err
+		}
+		n := copy(b.buf[len(b.buf):cap(b.buf)], p)
+		b.buf = b.buf[:len(b.buf)+n]
+		p, written = p[n:], written+n
+		if len(b.buf) == cap(b.buf) {
+			b.full <- b.buf
+			b.buf = <-b.free
+		}
+	}
+	return written, nil
+}
+
+func (b *writeBehind) Close() error {
+	b.close.Do(func() {
+		if len(b.buf) > 0 {
+			b.full <- b.buf
+		}
+		close(b.full)
+	})
+	<-b.done
+	return b.failed()
 }
