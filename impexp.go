@@ -92,6 +92,9 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	if opts.Compress != nil && *opts.Compress != "none" && !compressToolPattern.MatchString(*opts.Compress) {
 		return nil, fmt.Errorf("Invalid compression tool '%s'", *opts.Compress)
 	}
+	if opts.ConnectTimeout != nil && (*opts.ConnectTimeout < 0 || *opts.ConnectTimeout > 86400) {
+		return nil, fmt.Errorf("Invalid connect timeout %d", *opts.ConnectTimeout)
+	}
 	inst, err := decodeInstanceOnly(rawInst)
 	if err != nil {
 		return nil, err

@@ -245,6 +245,7 @@ func TestImpexpFailures(t *testing.T) {
 		{"import_start", []any{map[string]any{"key_name": "x509-a", "ca_pem": "x"}, inst, "disk0", target}, "/crypto/x509-a/key' does not exist"},
 		{"import_start", []any{opts, inst, "../disk0", target}, "Invalid component"},
 		{"import_start", []any{map[string]any{"magic": "a b"}, inst, "disk0", target}, "Invalid magic value"},
+		{"import_start", []any{map[string]any{"connect_timeout": -1}, inst, "disk0", target}, "Invalid connect timeout -1"},
 		{"import_start", []any{opts, inst, "disk0", []any{"raw", []any{fileDisk("file", filepath.Join(file, "absent"), 1)}}}, "is not set up"},
 		{"export_start", []any{opts, nil, nil, inst, "disk0", target}, "Host and port must be specified for an export"},
 		{"export_start", []any{opts, "-oProxy", 1, inst, "disk0", target}, "Invalid host"},
