@@ -252,6 +252,29 @@ func TestBenchReport(t *testing.T) {
 		}
 	}
 
+	// Disk transfers between two daemons of each kind.
+	var kinds []transferKind
+	for _, s := range servers[1:] {
+		dst := newTestRoot(t)
+		port := freePort(t)
+		argv := []string{daemonBin, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}
+		if s.name != "this daemon" {
+			argv[0] = pythonNoded
+		}
+		startBenchServer(t, s.name+" (destination)", argv, daemonEnv(dst), port)
+		kind := transferKind{name: s.name, src: roots[s.name], dst: dst, srcPort: s.port, dstPort: port}
+		if s.name != "this daemon" {
+			// Python's transfers run Ganeti's helper, which runs socat.
+			for _, f := range []string{ganetiHelper, "/usr/bin/socat"} {
+				if _, err := os.Stat(f); err != nil {
+					kind.unavailable = fmt.Sprintf("%s is missing, so the Python daemon cannot transfer disks", f)
+				}
+			}
+		}
+		kinds = append(kinds, kind)
+	}
+	transferRows := benchTransfers(t, kinds)
+
 	fmt.Printf("\n%-16s %-8s %10s %9s %9s %9s %7s\n", "server", "clients", "calls/s", "p50", "p90", "p99", "errors")
 	for _, r := range rows {
 		fmt.Printf("%-16s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
@@ -277,6 +300,7 @@ func TestBenchReport(t *testing.T) {
 			t.Errorf("%s: %d failed calls", r.server.name, r.res.errors)
 		}
 	}
+	printTransferRows(t, transferRows)
 	fmt.Printf("\n%-16s %12s %12s\n", "server", "locked (MB)", "resident (MB)")
 	locked := map[string]float64{}
 	for _, s := range servers {
