@@ -85,10 +85,9 @@ func TestKVMGenerateRuntime(t *testing.T) {
 	}
 }
 
-// qemuTestNode is a node for tests that start real qemus (as root): its
-// root is short enough for qemu's sockets, file storage is allowed in the
-// returned directory. Without qemu or root the test is skipped.
-func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
+// needQemu skips a test that starts real qemus unless it runs as root
+// with qemu installed, and gives the hypervisor the real /proc.
+func needQemu(t *testing.T) {
 	if testing.Short() || os.Geteuid() != 0 {
 		t.Skip("starts qemu; needs root")
 	}
@@ -97,6 +96,13 @@ func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
 	}
 	withProc(t)
 	procMeminfo = "/proc/meminfo"
+}
+
+// qemuTestNode is a node for tests that start real qemus (as root): its
+// root is short enough for qemu's sockets, file storage is allowed in the
+// returned directory. Without qemu or root the test is skipped.
+func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
+	needQemu(t)
 	n, fileStorage, _ = storageNode(t)
 	base, err := os.MkdirTemp("", "k")
 	if err != nil {
@@ -208,14 +214,7 @@ func TestKVMInstanceProcess(t *testing.T) {
 // roots on this machine, migration over loopback), as the master drives
 // it, and leaves it running on the target.
 func TestKVMLiveMigration(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("starts qemu; needs root")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu not installed")
-	}
-	withProc(t)
-	procMeminfo = "/proc/meminfo"
+	needQemu(t)
 	shared := t.TempDir()
 	mkNode := func() *node {
 		n, _ := newTestNode(t)
