@@ -116,13 +116,13 @@ type node struct {
 	transferExe string
 }
 
-// rpcHandler serves POST /<procedure>.
 // objectBodyNoArgs: procedures without arguments that Ganeti's query
 // daemon (its Haskell RPC client) calls with the body {} rather than []:
 // RpcCallVersion and RpcCallExportList encode their empty record as an
 // object (gnt-backup list asks luxid, which calls export_list so).
 var objectBodyNoArgs = map[string]bool{"version": true, "export_list": true}
 
+// rpcHandler serves POST /<procedure>.
 type rpcHandler struct {
 	node *node
 }
