@@ -419,3 +419,31 @@ func TestDaemonTransferSurvivesRestart(t *testing.T) {
 		t.Fatal("cleanup left the transfer directory")
 	}
 }
+
+// TestImpexpExternalToolSinkFails: an import whose destination cannot be
+// written ends, with an external decompressor still holding data.
+func TestImpexpExternalToolSinkFails(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("xz is not installed")
+	}
+	src, _ := transferNode(t, "")
+	dst, _ := transferNode(t, "")
+	inst := fakeInstance("inst1.example.com")
+	source := filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0")
+	randomFile(t, source, 4<<20)
+	target := filepath.Join(dst.paths.ExportDir, "inst1.example.com.new", "d0")
+	os.MkdirAll(target, 0o750) // a directory: the import cannot open it for writing
+	opts := map[string]any{"compress": "xz", "magic": testMagic, "connect_timeout": 60}
+	var impName, expName string
+	mustOK(t, call(t, dst, "import_start", opts, inst, "disk0", []any{"file", []string{target}}), &impName)
+	port := waitTransfer(t, dst, impName, hasKey("listen_port"))["listen_port"]
+	mustOK(t, call(t, src, "export_start", opts, "127.0.0.1", port, inst, "disk0", []any{"file", []string{source}}), &expName)
+	if st := waitTransfer(t, dst, impName, hasKey("exit_status")); st["exit_status"] == float64(0) {
+		t.Fatalf("import into a directory succeeded: %v", st)
+	}
+	if st := waitTransfer(t, src, expName, hasKey("exit_status")); st["exit_status"] == float64(0) {
+		t.Fatalf("export to a failed import succeeded: %v", st)
+	}
+	mustOK(t, call(t, dst, "impexp_cleanup", impName), nil)
+	mustOK(t, call(t, src, "impexp_cleanup", expName), nil)
+}

@@ -225,6 +225,7 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	t.setConnected(conn.RemoteAddr())
 
 	var r io.Reader = bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize)
+	var decompressor *io.PipeReader
 	var decompressed <-chan error
 	switch c := t.opts.compress; {
 	case c == "none":
@@ -235,7 +236,8 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 		}
 		r = zr
 	default:
-		r, decompressed = t.filter(ctx, decompressArgs(c), r)
+		decompressor, decompressed = t.filter(ctx, decompressArgs(c), r)
+		r = decompressor
 	}
 	if magic := t.magicHeader(); magic != nil {
 		got := make([]byte, len(magic))
@@ -247,6 +249,9 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	t.measure(ctx)
 	err = t.sink(ctx, r)
 	if decompressed != nil {
+		// A sink that stopped early leaves the decompressor blocked on
+		// its output: end it.
+		decompressor.CloseWithError(errDataCommandEnded)
 		if derr := <-decompressed; err == nil && derr != nil {
 			err = derr
 		}
@@ -360,6 +365,9 @@ func (t *transfer) runExport(ctx context.Context) error {
 		finished := make(chan error, 1)
 		go func() {
 			_, err := io.Copy(conn, out)
+			// A failed send leaves the compressor blocked on its output:
+			// end it.
+			out.CloseWithError(errDataCommandEnded)
 			if derr := <-done; err == nil {
 				err = derr
 			}
@@ -463,7 +471,7 @@ func decompressArgs(tool string) []string {
 
 // filter runs an external (de)compressor over in; its output is the
 // returned reader, and its outcome comes on the channel.
-func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (io.Reader, <-chan error) {
+func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (*io.PipeReader, <-chan error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
