@@ -447,3 +447,38 @@ func TestImpexpExternalToolSinkFails(t *testing.T) {
 	mustOK(t, call(t, dst, "impexp_cleanup", impName), nil)
 	mustOK(t, call(t, src, "impexp_cleanup", expName), nil)
 }
+
+// TestImpexpConnectTimeoutEndsWithConnection: the import's connect
+// timeout stops counting once the exporter is connected, so a transfer
+// that lasts longer does not report a listen timeout.
+func TestImpexpConnectTimeoutEndsWithConnection(t *testing.T) {
+	src, _ := transferNode(t, "")
+	dst, _ := transferNode(t, "")
+	inst := fakeInstance("inst1.example.com")
+	// The source is a FIFO that gets its data only after the timeout.
+	source := filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0")
+	os.MkdirAll(filepath.Dir(source), 0o750)
+	if err := syscall.Mkfifo(source, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	go func() {
+		time.Sleep(2500 * time.Millisecond)
+		f, err := os.OpenFile(source, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		f.Write(data)
+		f.Close()
+	}()
+	target := filepath.Join(dst.paths.ExportDir, "inst1.example.com.new", "d0")
+	opts := map[string]any{"compress": "none", "magic": testMagic, "connect_timeout": 1}
+	exp, imp := transferDisk(t, src, dst, opts, inst, []any{"file", []string{source}}, []any{"file", []string{target}})
+	mustSucceed(t, "export", exp)
+	mustSucceed(t, "import", imp)
+	sameFile(t, target, data)
+	if out := fmt.Sprint(imp["recent_output"]); strings.Contains(out, "didn't establish connection") {
+		t.Fatalf("connected import reported a listen timeout: %s", out)
+	}
+}

@@ -181,6 +181,9 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	defer stopAccept(nil)
 	if t.opts.connectTimeout > 0 {
 		timer := time.AfterFunc(time.Duration(t.opts.connectTimeout)*time.Second, func() {
+			if acceptCtx.Err() != nil {
+				return // connected (or ending) already
+			}
 			t.output(fmt.Sprintf("Child process didn't establish connection in time (%ds), sending SIGTERM", t.opts.connectTimeout))
 			stopAccept(exitSignal(syscall.SIGTERM))
 		})
