@@ -170,7 +170,7 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	} else if opts.ConnectTimeout != nil {
 		argv = append(argv, "--connect-timeout="+strconv.Itoa(*opts.ConnectTimeout))
 	}
-	logFile := filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s-%s.log", mode, inst.OS, inst.Name, component, stamp))
+	logFile := n.osLogName(mode, inst.OS, inst.Name+"-"+component)
 	err = writeFile(filepath.Join(dir, "ca"), caPEM, 0o400)
 	if err == nil {
 		exe := n.transferExe
