@@ -99,6 +99,10 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	if err != nil {
 		return nil, err
 	}
+	// The OS name is part of the log file's name.
+	if strings.ContainsAny(inst.OS, "/\x00") {
+		return nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
+	}
 	if len(ioSpec) != 2 {
 		return nil, &argError{"the I/O argument must be [kind, arguments]"}
 	}

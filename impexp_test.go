@@ -232,6 +232,8 @@ func TestImpexpFailures(t *testing.T) {
 	inst := fakeInstance("inst1.example.com")
 	opts := map[string]any{"compress": "none", "magic": testMagic, "connect_timeout": 60}
 	target := []any{"file", []string{filepath.Join(n.paths.ExportDir, "inst1.example.com.new", "d0")}}
+	badOS := fakeInstance("inst1.example.com")
+	badOS["os"] = "../../../../../../../../tmp/x"
 	for _, c := range []struct {
 		proc string
 		args []any
@@ -244,6 +246,7 @@ func TestImpexpFailures(t *testing.T) {
 		{"import_start", []any{map[string]any{"key_name": "x509-a"}, inst, "disk0", target}, "Cluster certificate can only be used for both key and CA"},
 		{"import_start", []any{map[string]any{"key_name": "x509-a", "ca_pem": "x"}, inst, "disk0", target}, "/crypto/x509-a/key' does not exist"},
 		{"import_start", []any{opts, inst, "../disk0", target}, "Invalid component"},
+		{"import_start", []any{opts, badOS, "disk0", target}, "Invalid OS name"},
 		{"import_start", []any{map[string]any{"magic": "a b"}, inst, "disk0", target}, "Invalid magic value"},
 		{"import_start", []any{map[string]any{"connect_timeout": -1}, inst, "disk0", target}, "Invalid connect timeout -1"},
 		{"import_start", []any{opts, inst, "disk0", []any{"raw", []any{fileDisk("file", filepath.Join(file, "absent"), 1)}}}, "is not set up"},
