@@ -36,7 +36,6 @@ const (
 	transferStatsEvery   = 5 * time.Second
 	transferSamples      = 12 // a minute of samples for the throughput
 	transferHandshake    = 20 * time.Second
-	transferLinger       = 5 * time.Second
 	maxRecentOutputLines = 20
 )
 
