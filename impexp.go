@@ -310,7 +310,7 @@ func shellQuoteArgs(args []string) string {
 
 // transferDir is a transfer's directory, from its name.
 func (n *node) transferDir(name string) (string, error) {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+	if !isPlainName(name) {
 		return "", fmt.Errorf("Invalid import/export name '%s'", name)
 	}
 	return filepath.Join(n.paths.importExportDir(), name), nil
