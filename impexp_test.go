@@ -444,8 +444,13 @@ func TestImpexpExternalToolSinkFails(t *testing.T) {
 	if st := waitTransfer(t, dst, impName, hasKey("exit_status")); st["exit_status"] == float64(0) {
 		t.Fatalf("import into a directory succeeded: %v", st)
 	}
-	if st := waitTransfer(t, src, expName, hasKey("exit_status")); st["exit_status"] == float64(0) {
+	st := waitTransfer(t, src, expName, hasKey("exit_status"))
+	if st["exit_status"] == float64(0) {
 		t.Fatalf("export to a failed import succeeded: %v", st)
+	}
+	// The exporter says that sending failed, not that a pipe closed.
+	if msg, _ := st["error_message"].(string); !strings.HasPrefix(msg, "sending data: ") || strings.Contains(msg, "data command") {
+		t.Errorf("export's error: %q", msg)
 	}
 	mustOK(t, call(t, dst, "impexp_cleanup", impName), nil)
 	mustOK(t, call(t, src, "impexp_cleanup", expName), nil)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/tls"
@@ -272,7 +273,9 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 			return err
 		}
 		out := newWriteBehind(f) // decrypting on one core, writing on another
-		_, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf)
+		if _, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf); err != nil {
+			err = fmt.Errorf("receiving data: %w", err)
+		}
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
@@ -294,6 +297,9 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 		close(finished)
 	}()
 	_, copyErr := io.CopyBuffer(countingWriter{pw, &t.bytes}, r, buf)
+	if copyErr != nil {
+		copyErr = fmt.Errorf("receiving data: %w", copyErr)
+	}
 	pw.CloseWithError(copyErr)
 	<-finished
 	return firstTransferError(cmdErr, copyErr)
@@ -374,7 +380,8 @@ func (t *transfer) runExport(ctx context.Context) error {
 			if derr := <-done; err == nil {
 				err = derr
 			}
-			pr.CloseWithError(errDataCommandEnded)
+			// Writes still coming fail with the reason, not a closed pipe.
+			pr.CloseWithError(cmp.Or(err, errDataCommandEnded))
 			finished <- err
 		}()
 		compressed = finished
@@ -383,6 +390,9 @@ func (t *transfer) runExport(ctx context.Context) error {
 	_, err = sink.Write(t.magicHeader())
 	if err == nil {
 		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
+	}
+	if err != nil {
+		err = fmt.Errorf("sending data: %w", err)
 	}
 	if cerr := sink.Close(); err == nil {
 		err = cerr
