@@ -178,8 +178,14 @@ func (n *node) startDetached(c command, pidPath, logFile string) error {
 		return fmt.Errorf("cannot start %s: %w", c.Args[0], err)
 	}
 	go cmd.Wait() // reap it; it outlives this call, not the daemon's restarts
-	if _, err := pidOut.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n"); err != nil {
-		return err
+	_, err = pidOut.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n")
+	if err == nil {
+		err = pidOut.Sync()
 	}
-	return pidOut.Sync()
+	if err != nil {
+		// Without its pid nobody could stop it: end it (and its session).
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		return fmt.Errorf("cannot write pid file %s: %w", pidPath, err)
+	}
+	return nil
 }

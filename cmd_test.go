@@ -2,7 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,4 +47,30 @@ func TestRunCommand(t *testing.T) {
 	if res.Output != "fed" {
 		t.Fatalf("stdin: %q", res.Output)
 	}
+}
+
+// TestStartDetachedCleansUpAfterFailure: a process whose pid cannot be
+// recorded is not left running without one.
+func TestStartDetachedCleansUpAfterFailure(t *testing.T) {
+	n, _ := newTestNode(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "pid")
+	// /dev/full opens and locks, but refuses the write.
+	err := n.startDetached(command{Args: []string{"sh", "-c", "echo $$ > " + marker + "; exec sleep 60"}}, "/dev/full", filepath.Join(dir, "log"))
+	if err == nil || !strings.Contains(err.Error(), "/dev/full") {
+		t.Fatalf("pid write to /dev/full: %v", err)
+	}
+	time.Sleep(time.Second)
+	data, err := os.ReadFile(marker)
+	if err != nil {
+		return // killed before it could start
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatalf("process %d kept running without a pid file", pid)
 }

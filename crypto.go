@@ -174,7 +174,8 @@ func rpcX509CertCreate(n *node, args []json.RawMessage) (any, error) {
 	if validity <= 0 {
 		return nil, fmt.Errorf("Invalid certificate validity %v", validity)
 	}
-	valid := min(time.Duration(validity)*time.Second, maxX509Validity)
+	// Capped in seconds: a large validity would overflow a Duration.
+	valid := time.Duration(min(validity, maxX509Validity.Seconds()) * float64(time.Second))
 	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
 	if err != nil {
 		return nil, err

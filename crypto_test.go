@@ -76,4 +76,14 @@ func TestX509Certificates(t *testing.T) {
 	mustFail(t, call(t, n, "x509_cert_remove", "../../etc"), "Invalid certificate name")
 	mustFail(t, call(t, n, "x509_cert_remove", res[0]), "Cannot remove certificate directory")
 	mustFail(t, call(t, n, "x509_cert_create", -1), "Invalid certificate validity")
+
+	// A validity beyond time.Duration's range is capped too, not wrapped.
+	mustOK(t, call(t, n, "x509_cert_create", 1e10), &res)
+	dir = filepath.Join(n.paths.cryptoDir(), res[0])
+	if _, cert, err = loadKeyPair(filepath.Join(dir, "cert"), filepath.Join(dir, "key")); err != nil {
+		t.Fatal(err)
+	}
+	if d := cert.NotAfter.Sub(cert.NotBefore); d < maxX509Validity-time.Minute || d > maxX509Validity+time.Minute {
+		t.Fatalf("validity 1e10 s gave a certificate valid for %s", d)
+	}
 }

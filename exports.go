@@ -62,7 +62,7 @@ func rpcExportRemove(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &name); err != nil {
 		return nil, err
 	}
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+	if !isPlainName(name) {
 		return nil, fmt.Errorf("Invalid export name '%s'", name)
 	}
 	target := filepath.Join(n.paths.ExportDir, name)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -98,3 +99,9 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// isPlainName accepts a name that is one entry of a directory: not empty,
+// not "." or "..", without a slash or NUL.
+func isPlainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}

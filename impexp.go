@@ -99,6 +99,10 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	if err != nil {
 		return nil, err
 	}
+	// The OS name is part of the log file's name.
+	if strings.ContainsAny(inst.OS, "/\x00") {
+		return nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
+	}
 	if len(ioSpec) != 2 {
 		return nil, &argError{"the I/O argument must be [kind, arguments]"}
 	}
@@ -170,7 +174,7 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	} else if opts.ConnectTimeout != nil {
 		argv = append(argv, "--connect-timeout="+strconv.Itoa(*opts.ConnectTimeout))
 	}
-	logFile := filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s-%s.log", mode, inst.OS, inst.Name, component, stamp))
+	logFile := n.osLogName(mode, inst.OS, inst.Name+"-"+component)
 	err = writeFile(filepath.Join(dir, "ca"), caPEM, 0o400)
 	if err == nil {
 		exe := n.transferExe
@@ -306,7 +310,7 @@ func shellQuoteArgs(args []string) string {
 
 // transferDir is a transfer's directory, from its name.
 func (n *node) transferDir(name string) (string, error) {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+	if !isPlainName(name) {
 		return "", fmt.Errorf("Invalid import/export name '%s'", name)
 	}
 	return filepath.Join(n.paths.importExportDir(), name), nil

@@ -232,6 +232,8 @@ func TestImpexpFailures(t *testing.T) {
 	inst := fakeInstance("inst1.example.com")
 	opts := map[string]any{"compress": "none", "magic": testMagic, "connect_timeout": 60}
 	target := []any{"file", []string{filepath.Join(n.paths.ExportDir, "inst1.example.com.new", "d0")}}
+	badOS := fakeInstance("inst1.example.com")
+	badOS["os"] = "../../../../../../../../tmp/x"
 	for _, c := range []struct {
 		proc string
 		args []any
@@ -244,6 +246,7 @@ func TestImpexpFailures(t *testing.T) {
 		{"import_start", []any{map[string]any{"key_name": "x509-a"}, inst, "disk0", target}, "Cluster certificate can only be used for both key and CA"},
 		{"import_start", []any{map[string]any{"key_name": "x509-a", "ca_pem": "x"}, inst, "disk0", target}, "/crypto/x509-a/key' does not exist"},
 		{"import_start", []any{opts, inst, "../disk0", target}, "Invalid component"},
+		{"import_start", []any{opts, badOS, "disk0", target}, "Invalid OS name"},
 		{"import_start", []any{map[string]any{"magic": "a b"}, inst, "disk0", target}, "Invalid magic value"},
 		{"import_start", []any{map[string]any{"connect_timeout": -1}, inst, "disk0", target}, "Invalid connect timeout -1"},
 		{"import_start", []any{opts, inst, "disk0", []any{"raw", []any{fileDisk("file", filepath.Join(file, "absent"), 1)}}}, "is not set up"},
@@ -417,5 +420,73 @@ func TestDaemonTransferSurvivesRestart(t *testing.T) {
 	rpc(d2, "impexp_cleanup", nil, name)
 	if _, err := os.Stat(filepath.Dir(pidFile)); !os.IsNotExist(err) {
 		t.Fatal("cleanup left the transfer directory")
+	}
+}
+
+// TestImpexpExternalToolSinkFails: an import whose destination cannot be
+// written ends, with an external decompressor still holding data.
+func TestImpexpExternalToolSinkFails(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("xz is not installed")
+	}
+	src, _ := transferNode(t, "")
+	dst, _ := transferNode(t, "")
+	inst := fakeInstance("inst1.example.com")
+	source := filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0")
+	randomFile(t, source, 4<<20)
+	target := filepath.Join(dst.paths.ExportDir, "inst1.example.com.new", "d0")
+	os.MkdirAll(target, 0o750) // a directory: the import cannot open it for writing
+	opts := map[string]any{"compress": "xz", "magic": testMagic, "connect_timeout": 60}
+	var impName, expName string
+	mustOK(t, call(t, dst, "import_start", opts, inst, "disk0", []any{"file", []string{target}}), &impName)
+	port := waitTransfer(t, dst, impName, hasKey("listen_port"))["listen_port"]
+	mustOK(t, call(t, src, "export_start", opts, "127.0.0.1", port, inst, "disk0", []any{"file", []string{source}}), &expName)
+	if st := waitTransfer(t, dst, impName, hasKey("exit_status")); st["exit_status"] == float64(0) {
+		t.Fatalf("import into a directory succeeded: %v", st)
+	}
+	st := waitTransfer(t, src, expName, hasKey("exit_status"))
+	if st["exit_status"] == float64(0) {
+		t.Fatalf("export to a failed import succeeded: %v", st)
+	}
+	// The exporter says that sending failed, not that a pipe closed.
+	if msg, _ := st["error_message"].(string); !strings.HasPrefix(msg, "sending data: ") || strings.Contains(msg, "data command") {
+		t.Errorf("export's error: %q", msg)
+	}
+	mustOK(t, call(t, dst, "impexp_cleanup", impName), nil)
+	mustOK(t, call(t, src, "impexp_cleanup", expName), nil)
+}
+
+// TestImpexpConnectTimeoutEndsWithConnection: the import's connect
+// timeout stops counting once the exporter is connected, so a transfer
+// that lasts longer does not report a listen timeout.
+func TestImpexpConnectTimeoutEndsWithConnection(t *testing.T) {
+	src, _ := transferNode(t, "")
+	dst, _ := transferNode(t, "")
+	inst := fakeInstance("inst1.example.com")
+	// The source is a FIFO that gets its data only after the timeout.
+	source := filepath.Join(src.paths.ExportDir, "inst1.example.com", "d0")
+	os.MkdirAll(filepath.Dir(source), 0o750)
+	if err := syscall.Mkfifo(source, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	go func() {
+		time.Sleep(2500 * time.Millisecond)
+		f, err := os.OpenFile(source, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		f.Write(data)
+		f.Close()
+	}()
+	target := filepath.Join(dst.paths.ExportDir, "inst1.example.com.new", "d0")
+	opts := map[string]any{"compress": "none", "magic": testMagic, "connect_timeout": 1}
+	exp, imp := transferDisk(t, src, dst, opts, inst, []any{"file", []string{source}}, []any{"file", []string{target}})
+	mustSucceed(t, "export", exp)
+	mustSucceed(t, "import", imp)
+	sameFile(t, target, data)
+	if out := fmt.Sprint(imp["recent_output"]); strings.Contains(out, "didn't establish connection") {
+		t.Fatalf("connected import reported a listen timeout: %s", out)
 	}
 }

@@ -205,7 +205,7 @@ func rpcNodeLeaveCluster(n *node, args []json.RawMessage) (any, error) {
 	}
 	p := n.paths
 	for _, dir := range []struct{ path, keep string }{
-		{p.DataDir, ""}, {filepath.Join(p.RunDir, "crypto"), ""}, {p.QueueDir, p.QueueLockFile}, {p.QueueArchiveDir, ""},
+		{p.DataDir, ""}, {p.cryptoDir(), ""}, {p.QueueDir, p.QueueLockFile}, {p.QueueArchiveDir, ""},
 	} {
 		if err := removeRegularFiles(dir.path, dir.keep); err != nil {
 			return nil, err

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,7 +35,6 @@ const (
 	transferStatsEvery   = 5 * time.Second
 	transferSamples      = 12 // a minute of samples for the throughput
 	transferHandshake    = 20 * time.Second
-	transferLinger       = 5 * time.Second
 	maxRecentOutputLines = 20
 )
 
@@ -458,7 +456,7 @@ func checkCompressor(name string) error {
 	if name == "none" || isGzipMethod(name) {
 		return nil
 	}
-	if _, err := lookPath(name); err != nil {
+	if _, err := exec.LookPath(name); err != nil {
 		return fmt.Errorf("Unhandled error occurred: Verification attempt of selected compression method %s failed - check that %s is present and can be invoked safely with the -h switch", name, name)
 	}
 	return nil
@@ -475,18 +473,4 @@ func gzipLevel(name string) int {
 		return gzip.DefaultCompression
 	}
 	return gzip.BestSpeed
-}
-
-// lookPath finds a tool on PATH or in the usual system directories.
-func lookPath(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found", name)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/tls"
@@ -181,6 +182,9 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	defer stopAccept(nil)
 	if t.opts.connectTimeout > 0 {
 		timer := time.AfterFunc(time.Duration(t.opts.connectTimeout)*time.Second, func() {
+			if acceptCtx.Err() != nil {
+				return // connected (or ending) already
+			}
 			t.output(fmt.Sprintf("Child process didn't establish connection in time (%ds), sending SIGTERM", t.opts.connectTimeout))
 			stopAccept(exitSignal(syscall.SIGTERM))
 		})
@@ -225,6 +229,7 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	t.setConnected(conn.RemoteAddr())
 
 	var r io.Reader = bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize)
+	var decompressor *io.PipeReader
 	var decompressed <-chan error
 	switch c := t.opts.compress; {
 	case c == "none":
@@ -235,7 +240,8 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 		}
 		r = zr
 	default:
-		r, decompressed = t.filter(ctx, decompressArgs(c), r)
+		decompressor, decompressed = t.filter(ctx, decompressArgs(c), r)
+		r = decompressor
 	}
 	if magic := t.magicHeader(); magic != nil {
 		got := make([]byte, len(magic))
@@ -247,6 +253,9 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	t.measure(ctx)
 	err = t.sink(ctx, r)
 	if decompressed != nil {
+		// A sink that stopped early leaves the decompressor blocked on
+		// its output: end it.
+		decompressor.CloseWithError(errDataCommandEnded)
 		if derr := <-decompressed; err == nil && derr != nil {
 			err = derr
 		}
@@ -264,7 +273,9 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 			return err
 		}
 		out := newWriteBehind(f) // decrypting on one core, writing on another
-		_, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf)
+		if _, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf); err != nil {
+			err = fmt.Errorf("receiving data: %w", err)
+		}
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
@@ -286,6 +297,9 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 		close(finished)
 	}()
 	_, copyErr := io.CopyBuffer(countingWriter{pw, &t.bytes}, r, buf)
+	if copyErr != nil {
+		copyErr = fmt.Errorf("receiving data: %w", copyErr)
+	}
 	pw.CloseWithError(copyErr)
 	<-finished
 	return firstTransferError(cmdErr, copyErr)
@@ -360,10 +374,14 @@ func (t *transfer) runExport(ctx context.Context) error {
 		finished := make(chan error, 1)
 		go func() {
 			_, err := io.Copy(conn, out)
+			// A failed send leaves the compressor blocked on its output:
+			// end it.
+			out.CloseWithError(errDataCommandEnded)
 			if derr := <-done; err == nil {
 				err = derr
 			}
-			pr.CloseWithError(errDataCommandEnded)
+			// Writes still coming fail with the reason, not a closed pipe.
+			pr.CloseWithError(cmp.Or(err, errDataCommandEnded))
 			finished <- err
 		}()
 		compressed = finished
@@ -372,6 +390,9 @@ func (t *transfer) runExport(ctx context.Context) error {
 	_, err = sink.Write(t.magicHeader())
 	if err == nil {
 		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
+	}
+	if err != nil {
+		err = fmt.Errorf("sending data: %w", err)
 	}
 	if cerr := sink.Close(); err == nil {
 		err = cerr
@@ -463,7 +484,7 @@ func decompressArgs(tool string) []string {
 
 // filter runs an external (de)compressor over in; its output is the
 // returned reader, and its outcome comes on the channel.
-func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (io.Reader, <-chan error) {
+func (t *transfer) filter(ctx context.Context, args []string, in io.Reader) (*io.PipeReader, <-chan error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
