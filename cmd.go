@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -43,6 +44,11 @@ type command struct {
 	StderrTo  io.Writer
 	// Ctx, when set, ends the command (killing its process group) when done.
 	Ctx context.Context
+	// TermGrace, when set, makes the end through Ctx gentler: SIGTERM to
+	// the process group, then SIGKILL after TermGrace, as Ganeti's
+	// import-export helper gives its data commands (OS scripts) time to
+	// clean up. A timeout still kills at once.
+	TermGrace time.Duration
 }
 
 // cmdResult is what a finished command left.
@@ -129,12 +135,24 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	}
 	// Own process group, so a timeout also ends what the command started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	var hardKill atomic.Pointer[time.Timer] // set once the gentle end began
+	cmd.Cancel = func() error {
+		pgid := -cmd.Process.Pid
+		if c.TermGrace > 0 && parent.Err() != nil {
+			hardKill.Store(time.AfterFunc(c.TermGrace, func() { syscall.Kill(pgid, syscall.SIGKILL) }))
+			return syscall.Kill(pgid, syscall.SIGTERM)
+		}
+		return syscall.Kill(pgid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = max(5*time.Second, c.TermGrace+time.Second)
 
 	start := time.Now()
 	n.log.Debugf("running %s", cmdline)
 	err := cmd.Run()
+	if t := hardKill.Load(); t != nil && t.Stop() {
+		// What the group leader left behind gets no more grace.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	res := &cmdResult{Output: stdout.buf.String() + stderr.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
 	if cmd.ProcessState == nil {
 		n.log.Warningf("cannot run %s: %v", cmdline, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -73,4 +74,41 @@ func TestStartDetachedCleansUpAfterFailure(t *testing.T) {
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	t.Fatalf("process %d kept running without a pid file", pid)
+}
+
+// TestRunCommandTermGrace: a command ended through its context with a
+// grace period gets SIGTERM first (a trap can clean up), and one that
+// ignores it is killed, with its group, when the grace is over.
+func TestRunCommandTermGrace(t *testing.T) {
+	n, _ := newTestNode(t)
+	mark := filepath.Join(t.TempDir(), "cleaned")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res, err := n.runCommand(command{Args: []string{"bash", "-c", "trap 'echo done > " + mark + "; exit 143' TERM; sleep 30 & wait"},
+		Ctx: ctx, TermGrace: 5 * time.Second})
+	if data, _ := os.ReadFile(mark); string(data) != "done\n" || err == nil || res.ExitCode == 0 {
+		t.Fatalf("trap did not run on SIGTERM: %q, %+v, %v", data, res, err)
+	}
+
+	// Ignoring SIGTERM: killed after the grace, the group's sleep too.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	began := time.Now()
+	_, err = n.runCommand(command{Args: []string{"bash", "-c", "trap '' TERM; sleep 30 & echo $! > " + pidFile + "; wait"},
+		Ctx: ctx, TermGrace: time.Second})
+	took := time.Since(began)
+	if err == nil || took < time.Second || took > 10*time.Second {
+		t.Fatalf("ignored SIGTERM: %v after %s", err, took)
+	}
+	data, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	for deadline := time.Now().Add(5 * time.Second); pid > 0 && syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the group's sleep (%d) survived", pid)
+		}
+	}
+	if pid <= 0 {
+		t.Fatalf("no pid recorded: %q", data)
+	}
 }

@@ -422,15 +422,17 @@ func (t *transfer) runData(ctx context.Context, stdin io.Reader, stdout io.Write
 	var sizeRead *os.File
 	if t.opts.expectedSize == "fd" {
 		r, w, err := os.Pipe()
-		if err == nil {
-			sizeRead, extra = r, []*os.File{w}
-			env = append(env, "EXP_SIZE_FD=3")
+		if err != nil {
+			done <- fmt.Errorf("cannot make the pipe for the size: %w", err)
+			return done
 		}
+		sizeRead, extra = r, []*os.File{w}
+		env = append(env, "EXP_SIZE_FD=3")
 	}
 	go func() {
 		_, err := t.n.runCommand(command{
 			Args: []string{"bash", "-o", "errexit", "-o", "pipefail", "-c", t.dataCommand()},
-			Env:  env, ExtraFiles: extra, Ctx: ctx, Timeout: 72 * time.Hour,
+			Env:  env, ExtraFiles: extra, Ctx: ctx, TermGrace: 5 * time.Second, Timeout: 72 * time.Hour,
 			StdinFrom: stdin, StdoutTo: stdout, StderrTo: &lineWriter{fn: t.output},
 		})
 		for _, f := range extra {
