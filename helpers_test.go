@@ -168,3 +168,35 @@ func mustFail(t testing.TB, r rpcReply, want string) {
 		t.Fatalf("failure %q does not contain %q", msg, want)
 	}
 }
+
+// useOSSearchPath makes dirs the OS search path for the test.
+func useOSSearchPath(t *testing.T, dirs ...string) {
+	t.Helper()
+	old := osSearchPath
+	t.Cleanup(func() { osSearchPath = old })
+	osSearchPath = dirs
+}
+
+// testOSDir copies the test OS definitions (testdata/os) into a fresh
+// directory, makes it the OS search path, and returns it. Their scripts
+// record their environment in their working directory, which must be
+// the OS's own: the debootstrap create script's is debootstrap/create.env.
+func testOSDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/os")); err != nil {
+		t.Fatal(err)
+	}
+	useOSSearchPath(t, dir)
+	return dir
+}
+
+// readOSEnv reads what a test OS script recorded (see testOSDir).
+func readOSEnv(t *testing.T, osDir, script string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(osDir, "debootstrap", script+".env"))
+	if err != nil {
+		t.Fatalf("the %s script did not record its environment: %v", script, err)
+	}
+	return string(data)
+}

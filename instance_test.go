@@ -145,23 +145,19 @@ func TestInstanceRefusals(t *testing.T) {
 func TestInstanceOSAddAndRename(t *testing.T) {
 	withProc(t)
 	n, file, _ := storageNode(t)
-	old := osSearchPath
-	defer func() { osSearchPath = old }()
-	osSearchPath = []string{mustAbs(t, "testdata/os")}
+	osDir := testOSDir(t)
 	d := fileDisk("file", filepath.Join(file, "inst3-disk0"), 8)
 	delete(d, "future_field")
 	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst3.example.com", true, nil, false), nil)
 	inst := fakeInstance("inst3.example.com", d)
 	inst["os"] = "debootstrap+minimal"
 	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"}}}
-	defer os.Remove("/tmp/create.env")
-	defer os.Remove("/tmp/rename.env")
 	mustOK(t, call(t, n, "instance_os_add", inst, true, 0), nil)
-	env, _ := os.ReadFile("/tmp/create.env")
+	env := readOSEnv(t, osDir, "create")
 	for _, want := range []string{"INSTANCE_NAME=inst3.example.com", "OS_VARIANT=minimal", "DISK_COUNT=1",
 		"DISK_0_PATH=" + filepath.Join(file, "inst3-disk0"), "DISK_0_BACKEND_TYPE=file:loop", "NIC_0_MAC=aa:00:00:00:00:01",
 		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake"} {
-		if !strings.Contains(string(env), want+"\n") {
+		if !strings.Contains(env, want+"\n") {
 			t.Errorf("create environment lacks %s", want)
 		}
 	}
@@ -169,7 +165,7 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 		t.Errorf("OS log files %v", logs)
 	}
 	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 0), nil)
-	if env, _ := os.ReadFile("/tmp/rename.env"); !strings.Contains(string(env), "OLD_INSTANCE_NAME=old.example.com\n") {
+	if env := readOSEnv(t, osDir, "rename"); !strings.Contains(env, "OLD_INSTANCE_NAME=old.example.com\n") {
 		t.Error("rename script did not get the old name")
 	}
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
