@@ -125,18 +125,13 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
 		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
-	name, _ := splitOSName(inst.OS)
-	def, err := findOS(name)
+	def, env, err := n.instanceOSEnvironment(inst)
 	if err != nil {
 		return err
 	}
 	path := def.Scripts[script]
 	if path == "" {
-		return fmt.Errorf("OS '%s' has no %s script", name, script)
-	}
-	env, err := n.osEnvironment(inst, def)
-	if err != nil {
-		return err
+		return fmt.Errorf("OS '%s' has no %s script", def.Name, script)
 	}
 	env = append(env, extraEnv...)
 	logFile := n.osLogName(logKind, inst.OS, logName)
