@@ -189,6 +189,33 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "is not set up")
 }
 
+// TestOSScriptLog: a script's whole output, standard output and error,
+// goes into its log, and a failure reports the log's last lines, however
+// much the script wrote.
+func TestOSScriptLog(t *testing.T) {
+	n, _ := newTestNode(t)
+	osDir := testOSDir(t)
+	fakeTool(t, filepath.Join(osDir, "debootstrap"), "create",
+		"echo starting >&2\nyes 'progress line' | head -n 220000\necho 'the last words' >&2\nexit 3")
+	inst := fakeInstance("inst4.example.com")
+	inst["os"] = "debootstrap+default"
+	mustFail(t, call(t, n, "instance_os_add", inst, false, 0),
+		"OS create script failed (exited with exit code 3), last lines in the log file:\nprogress line\n")
+	r := call(t, n, "instance_os_add", inst, false, 0)
+	if msg := string(r.Result); r.OK || !strings.HasSuffix(msg, `progress line\nthe last words"`) || strings.Count(msg, `\n`) != 20 {
+		t.Fatalf("failure %s, want the log's last 20 lines", msg)
+	}
+	logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+default-inst4.example.com-*.log"))
+	if len(logs) == 0 {
+		t.Fatal("no log")
+	}
+	log, err := os.ReadFile(logs[0])
+	if err != nil || !strings.HasPrefix(string(log), "starting\nprogress line\n") || !strings.Contains(string(log), "the last words\n") ||
+		len(log) < 3000000 {
+		t.Fatalf("log %s: %d bytes, %v", logs[0], len(log), err)
+	}
+}
+
 func TestInstanceMetadataModify(t *testing.T) {
 	n, _ := newTestNode(t)
 	os.MkdirAll(filepath.Join(n.paths.RunDir, "socket"), 0o755)

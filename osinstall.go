@@ -135,15 +135,22 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 	}
 	env = append(env, extraEnv...)
 	logFile := n.osLogName(logKind, inst.OS, logName)
-	os.MkdirAll(filepath.Dir(logFile), 0o750)
-	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout})
-	if res != nil {
-		os.WriteFile(logFile, []byte(res.Output), 0o600)
+	if err := os.MkdirAll(filepath.Dir(logFile), 0o750); err != nil {
+		return fmt.Errorf("Cannot create the OS log directory: %v", err)
 	}
+	logOut, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		lines := strings.Split(strings.TrimRight(outputOf(res, err), "\n"), "\n")
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
+		return fmt.Errorf("Cannot open the OS log file: %v", err)
+	}
+	defer logOut.Close()
+	// As Ganeti's, the script writes into the log as it runs, all of its
+	// output, however long (the captured output is bounded).
+	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout,
+		StdoutTo: logOut, StderrTo: logOut})
+	if err != nil {
+		lines := []string{err.Error()}
+		if res != nil {
+			lines = tailLines(logFile, 20)
 		}
 		for i := range lines {
 			lines[i] = safeEncode(lines[i])
@@ -151,6 +158,24 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 		return fmt.Errorf("OS %s script failed (%s), last lines in the log file:\n%s", failWhat, exitReason(res, err), strings.Join(lines, "\n"))
 	}
 	return nil
+}
+
+// tailLines is Ganeti's TailFile: the last lines of the file's last 4 KiB.
+func tailLines(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer f.Close()
+	var data []byte
+	if end, err := f.Seek(0, io.SeekEnd); err == nil {
+		data = make([]byte, min(end, 4096))
+		if _, err := f.ReadAt(data, end-int64(len(data))); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
 }
 
 // rpcInstanceOSAdd installs an instance's OS: [instance, reinstall, debug].
