@@ -171,22 +171,34 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("rename log files %v", logs)
 	}
-	var pkg string
-	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1"}), &pkg)
-	defer os.Remove(pkg)
-	out, err := exec.Command("tar", "-tzf", pkg).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "./os/create") || !strings.Contains(string(out), "./environment") {
-		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
-	}
-	envOut, _ := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
-	if !strings.Contains(string(envOut), "INSTANCE_NAME=inst3.example.com\n") || !strings.Contains(string(envOut), "EXTRA=1\n") {
-		t.Fatalf("archived environment %q", envOut)
-	}
 	inst["os"] = "missing+x"
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Directory for OS missing not found")
 	inst["os"] = "debootstrap+minimal"
 	inst["disks_info"] = []map[string]any{fileDisk("file", filepath.Join(file, "absent"), 8)}
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "is not set up")
+}
+
+// TestOSExport packs the OS definition and the script environment as
+// Ganeti's tar does, the overrides replacing what they name.
+func TestOSExport(t *testing.T) {
+	n, _ := newTestNode(t)
+	testOSDir(t)
+	inst := fakeInstance("inst3.example.com")
+	inst["os"] = "debootstrap+minimal"
+	var pkg string
+	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1", "INSTANCE_NAME": "other.example.com"}), &pkg)
+	defer os.Remove(pkg)
+	out, err := exec.Command("tar", "-tvzf", pkg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-rwxr-xr-x") || !strings.Contains(string(out), " ./os/create\n") ||
+		!strings.Contains(string(out), " ./os/variants.list\n") || !strings.Contains(string(out), " ./environment\n") {
+		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
+	}
+	env, err := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
+	if err != nil || !strings.HasPrefix(string(env), "OS_API_VERSION=20\n") || !strings.Contains(string(env), "\nINSTANCE_NAME=other.example.com\nINSTANCE_OS=") ||
+		strings.Contains(string(env), "inst3") || !strings.HasSuffix(string(env), "\nEXTRA=1\n") {
+		t.Fatalf("archived environment %q: %v", env, err)
+	}
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{"A=B": "1"}), "Invalid environment override 'A=B'")
 }
 
 // TestOSScriptLog: a script's whole output, standard output and error,

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -234,11 +235,8 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range override {
-		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
-			return nil, fmt.Errorf("Invalid environment override '%s'", k)
-		}
-		env = append(env, k+"="+v)
+	if env, err = overrideEnv(env, override); err != nil {
+		return nil, err
 	}
 	out, err := os.CreateTemp("", "*.tgz")
 	if err != nil {
@@ -254,6 +252,28 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return out.Name(), nil
+}
+
+// overrideEnv sets the overriding variables in env: in place of the
+// entry they replace, as Ganeti's dict update, or after the others.
+func overrideEnv(env []string, override map[string]string) ([]string, error) {
+	index := map[string]int{}
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	for _, k := range slices.Sorted(maps.Keys(override)) {
+		v := override[k]
+		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
+			return nil, fmt.Errorf("Invalid environment override '%s'", k)
+		}
+		if i, ok := index[k]; ok {
+			env[i] = k + "=" + v
+		} else {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env, nil
 }
 
 // writeOSArchive writes the gzipped tar: the OS directory (links
