@@ -199,6 +199,9 @@ func TestOSExport(t *testing.T) {
 		t.Fatalf("archived environment %q: %v", env, err)
 	}
 	mustFail(t, call(t, n, "os_export", inst, map[string]string{"A=B": "1"}), "Invalid environment override 'A=B'")
+	// The environment file has a variable a line: a value must not add one.
+	inst["osparams"] = map[string]any{"motd": "hello\nOS_NAME=other"}
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "Invalid value of OSP_MOTD for the environment file: it has a newline")
 }
 
 // TestOSScriptLog: a script's whole output, standard output and error,

@@ -238,6 +238,12 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	if env, err = overrideEnv(env, override); err != nil {
 		return nil, err
 	}
+	for _, kv := range env {
+		if strings.Contains(kv, "\n") {
+			k, _, _ := strings.Cut(kv, "=")
+			return nil, fmt.Errorf("Invalid value of %s for the environment file: it has a newline", k)
+		}
+	}
 	out, err := os.CreateTemp("", "*.tgz")
 	if err != nil {
 		return nil, err
