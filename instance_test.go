@@ -182,7 +182,8 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 // Ganeti's tar does, the overrides replacing what they name.
 func TestOSExport(t *testing.T) {
 	n, _ := newTestNode(t)
-	testOSDir(t)
+	osDir := testOSDir(t)
+	fakeTool(t, filepath.Join(osDir, "debootstrap", "lib"), "common.sh", "true")
 	inst := fakeInstance("inst3.example.com")
 	inst["os"] = "debootstrap+minimal"
 	var pkg string
@@ -190,7 +191,8 @@ func TestOSExport(t *testing.T) {
 	defer os.Remove(pkg)
 	out, err := exec.Command("tar", "-tvzf", pkg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "-rwxr-xr-x") || !strings.Contains(string(out), " ./os/create\n") ||
-		!strings.Contains(string(out), " ./os/variants.list\n") || !strings.Contains(string(out), " ./environment\n") {
+		!strings.Contains(string(out), " ./os/variants.list\n") || !strings.Contains(string(out), " ./os/lib/common.sh\n") ||
+		!strings.Contains(string(out), " ./environment\n") {
 		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
 	}
 	env, err := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
@@ -199,6 +201,13 @@ func TestOSExport(t *testing.T) {
 		t.Fatalf("archived environment %q: %v", env, err)
 	}
 	mustFail(t, call(t, n, "os_export", inst, map[string]string{"A=B": "1"}), "Invalid environment override 'A=B'")
+	// Where Ganeti's tar --dereference fails, so does the export.
+	os.Symlink("..", filepath.Join(osDir, "debootstrap", "lib", "up"))
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "lib/up: file system loop")
+	os.Remove(filepath.Join(osDir, "debootstrap", "lib", "up"))
+	os.Symlink("/nonexistent", filepath.Join(osDir, "debootstrap", "dangling"))
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "dangling: no such file or directory")
+	os.Remove(filepath.Join(osDir, "debootstrap", "dangling"))
 	// The environment file has a variable a line: a value must not add one.
 	inst["osparams"] = map[string]any{"motd": "hello\nOS_NAME=other"}
 	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "Invalid value of OSP_MOTD for the environment file: it has a newline")

@@ -305,23 +305,12 @@ func writeOSArchive(w io.Writer, osDir string, env []string) error {
 	if err := add("./os/", 0o755, nil, true); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(osDir)
+	root, err := os.Stat(osDir)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		path := filepath.Join(osDir, e.Name())
-		st, err := os.Stat(path) // follows links, as tar --dereference
-		if err != nil || !st.Mode().IsRegular() {
-			continue
-		}
-		data, err := readFileLimited(path, 64<<20)
-		if err != nil {
-			return err
-		}
-		if err := add("./os/"+e.Name(), int64(st.Mode().Perm()), data, false); err != nil {
-			return err
-		}
+	if err := addOSTree(add, osDir, "./os/", []os.FileInfo{root}); err != nil {
+		return err
 	}
 	if err := add("./environment", 0o600, []byte(strings.Join(env, "\n")+"\n"), false); err != nil {
 		return err
@@ -330,4 +319,43 @@ func writeOSArchive(w io.Writer, osDir string, env []string) error {
 		return err
 	}
 	return gz.Close()
+}
+
+// addOSTree adds the files and directories below dir under prefix,
+// following links as tar --dereference does. ancestors are the
+// directories being added: a link back to one is a loop, and, as tar
+// fails on it and on a dangling link, so does this.
+func addOSTree(add func(name string, mode int64, data []byte, dir bool) error, dir, prefix string, ancestors []os.FileInfo) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path, name := filepath.Join(dir, e.Name()), prefix+e.Name()
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.IsDir():
+			if slices.ContainsFunc(ancestors, func(a os.FileInfo) bool { return os.SameFile(a, st) }) {
+				return fmt.Errorf("%s: file system loop", path)
+			}
+			if err := add(name+"/", int64(st.Mode().Perm()), nil, true); err != nil {
+				return err
+			}
+			if err := addOSTree(add, path, name+"/", append(ancestors, st)); err != nil {
+				return err
+			}
+		case st.Mode().IsRegular():
+			data, err := readFileLimited(path, 64<<20)
+			if err != nil {
+				return err
+			}
+			if err := add(name, int64(st.Mode().Perm()), data, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
