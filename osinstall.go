@@ -246,16 +246,15 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	}
 	out, err := os.CreateTemp("", "*.tgz")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("Failed to create OS archive: %v", err)
 	}
-	if err := writeOSArchive(out, def.Path, env); err != nil {
-		out.Close()
+	err = writeOSArchive(out, def.Path, env)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(out.Name())
 		return nil, fmt.Errorf("Failed to create OS archive '%s': %v", out.Name(), err)
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(out.Name())
-		return nil, err
 	}
 	return out.Name(), nil
 }
