@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // kvmTestInstance is the instance of docs/reference/kvm.md 2.9 with the
@@ -394,26 +393,11 @@ func TestKVMParametersProcess(t *testing.T) {
 		return inst, hvp
 	}
 	h := &kvmHypervisor{n: n, rootDir: kvmRoot}
-	qmp := func(name, cmd string, out any) {
-		t.Helper()
-		c, err := dialQMP(h.qmpSocket(name), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		ret, err := c.Execute(cmd, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-		if err := json.Unmarshal(ret, out); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	inst, _ := newInst("kvm2.example.com", 2, map[string]any{"vnc_bind_address": "127.0.0.1", "vnc_tls": true, "vnc_password_file": pw,
 		"use_chroot": true, "usb_devices": "keyboard", "disk_type": "scsi-hd", "scsi_controller_type": "virtio-scsi-pci", "cpu_mask": "1:0"})
 	var vnc qemuDisplayStatus
-	qmp("kvm2.example.com", "query-vnc", &vnc)
+	qmpCall(t, h, "kvm2.example.com", "query-vnc", &vnc)
 	if !vnc.Enabled || vnc.Auth != "vencrypt+tls+vnc" {
 		t.Errorf("VNC %+v, want TLS with a password", vnc)
 	}
@@ -421,7 +405,7 @@ func TestKVMParametersProcess(t *testing.T) {
 		Index    int `json:"cpu-index"`
 		ThreadID int `json:"thread-id"`
 	}
-	qmp("kvm2.example.com", "query-cpus-fast", &cpus)
+	qmpCall(t, h, "kvm2.example.com", "query-cpus-fast", &cpus)
 	pid := h.pid("kvm2.example.com")
 	if len(cpus) != 2 {
 		t.Fatalf("vCPUs %+v", cpus)
@@ -434,7 +418,7 @@ func TestKVMParametersProcess(t *testing.T) {
 	var block []struct {
 		Device string `json:"qdev"`
 	}
-	qmp("kvm2.example.com", "query-block", &block)
+	qmpCall(t, h, "kvm2.example.com", "query-block", &block)
 	if len(block) == 0 || !strings.Contains(block[0].Device, "disk-") {
 		t.Errorf("SCSI disk %+v", block)
 	}
@@ -457,7 +441,7 @@ func TestKVMParametersProcess(t *testing.T) {
 	inst, _ = newInst("kvm3.example.com", 2, map[string]any{"spice_bind": "127.0.0.1", "spice_password_file": pw,
 		"security_model": "pool", "cpu_mask": "0"})
 	var spice qemuDisplayStatus
-	qmp("kvm3.example.com", "query-spice", &spice)
+	qmpCall(t, h, "kvm3.example.com", "query-spice", &spice)
 	if !spice.Enabled || spice.Auth != "spice" {
 		t.Errorf("SPICE %+v, want a ticket (password)", spice)
 	}

@@ -98,6 +98,24 @@ func needQemu(t *testing.T) {
 	procMeminfo = "/proc/meminfo"
 }
 
+// qmpCall runs one QMP command on an instance's qemu and decodes what it
+// returns into out.
+func qmpCall(t *testing.T, h *kvmHypervisor, name, cmd string, out any) {
+	t.Helper()
+	c, err := dialQMP(h.qmpSocket(name), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ret, err := c.Execute(cmd, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	if err := json.Unmarshal(ret, out); err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+}
+
 // qemuTestNode is a node for tests that start real qemus (as root): its
 // root is short enough for qemu's sockets, file storage is allowed in the
 // returned directory. Without qemu or root the test is skipped.
@@ -149,8 +167,34 @@ func TestKVMInstanceProcess(t *testing.T) {
 	}
 	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
 	// Grow the disk file, then tell qemu (resize_disk, Ganeti 3.1).
+	h := &kvmHypervisor{n: n, rootDir: filepath.Join(n.paths.RunDir, "kvm-hypervisor")}
+	diskSize := func() int64 {
+		t.Helper()
+		var block []struct {
+			Device   string `json:"device"`
+			Inserted struct {
+				Image struct {
+					VirtualSize int64 `json:"virtual-size"`
+				} `json:"image"`
+			} `json:"inserted"`
+		}
+		qmpCall(t, h, "kvm1.example.com", "query-block", &block)
+		for _, b := range block {
+			if b.Device == kvmDeviceID("disk", d["uuid"].(string)) {
+				return b.Inserted.Image.VirtualSize
+			}
+		}
+		t.Fatalf("qemu has no drive for the disk: %+v", block)
+		return 0
+	}
 	mustOK(t, call(t, n, "blockdev_grow", d, 16, false, true, false), nil)
+	if size := diskSize(); size != 16<<20 {
+		t.Fatalf("disk size before resize_disk %d", size)
+	}
 	mustOK(t, call(t, n, "resize_disk", inst, d, 32<<20), nil)
+	if size := diskSize(); size != 32<<20 {
+		t.Fatalf("qemu's disk size after resize_disk %d, want %d", size, 32<<20)
+	}
 	mustFail(t, call(t, n, "resize_disk", inst, d, 0), "Invalid disk size")
 
 	// Hot-add a NIC (a stand-in kvm-ifup: the test has no bridge), then
