@@ -397,7 +397,7 @@ func TestKVMParametersProcess(t *testing.T) {
 	inst, _ := newInst("kvm2.example.com", 2, map[string]any{"vnc_bind_address": "127.0.0.1", "vnc_tls": true, "vnc_password_file": pw,
 		"use_chroot": true, "usb_devices": "keyboard", "disk_type": "scsi-hd", "scsi_controller_type": "virtio-scsi-pci", "cpu_mask": "1:0"})
 	var vnc qemuDisplayStatus
-	qmpCall(t, h, "kvm2.example.com", "query-vnc", &vnc)
+	qmpCall(t, h, "kvm2.example.com", "query-vnc", nil, &vnc)
 	if !vnc.Enabled || vnc.Auth != "vencrypt+tls+vnc" {
 		t.Errorf("VNC %+v, want TLS with a password", vnc)
 	}
@@ -405,7 +405,7 @@ func TestKVMParametersProcess(t *testing.T) {
 		Index    int `json:"cpu-index"`
 		ThreadID int `json:"thread-id"`
 	}
-	qmpCall(t, h, "kvm2.example.com", "query-cpus-fast", &cpus)
+	qmpCall(t, h, "kvm2.example.com", "query-cpus-fast", nil, &cpus)
 	pid := h.pid("kvm2.example.com")
 	if len(cpus) != 2 {
 		t.Fatalf("vCPUs %+v", cpus)
@@ -415,12 +415,11 @@ func TestKVMParametersProcess(t *testing.T) {
 			t.Errorf("vCPU %d runs on %s, want %s", c.Index, got, want)
 		}
 	}
-	var block []struct {
-		Device string `json:"qdev"`
-	}
-	qmpCall(t, h, "kvm2.example.com", "query-block", &block)
-	if len(block) == 0 || !strings.Contains(block[0].Device, "disk-") {
-		t.Errorf("SCSI disk %+v", block)
+	var diskType string
+	diskID := kvmDeviceID("disk", inst["disks_info"].([]any)[0].(map[string]any)["uuid"].(string))
+	qmpCall(t, h, "kvm2.example.com", "qom-get", map[string]any{"path": "/machine/peripheral/" + diskID, "property": "type"}, &diskType)
+	if diskType != "scsi-hd" {
+		t.Errorf("the disk is a %q, want scsi-hd", diskType)
 	}
 	chroot := filepath.Join(kvmRoot, "chroot", "kvm2.example.com")
 	if st, err := os.Stat(chroot); err != nil || st.Mode().Perm() != 0o700 {
@@ -441,7 +440,7 @@ func TestKVMParametersProcess(t *testing.T) {
 	inst, _ = newInst("kvm3.example.com", 2, map[string]any{"spice_bind": "127.0.0.1", "spice_password_file": pw,
 		"security_model": "pool", "cpu_mask": "0"})
 	var spice qemuDisplayStatus
-	qmpCall(t, h, "kvm3.example.com", "query-spice", &spice)
+	qmpCall(t, h, "kvm3.example.com", "query-spice", nil, &spice)
 	if !spice.Enabled || spice.Auth != "spice" {
 		t.Errorf("SPICE %+v, want a ticket (password)", spice)
 	}

@@ -100,14 +100,14 @@ func needQemu(t *testing.T) {
 
 // qmpCall runs one QMP command on an instance's qemu and decodes what it
 // returns into out.
-func qmpCall(t *testing.T, h *kvmHypervisor, name, cmd string, out any) {
+func qmpCall(t *testing.T, h *kvmHypervisor, name, cmd string, args map[string]any, out any) {
 	t.Helper()
 	c, err := dialQMP(h.qmpSocket(name), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ret, err := c.Execute(cmd, nil)
+	ret, err := c.Execute(cmd, args)
 	if err != nil {
 		t.Fatalf("%s: %v", cmd, err)
 	}
@@ -178,7 +178,7 @@ func TestKVMInstanceProcess(t *testing.T) {
 				} `json:"image"`
 			} `json:"inserted"`
 		}
-		qmpCall(t, h, "kvm1.example.com", "query-block", &block)
+		qmpCall(t, h, "kvm1.example.com", "query-block", nil, &block)
 		for _, b := range block {
 			if b.Device == kvmDeviceID("disk", d["uuid"].(string)) {
 				return b.Inserted.Image.VirtualSize
