@@ -317,7 +317,10 @@ func TestKVMExecuteParameters(t *testing.T) {
 	})
 	t.Run("runtime without a command", func(t *testing.T) {
 		n, _ := newTestNode(t)
-		h, _ := newKVMHypervisor(n)
+		h, err := newKVMHypervisor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, inst := kvmTestInstance(t, nil)
 		if err := h.AcceptInstance(inst, `[[], [], {}, []]`, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "no qemu command") {
 			t.Fatalf("got %v", err)
@@ -330,8 +333,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 		}
 	})
 	t.Run("vhost not in qemu", func(t *testing.T) {
-		h, inst := kvmTestInstance(t, map[string]any{"vhost_net": true})
-		_ = h
+		_, inst := kvmTestInstance(t, map[string]any{"vhost_net": true})
 		if _, err := kvmNICFeatures(inst.HVParams, devlist, "-netdev tap,id=str[,fd=h]\n"); err == nil || err.Error() != "vhost_net is configured but it is not available" {
 			t.Fatalf("got %v", err)
 		}

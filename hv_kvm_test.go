@@ -76,7 +76,9 @@ func TestKVMGenerateRuntime(t *testing.T) {
 	inst.HVParams["kernel_path"] = "/boot/vmlinuz"
 	inst.HVParams["acpi"] = false
 	inst.HVParams["kvm_flag"] = "enabled"
-	rt, _ = h.generateKVMRuntime(inst, nil, true, string(help), "")
+	if rt, err = h.generateKVMRuntime(inst, nil, true, string(help), ""); err != nil {
+		t.Fatal(err)
+	}
 	got, _ := json.Marshal(rt.Cmd)
 	for _, want := range []string{`"-no-acpi"`, `"-machine","pc,accel=kvm"`, `"-S"`, `"-kernel","/boot/vmlinuz","-append","root=/dev/vda1 ro console=ttyS0,38400"`} {
 		if !strings.Contains(string(got), want) {
