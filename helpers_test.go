@@ -88,6 +88,21 @@ func newTestNode(t testing.TB) (*node, *syncBuffer) {
 	return &node{paths: newTestRoot(t), log: lg, ents: ents}, buf
 }
 
+// newShortTestNode is newTestNode with its root below a short temporary
+// directory instead of t.TempDir(), so that the Unix sockets below it
+// (qemu's) stay under the 108-byte limit.
+func newShortTestNode(t testing.TB) *node {
+	t.Helper()
+	n, _ := newTestNode(t)
+	base, err := os.MkdirTemp("", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	n.paths = newTestRootIn(t, base)
+	return n
+}
+
 // rpcReply is a decoded [ok, result] reply.
 type rpcReply struct {
 	OK     bool

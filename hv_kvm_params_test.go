@@ -236,13 +236,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 	os.WriteFile(emptyFile, []byte("\n"), 0o600)
 
 	start := func(t *testing.T, params map[string]any) (string, error) {
-		n, _ := newTestNode(t)
-		base, err := os.MkdirTemp("", "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(base) })
-		n.paths = newTestRootIn(t, base)
+		n := newShortTestNode(t)
 		h, err := newKVMHypervisor(n)
 		if err != nil {
 			t.Fatal(err)

@@ -123,15 +123,10 @@ func qmpCall(t *testing.T, h *kvmHypervisor, name, cmd string, args map[string]a
 // returned directory. Without qemu or root the test is skipped.
 func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
 	needQemu(t)
-	n, fileStorage, _ = storageNode(t)
-	base, err := os.MkdirTemp("", "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	n.paths = newTestRootIn(t, base)
+	_, fileStorage, _ = storageNode(t)
+	n = newShortTestNode(t)
 	os.WriteFile(n.paths.FileStoragePathsFile, []byte(fileStorage+"\n"), 0o644)
-	return n, fileStorage, base
+	return n, fileStorage, filepath.Dir(n.paths.Root)
 }
 
 // TestKVMInstanceProcess starts a real qemu (with KVM when /dev/kvm
@@ -263,13 +258,7 @@ func TestKVMLiveMigration(t *testing.T) {
 	needQemu(t)
 	shared := t.TempDir()
 	mkNode := func() *node {
-		n, _ := newTestNode(t)
-		base, err := os.MkdirTemp("", "m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(base) })
-		n.paths = newTestRootIn(t, base)
+		n := newShortTestNode(t)
 		os.WriteFile(n.paths.FileStoragePathsFile, []byte(shared+"\n"), 0o644)
 		return n
 	}
