@@ -152,11 +152,11 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	inst := fakeInstance("inst3.example.com", d)
 	inst["os"] = "debootstrap+minimal"
 	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"}}}
-	mustOK(t, call(t, n, "instance_os_add", inst, true, 0), nil)
+	mustOK(t, call(t, n, "instance_os_add", inst, true, 1), nil)
 	env := readOSEnv(t, osDir, "create")
 	for _, want := range []string{"INSTANCE_NAME=inst3.example.com", "OS_VARIANT=minimal", "DISK_COUNT=1",
 		"DISK_0_PATH=" + filepath.Join(file, "inst3-disk0"), "DISK_0_BACKEND_TYPE=file:loop", "NIC_0_MAC=aa:00:00:00:00:01",
-		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake"} {
+		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake", "DEBUG_LEVEL=1"} {
 		if !strings.Contains(env, want+"\n") {
 			t.Errorf("create environment lacks %s", want)
 		}
@@ -164,9 +164,9 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+minimal-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("OS log files %v", logs)
 	}
-	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 0), nil)
-	if env := readOSEnv(t, osDir, "rename"); !strings.Contains(env, "OLD_INSTANCE_NAME=old.example.com\n") {
-		t.Error("rename script did not get the old name")
+	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 2), nil)
+	if env := readOSEnv(t, osDir, "rename"); !strings.Contains(env, "OLD_INSTANCE_NAME=old.example.com\n") || !strings.Contains(env, "\nDEBUG_LEVEL=2\n") {
+		t.Errorf("rename script did not get the old name and the debug level:\n%s", env)
 	}
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("rename log files %v", logs)

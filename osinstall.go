@@ -119,10 +119,10 @@ func (n *node) osLogName(kind, osName, instName string) string {
 	return filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s.log", kind, osName, instName, time.Now().Format("2006-01-02_15_04_05")))
 }
 
-// runOSScript runs one script of an instance's OS with its output in the
-// log file (<logKind>-<os>-<logName>-<time>.log), reporting the log's last
-// lines on failure.
-func (n *node) runOSScript(inst *instance, script string, extraEnv []string, logKind, logName, failWhat string) error {
+// runOSScript runs one script of an instance's OS at a debug level with
+// its output in the log file (<logKind>-<os>-<logName>-<time>.log),
+// reporting the log's last lines on failure.
+func (n *node) runOSScript(inst *instance, script string, debug int, extraEnv []string, logKind, logName, failWhat string) error {
 	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
 		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
@@ -134,7 +134,7 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 	if path == "" {
 		return fmt.Errorf("OS '%s' has no %s script", def.Name, script)
 	}
-	env = append(env, extraEnv...)
+	env = append(setEnv(env, "DEBUG_LEVEL", strconv.Itoa(debug)), extraEnv...)
 	logFile := n.osLogName(logKind, inst.OS, logName)
 	if err := os.MkdirAll(filepath.Dir(logFile), 0o750); err != nil {
 		return fmt.Errorf("Cannot create the OS log directory: %v", err)
@@ -195,7 +195,7 @@ func rpcInstanceOSAdd(n *node, args []json.RawMessage) (any, error) {
 	if reinstall {
 		extra = append(extra, "INSTANCE_REINSTALL=1")
 	}
-	return nil, n.runOSScript(inst, "create", extra, "add", inst.Name, "create")
+	return nil, n.runOSScript(inst, "create", debug, extra, "add", inst.Name, "create")
 }
 
 // rpcInstanceRunRename runs the OS rename script: [instance, old_name,
@@ -215,7 +215,7 @@ func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
 	}
 	// Ganeti names the log after both names: rename-<os>-<old>-<new>-<time>.log.
-	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", oldName+"-"+inst.Name, "rename")
+	return nil, n.runOSScript(inst, "rename", debug, []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", oldName+"-"+inst.Name, "rename")
 }
 
 // rpcOSExport packs an instance's OS definition with its script
@@ -259,26 +259,29 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	return out.Name(), nil
 }
 
-// overrideEnv sets the overriding variables in env: in place of the
-// entry they replace, as Ganeti's dict update, or after the others.
+// overrideEnv sets the overriding variables in env (setEnv), those it
+// does not have in name order.
 func overrideEnv(env []string, override map[string]string) ([]string, error) {
-	index := map[string]int{}
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		index[k] = i
-	}
 	for _, k := range slices.Sorted(maps.Keys(override)) {
 		v := override[k]
 		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
 			return nil, fmt.Errorf("Invalid environment override '%s'", k)
 		}
-		if i, ok := index[k]; ok {
-			env[i] = k + "=" + v
-		} else {
-			env = append(env, k+"="+v)
-		}
+		env = setEnv(env, k, v)
 	}
 	return env, nil
+}
+
+// setEnv sets k to v in env: in place of k's entry, as Ganeti's dict
+// update, or after the others.
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
 }
 
 // writeOSArchive writes the gzipped tar: the OS directory (links
