@@ -151,15 +151,22 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst3.example.com", true, nil, false), nil)
 	inst := fakeInstance("inst3.example.com", d)
 	inst["os"] = "debootstrap+minimal"
-	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"}}}
+	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"},
+		"netinfo": map[string]any{"name": "net1", "uuid": "9c1e", "network": "192.0.2.0/24", "gateway": "192.0.2.1", "network6": nil,
+			"mac_prefix": "aa:00:00", "tags": []string{"dmz", "v4"}}}}
 	mustOK(t, call(t, n, "instance_os_add", inst, true, 1), nil)
 	env := readOSEnv(t, osDir, "create")
 	for _, want := range []string{"INSTANCE_NAME=inst3.example.com", "OS_VARIANT=minimal", "DISK_COUNT=1",
 		"DISK_0_PATH=" + filepath.Join(file, "inst3-disk0"), "DISK_0_BACKEND_TYPE=file:loop", "NIC_0_MAC=aa:00:00:00:00:01",
-		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake", "DEBUG_LEVEL=1"} {
+		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake", "DEBUG_LEVEL=1",
+		"NIC_0_NETWORK_NAME=net1", "NIC_0_NETWORK_UUID=9c1e", "NIC_0_NETWORK_TAGS=dmz v4", "NIC_0_NETWORK_SUBNET=192.0.2.0/24",
+		"NIC_0_NETWORK_GATEWAY=192.0.2.1", "NIC_0_NETWORK_MAC_PREFIX=aa:00:00"} {
 		if !strings.Contains(env, want+"\n") {
 			t.Errorf("create environment lacks %s", want)
 		}
+	}
+	if strings.Contains(env, "NETWORK_SUBNET6") || strings.Contains(env, "NETWORK_GATEWAY6") {
+		t.Errorf("create environment has the network's unset IPv6 fields:\n%s", env)
 	}
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+minimal-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("OS log files %v", logs)

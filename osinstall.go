@@ -82,6 +82,9 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 		if link != "" {
 			add(p+"LINK", link)
 		}
+		if netinfo, _ := nic["netinfo"].(map[string]any); len(netinfo) > 0 {
+			addNetworkEnv(add, p, netinfo)
+		}
 		if t, ok := inst.HVParams["nic_type"]; ok {
 			add(p+"FRONTEND_TYPE", pyStr(t))
 		}
@@ -97,6 +100,29 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 		}
 	}
 	return env, nil
+}
+
+// addNetworkEnv adds the variables of the network a NIC is on, with the
+// NIC's prefix, as Ganeti's Network.HooksDict.
+func addNetworkEnv(add func(k, v string), prefix string, netinfo map[string]any) {
+	str := func(k string) string { s, _ := netinfo[k].(string); return s }
+	var tags []string
+	if list, ok := netinfo["tags"].([]any); ok {
+		for _, t := range list {
+			if s, ok := t.(string); ok {
+				tags = append(tags, s)
+			}
+		}
+	}
+	add(prefix+"NETWORK_NAME", str("name"))
+	add(prefix+"NETWORK_UUID", str("uuid"))
+	add(prefix+"NETWORK_TAGS", strings.Join(tags, " "))
+	for _, f := range [][2]string{{"SUBNET", "network"}, {"GATEWAY", "gateway"}, {"SUBNET6", "network6"},
+		{"GATEWAY6", "gateway6"}, {"MAC_PREFIX", "mac_prefix"}} {
+		if v := str(f[1]); v != "" {
+			add(prefix+"NETWORK_"+f[0], v)
+		}
+	}
 }
 
 // instanceOSEnvironment finds an instance's OS definition and builds the
