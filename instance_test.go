@@ -178,6 +178,18 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("rename log files %v", logs)
 	}
+	// A variant is any line of variants.list, but never a path.
+	os.WriteFile(filepath.Join(osDir, "debootstrap", "variants.list"), []byte("default\nubuntu-22.04\n"), 0o644)
+	inst["os"] = "debootstrap+ubuntu-22.04"
+	mustOK(t, call(t, n, "instance_os_add", inst, false, 0), nil)
+	if env := readOSEnv(t, osDir, "create"); !strings.Contains(env, "\nOS_VARIANT=ubuntu-22.04\n") {
+		t.Errorf("create environment of debootstrap+ubuntu-22.04:\n%s", env)
+	}
+	for _, bad := range []string{"debootstrap+../../x", "debootstrap+a\nOS_NAME=x"} {
+		inst["os"] = bad
+		mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Invalid OS name")
+		mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "Invalid OS name")
+	}
 	inst["os"] = "missing+x"
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Directory for OS missing not found")
 	inst["os"] = "debootstrap+minimal"

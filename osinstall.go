@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // osEnvironment is what OS scripts get for an instance: the OS core
@@ -126,9 +127,14 @@ func addNetworkEnv(add func(k, v string), prefix string, netinfo map[string]any)
 }
 
 // instanceOSEnvironment finds an instance's OS definition and builds the
-// environment its scripts get.
+// environment its scripts get. The OS name goes into log file names and
+// environment files: its variant, which Ganeti takes from the OS's
+// variants.list, may hold no slash and no control character.
 func (n *node) instanceOSEnvironment(inst *instance) (*osDefinition, []string, error) {
-	name, _ := splitOSName(inst.OS)
+	name, variant := splitOSName(inst.OS)
+	if strings.ContainsFunc(variant, func(r rune) bool { return r == '/' || unicode.IsControl(r) }) {
+		return nil, nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
+	}
 	def, err := findOS(name)
 	if err != nil {
 		return nil, nil, err
@@ -149,9 +155,6 @@ func (n *node) osLogName(kind, osName, instName string) string {
 // its output in the log file (<logKind>-<os>-<logName>-<time>.log),
 // reporting the log's last lines on failure.
 func (n *node) runOSScript(inst *instance, script string, debug int, extraEnv []string, logKind, logName, failWhat string) error {
-	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
-		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
-	}
 	def, env, err := n.instanceOSEnvironment(inst)
 	if err != nil {
 		return err
