@@ -177,9 +177,11 @@ func benchTransfer(src, dst *rpcClient, compress, source, target string) (elapse
 		if st["exit_status"] != float64(0) {
 			return 0, 0, fmt.Errorf("%s: %v", name, st)
 		}
-		if m, _ := st["mtime"].(float64); m > end {
-			end = m
+		m, ok := st["mtime"].(float64)
+		if !ok {
+			return 0, 0, fmt.Errorf("%s: final status without mtime: %v", name, st)
 		}
+		end = max(end, m)
 	}
 	elapsed = time.Unix(0, int64(end*1e9)).Sub(started)
 	return elapsed, 0, nil

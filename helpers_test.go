@@ -88,6 +88,21 @@ func newTestNode(t testing.TB) (*node, *syncBuffer) {
 	return &node{paths: newTestRoot(t), log: lg, ents: ents}, buf
 }
 
+// newShortTestNode is newTestNode with its root below a short temporary
+// directory instead of t.TempDir(), so that the Unix sockets below it
+// (qemu's) stay under the 108-byte limit.
+func newShortTestNode(t testing.TB) *node {
+	t.Helper()
+	n, _ := newTestNode(t)
+	base, err := os.MkdirTemp("", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	n.paths = newTestRootIn(t, base)
+	return n
+}
+
 // rpcReply is a decoded [ok, result] reply.
 type rpcReply struct {
 	OK     bool
@@ -167,4 +182,36 @@ func mustFail(t testing.TB, r rpcReply, want string) {
 	if !strings.Contains(msg, want) {
 		t.Fatalf("failure %q does not contain %q", msg, want)
 	}
+}
+
+// useOSSearchPath makes dirs the OS search path for the test.
+func useOSSearchPath(t *testing.T, dirs ...string) {
+	t.Helper()
+	old := osSearchPath
+	t.Cleanup(func() { osSearchPath = old })
+	osSearchPath = dirs
+}
+
+// testOSDir copies the test OS definitions (testdata/os) into a fresh
+// directory, makes it the OS search path, and returns it. Their scripts
+// record their environment in their working directory, which must be
+// the OS's own: the debootstrap create script's is debootstrap/create.env.
+func testOSDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/os")); err != nil {
+		t.Fatal(err)
+	}
+	useOSSearchPath(t, dir)
+	return dir
+}
+
+// readOSEnv reads what a test OS script recorded (see testOSDir).
+func readOSEnv(t *testing.T, osDir, script string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(osDir, "debootstrap", script+".env"))
+	if err != nil {
+		t.Fatalf("the %s script did not record its environment: %v", script, err)
+	}
+	return string(data)
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // kvmTestInstance is the instance of docs/reference/kvm.md 2.9 with the
@@ -237,13 +236,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 	os.WriteFile(emptyFile, []byte("\n"), 0o600)
 
 	start := func(t *testing.T, params map[string]any) (string, error) {
-		n, _ := newTestNode(t)
-		base, err := os.MkdirTemp("", "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(base) })
-		n.paths = newTestRootIn(t, base)
+		n := newShortTestNode(t)
 		h, err := newKVMHypervisor(n)
 		if err != nil {
 			t.Fatal(err)
@@ -318,7 +311,10 @@ func TestKVMExecuteParameters(t *testing.T) {
 	})
 	t.Run("runtime without a command", func(t *testing.T) {
 		n, _ := newTestNode(t)
-		h, _ := newKVMHypervisor(n)
+		h, err := newKVMHypervisor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, inst := kvmTestInstance(t, nil)
 		if err := h.AcceptInstance(inst, `[[], [], {}, []]`, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "no qemu command") {
 			t.Fatalf("got %v", err)
@@ -331,8 +327,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 		}
 	})
 	t.Run("vhost not in qemu", func(t *testing.T) {
-		h, inst := kvmTestInstance(t, map[string]any{"vhost_net": true})
-		_ = h
+		_, inst := kvmTestInstance(t, map[string]any{"vhost_net": true})
 		if _, err := kvmNICFeatures(inst.HVParams, devlist, "-netdev tap,id=str[,fd=h]\n"); err == nil || err.Error() != "vhost_net is configured but it is not available" {
 			t.Fatalf("got %v", err)
 		}
@@ -394,26 +389,11 @@ func TestKVMParametersProcess(t *testing.T) {
 		return inst, hvp
 	}
 	h := &kvmHypervisor{n: n, rootDir: kvmRoot}
-	qmp := func(name, cmd string, out any) {
-		t.Helper()
-		c, err := dialQMP(h.qmpSocket(name), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		ret, err := c.Execute(cmd, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-		if err := json.Unmarshal(ret, out); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	inst, _ := newInst("kvm2.example.com", 2, map[string]any{"vnc_bind_address": "127.0.0.1", "vnc_tls": true, "vnc_password_file": pw,
 		"use_chroot": true, "usb_devices": "keyboard", "disk_type": "scsi-hd", "scsi_controller_type": "virtio-scsi-pci", "cpu_mask": "1:0"})
 	var vnc qemuDisplayStatus
-	qmp("kvm2.example.com", "query-vnc", &vnc)
+	qmpCall(t, h, "kvm2.example.com", "query-vnc", nil, &vnc)
 	if !vnc.Enabled || vnc.Auth != "vencrypt+tls+vnc" {
 		t.Errorf("VNC %+v, want TLS with a password", vnc)
 	}
@@ -421,7 +401,7 @@ func TestKVMParametersProcess(t *testing.T) {
 		Index    int `json:"cpu-index"`
 		ThreadID int `json:"thread-id"`
 	}
-	qmp("kvm2.example.com", "query-cpus-fast", &cpus)
+	qmpCall(t, h, "kvm2.example.com", "query-cpus-fast", nil, &cpus)
 	pid := h.pid("kvm2.example.com")
 	if len(cpus) != 2 {
 		t.Fatalf("vCPUs %+v", cpus)
@@ -431,12 +411,11 @@ func TestKVMParametersProcess(t *testing.T) {
 			t.Errorf("vCPU %d runs on %s, want %s", c.Index, got, want)
 		}
 	}
-	var block []struct {
-		Device string `json:"qdev"`
-	}
-	qmp("kvm2.example.com", "query-block", &block)
-	if len(block) == 0 || !strings.Contains(block[0].Device, "disk-") {
-		t.Errorf("SCSI disk %+v", block)
+	var diskType string
+	diskID := kvmDeviceID("disk", inst["disks_info"].([]any)[0].(map[string]any)["uuid"].(string))
+	qmpCall(t, h, "kvm2.example.com", "qom-get", map[string]any{"path": "/machine/peripheral/" + diskID, "property": "type"}, &diskType)
+	if diskType != "scsi-hd" {
+		t.Errorf("the disk is a %q, want scsi-hd", diskType)
 	}
 	chroot := filepath.Join(kvmRoot, "chroot", "kvm2.example.com")
 	if st, err := os.Stat(chroot); err != nil || st.Mode().Perm() != 0o700 {
@@ -457,7 +436,7 @@ func TestKVMParametersProcess(t *testing.T) {
 	inst, _ = newInst("kvm3.example.com", 2, map[string]any{"spice_bind": "127.0.0.1", "spice_password_file": pw,
 		"security_model": "pool", "cpu_mask": "0"})
 	var spice qemuDisplayStatus
-	qmp("kvm3.example.com", "query-spice", &spice)
+	qmpCall(t, h, "kvm3.example.com", "query-spice", nil, &spice)
 	if !spice.Enabled || spice.Auth != "spice" {
 		t.Errorf("SPICE %+v, want a ticket (password)", spice)
 	}

@@ -76,7 +76,9 @@ func TestKVMGenerateRuntime(t *testing.T) {
 	inst.HVParams["kernel_path"] = "/boot/vmlinuz"
 	inst.HVParams["acpi"] = false
 	inst.HVParams["kvm_flag"] = "enabled"
-	rt, _ = h.generateKVMRuntime(inst, nil, true, string(help), "")
+	if rt, err = h.generateKVMRuntime(inst, nil, true, string(help), ""); err != nil {
+		t.Fatal(err)
+	}
 	got, _ := json.Marshal(rt.Cmd)
 	for _, want := range []string{`"-no-acpi"`, `"-machine","pc,accel=kvm"`, `"-S"`, `"-kernel","/boot/vmlinuz","-append","root=/dev/vda1 ro console=ttyS0,38400"`} {
 		if !strings.Contains(string(got), want) {
@@ -98,20 +100,33 @@ func needQemu(t *testing.T) {
 	procMeminfo = "/proc/meminfo"
 }
 
+// qmpCall runs one QMP command on an instance's qemu and decodes what it
+// returns into out.
+func qmpCall(t *testing.T, h *kvmHypervisor, name, cmd string, args map[string]any, out any) {
+	t.Helper()
+	c, err := dialQMP(h.qmpSocket(name), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ret, err := c.Execute(cmd, args)
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	if err := json.Unmarshal(ret, out); err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+}
+
 // qemuTestNode is a node for tests that start real qemus (as root): its
 // root is short enough for qemu's sockets, file storage is allowed in the
 // returned directory. Without qemu or root the test is skipped.
 func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
 	needQemu(t)
-	n, fileStorage, _ = storageNode(t)
-	base, err := os.MkdirTemp("", "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	n.paths = newTestRootIn(t, base)
+	_, fileStorage, _ = storageNode(t)
+	n = newShortTestNode(t)
 	os.WriteFile(n.paths.FileStoragePathsFile, []byte(fileStorage+"\n"), 0o644)
-	return n, fileStorage, base
+	return n, fileStorage, filepath.Dir(n.paths.Root)
 }
 
 // TestKVMInstanceProcess starts a real qemu (with KVM when /dev/kvm
@@ -149,8 +164,34 @@ func TestKVMInstanceProcess(t *testing.T) {
 	}
 	mustOK(t, call(t, n, "instance_balloon_memory", inst, 96), nil)
 	// Grow the disk file, then tell qemu (resize_disk, Ganeti 3.1).
+	h := &kvmHypervisor{n: n, rootDir: filepath.Join(n.paths.RunDir, "kvm-hypervisor")}
+	diskSize := func() int64 {
+		t.Helper()
+		var block []struct {
+			Device   string `json:"device"`
+			Inserted struct {
+				Image struct {
+					VirtualSize int64 `json:"virtual-size"`
+				} `json:"image"`
+			} `json:"inserted"`
+		}
+		qmpCall(t, h, "kvm1.example.com", "query-block", nil, &block)
+		for _, b := range block {
+			if b.Device == kvmDeviceID("disk", d["uuid"].(string)) {
+				return b.Inserted.Image.VirtualSize
+			}
+		}
+		t.Fatalf("qemu has no drive for the disk: %+v", block)
+		return 0
+	}
 	mustOK(t, call(t, n, "blockdev_grow", d, 16, false, true, false), nil)
+	if size := diskSize(); size != 16<<20 {
+		t.Fatalf("disk size before resize_disk %d", size)
+	}
 	mustOK(t, call(t, n, "resize_disk", inst, d, 32<<20), nil)
+	if size := diskSize(); size != 32<<20 {
+		t.Fatalf("qemu's disk size after resize_disk %d, want %d", size, 32<<20)
+	}
 	mustFail(t, call(t, n, "resize_disk", inst, d, 0), "Invalid disk size")
 
 	// Hot-add a NIC (a stand-in kvm-ifup: the test has no bridge), then
@@ -217,13 +258,7 @@ func TestKVMLiveMigration(t *testing.T) {
 	needQemu(t)
 	shared := t.TempDir()
 	mkNode := func() *node {
-		n, _ := newTestNode(t)
-		base, err := os.MkdirTemp("", "m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(base) })
-		n.paths = newTestRootIn(t, base)
+		n := newShortTestNode(t)
 		os.WriteFile(n.paths.FileStoragePathsFile, []byte(shared+"\n"), 0o644)
 		return n
 	}

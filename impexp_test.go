@@ -175,9 +175,7 @@ func TestImpexpRawAndScript(t *testing.T) {
 	} {
 		os.WriteFile(filepath.Join(osDir, "streamer", name), []byte(body), 0o755)
 	}
-	old := osSearchPath
-	defer func() { osSearchPath = old }()
-	osSearchPath = []string{osDir}
+	useOSSearchPath(t, osDir)
 
 	srcDisk := fileDisk("file", filepath.Join(srcFile, "inst1", "disk0"), 4)
 	dstDisk := fileDisk("file", filepath.Join(dstFile, "inst1", "disk0"), 4)

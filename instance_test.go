@@ -145,52 +145,118 @@ func TestInstanceRefusals(t *testing.T) {
 func TestInstanceOSAddAndRename(t *testing.T) {
 	withProc(t)
 	n, file, _ := storageNode(t)
-	old := osSearchPath
-	defer func() { osSearchPath = old }()
-	osSearchPath = []string{mustAbs(t, "testdata/os")}
+	osDir := testOSDir(t)
 	d := fileDisk("file", filepath.Join(file, "inst3-disk0"), 8)
 	delete(d, "future_field")
 	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst3.example.com", true, nil, false), nil)
 	inst := fakeInstance("inst3.example.com", d)
 	inst["os"] = "debootstrap+minimal"
-	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"}}}
-	defer os.Remove("/tmp/create.env")
-	defer os.Remove("/tmp/rename.env")
-	mustOK(t, call(t, n, "instance_os_add", inst, true, 0), nil)
-	env, _ := os.ReadFile("/tmp/create.env")
+	inst["nics"] = []map[string]any{{"mac": "aa:00:00:00:00:01", "uuid": "n1", "nicparams": map[string]any{"mode": "bridged", "link": "gnt0"},
+		"netinfo": map[string]any{"name": "net1", "uuid": "9c1e", "network": "192.0.2.0/24", "gateway": "192.0.2.1", "network6": nil,
+			"mac_prefix": "aa:00:00", "tags": []string{"dmz", "v4"}}}}
+	mustOK(t, call(t, n, "instance_os_add", inst, true, 1), nil)
+	env := readOSEnv(t, osDir, "create")
 	for _, want := range []string{"INSTANCE_NAME=inst3.example.com", "OS_VARIANT=minimal", "DISK_COUNT=1",
 		"DISK_0_PATH=" + filepath.Join(file, "inst3-disk0"), "DISK_0_BACKEND_TYPE=file:loop", "NIC_0_MAC=aa:00:00:00:00:01",
-		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake"} {
-		if !strings.Contains(string(env), want+"\n") {
+		"NIC_0_BRIDGE=gnt0", "INSTANCE_REINSTALL=1", "INSTANCE_BE_maxmem=128", "HYPERVISOR=fake", "DEBUG_LEVEL=1",
+		"NIC_0_NETWORK_NAME=net1", "NIC_0_NETWORK_UUID=9c1e", "NIC_0_NETWORK_TAGS=dmz v4", "NIC_0_NETWORK_SUBNET=192.0.2.0/24",
+		"NIC_0_NETWORK_GATEWAY=192.0.2.1", "NIC_0_NETWORK_MAC_PREFIX=aa:00:00"} {
+		if !strings.Contains(env, want+"\n") {
 			t.Errorf("create environment lacks %s", want)
 		}
+	}
+	if strings.Contains(env, "NETWORK_SUBNET6") || strings.Contains(env, "NETWORK_GATEWAY6") {
+		t.Errorf("create environment has the network's unset IPv6 fields:\n%s", env)
 	}
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+minimal-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("OS log files %v", logs)
 	}
-	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 0), nil)
-	if env, _ := os.ReadFile("/tmp/rename.env"); !strings.Contains(string(env), "OLD_INSTANCE_NAME=old.example.com\n") {
-		t.Error("rename script did not get the old name")
+	mustOK(t, call(t, n, "instance_run_rename", inst, "old.example.com", 2), nil)
+	if env := readOSEnv(t, osDir, "rename"); !strings.Contains(env, "OLD_INSTANCE_NAME=old.example.com\n") || !strings.Contains(env, "\nDEBUG_LEVEL=2\n") {
+		t.Errorf("rename script did not get the old name and the debug level:\n%s", env)
 	}
 	if logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "rename-debootstrap+minimal-old.example.com-inst3.example.com-*.log")); len(logs) != 1 {
 		t.Errorf("rename log files %v", logs)
 	}
-	var pkg string
-	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1"}), &pkg)
-	defer os.Remove(pkg)
-	out, err := exec.Command("tar", "-tzf", pkg).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "./os/create") || !strings.Contains(string(out), "./environment") {
-		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
+	// A variant is any line of variants.list, but never a path.
+	os.WriteFile(filepath.Join(osDir, "debootstrap", "variants.list"), []byte("default\nubuntu-22.04\n"), 0o644)
+	inst["os"] = "debootstrap+ubuntu-22.04"
+	mustOK(t, call(t, n, "instance_os_add", inst, false, 0), nil)
+	if env := readOSEnv(t, osDir, "create"); !strings.Contains(env, "\nOS_VARIANT=ubuntu-22.04\n") {
+		t.Errorf("create environment of debootstrap+ubuntu-22.04:\n%s", env)
 	}
-	envOut, _ := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
-	if !strings.Contains(string(envOut), "INSTANCE_NAME=inst3.example.com\n") || !strings.Contains(string(envOut), "EXTRA=1\n") {
-		t.Fatalf("archived environment %q", envOut)
+	for _, bad := range []string{"debootstrap+../../x", "debootstrap+a\nOS_NAME=x"} {
+		inst["os"] = bad
+		mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Invalid OS name")
+		mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "Invalid OS name")
 	}
 	inst["os"] = "missing+x"
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "Directory for OS missing not found")
 	inst["os"] = "debootstrap+minimal"
 	inst["disks_info"] = []map[string]any{fileDisk("file", filepath.Join(file, "absent"), 8)}
 	mustFail(t, call(t, n, "instance_os_add", inst, false, 0), "is not set up")
+}
+
+// TestOSExport packs the OS definition and the script environment as
+// Ganeti's tar does, the overrides replacing what they name.
+func TestOSExport(t *testing.T) {
+	n, _ := newTestNode(t)
+	osDir := testOSDir(t)
+	fakeTool(t, filepath.Join(osDir, "debootstrap", "lib"), "common.sh", "true")
+	inst := fakeInstance("inst3.example.com")
+	inst["os"] = "debootstrap+minimal"
+	var pkg string
+	mustOK(t, call(t, n, "os_export", inst, map[string]string{"EXTRA": "1", "INSTANCE_NAME": "other.example.com"}), &pkg)
+	defer os.Remove(pkg)
+	out, err := exec.Command("tar", "-tvzf", pkg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-rwxr-xr-x") || !strings.Contains(string(out), " ./os/create\n") ||
+		!strings.Contains(string(out), " ./os/variants.list\n") || !strings.Contains(string(out), " ./os/lib/common.sh\n") ||
+		!strings.Contains(string(out), " ./environment\n") {
+		t.Fatalf("OS archive %s: %v %s", pkg, err, out)
+	}
+	env, err := exec.Command("tar", "-xzOf", pkg, "./environment").Output()
+	if err != nil || !strings.HasPrefix(string(env), "OS_API_VERSION=20\n") || !strings.Contains(string(env), "\nINSTANCE_NAME=other.example.com\nINSTANCE_OS=") ||
+		strings.Contains(string(env), "inst3") || !strings.HasSuffix(string(env), "\nEXTRA=1\n") {
+		t.Fatalf("archived environment %q: %v", env, err)
+	}
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{"A=B": "1"}), "Invalid environment override 'A=B'")
+	// Where Ganeti's tar --dereference fails, so does the export.
+	os.Symlink("..", filepath.Join(osDir, "debootstrap", "lib", "up"))
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "lib/up: file system loop")
+	os.Remove(filepath.Join(osDir, "debootstrap", "lib", "up"))
+	os.Symlink("/nonexistent", filepath.Join(osDir, "debootstrap", "dangling"))
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "dangling: no such file or directory")
+	os.Remove(filepath.Join(osDir, "debootstrap", "dangling"))
+	// The environment file has a variable a line: a value must not add one.
+	inst["osparams"] = map[string]any{"motd": "hello\nOS_NAME=other"}
+	mustFail(t, call(t, n, "os_export", inst, map[string]string{}), "Invalid value of OSP_MOTD for the environment file: it has a newline")
+}
+
+// TestOSScriptLog: a script's whole output, standard output and error,
+// goes into its log, and a failure reports the log's last lines, however
+// much the script wrote.
+func TestOSScriptLog(t *testing.T) {
+	n, _ := newTestNode(t)
+	osDir := testOSDir(t)
+	fakeTool(t, filepath.Join(osDir, "debootstrap"), "create",
+		"echo starting >&2\nyes 'progress line' | head -n 220000\necho 'the last words' >&2\nexit 3")
+	inst := fakeInstance("inst4.example.com")
+	inst["os"] = "debootstrap+default"
+	mustFail(t, call(t, n, "instance_os_add", inst, false, 0),
+		"OS create script failed (exited with exit code 3), last lines in the log file:\nprogress line\n")
+	r := call(t, n, "instance_os_add", inst, false, 0)
+	if msg := string(r.Result); r.OK || !strings.HasSuffix(msg, `progress line\nthe last words"`) || strings.Count(msg, `\n`) != 20 {
+		t.Fatalf("failure %s, want the log's last 20 lines", msg)
+	}
+	logs, _ := filepath.Glob(filepath.Join(n.paths.LogDir, "os", "add-debootstrap+default-inst4.example.com-*.log"))
+	if len(logs) == 0 {
+		t.Fatal("no log")
+	}
+	log, err := os.ReadFile(logs[0])
+	if err != nil || !strings.HasPrefix(string(log), "starting\nprogress line\n") || !strings.Contains(string(log), "the last words\n") ||
+		len(log) < 3000000 {
+		t.Fatalf("log %s: %d bytes, %v", logs[0], len(log), err)
+	}
 }
 
 func TestInstanceMetadataModify(t *testing.T) {

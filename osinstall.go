@@ -9,9 +9,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // osEnvironment is what OS scripts get for an instance: the OS core
@@ -81,6 +83,9 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 		if link != "" {
 			add(p+"LINK", link)
 		}
+		if netinfo, _ := nic["netinfo"].(map[string]any); len(netinfo) > 0 {
+			addNetworkEnv(add, p, netinfo)
+		}
 		if t, ok := inst.HVParams["nic_type"]; ok {
 			add(p+"FRONTEND_TYPE", pyStr(t))
 		}
@@ -98,10 +103,38 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 	return env, nil
 }
 
+// addNetworkEnv adds the variables of the network a NIC is on, with the
+// NIC's prefix, as Ganeti's Network.HooksDict.
+func addNetworkEnv(add func(k, v string), prefix string, netinfo map[string]any) {
+	str := func(k string) string { s, _ := netinfo[k].(string); return s }
+	var tags []string
+	if list, ok := netinfo["tags"].([]any); ok {
+		for _, t := range list {
+			if s, ok := t.(string); ok {
+				tags = append(tags, s)
+			}
+		}
+	}
+	add(prefix+"NETWORK_NAME", str("name"))
+	add(prefix+"NETWORK_UUID", str("uuid"))
+	add(prefix+"NETWORK_TAGS", strings.Join(tags, " "))
+	for _, f := range [][2]string{{"SUBNET", "network"}, {"GATEWAY", "gateway"}, {"SUBNET6", "network6"},
+		{"GATEWAY6", "gateway6"}, {"MAC_PREFIX", "mac_prefix"}} {
+		if v := str(f[1]); v != "" {
+			add(prefix+"NETWORK_"+f[0], v)
+		}
+	}
+}
+
 // instanceOSEnvironment finds an instance's OS definition and builds the
-// environment its scripts get.
+// environment its scripts get. The OS name goes into log file names and
+// environment files: its variant, which Ganeti takes from the OS's
+// variants.list, may hold no slash and no control character.
 func (n *node) instanceOSEnvironment(inst *instance) (*osDefinition, []string, error) {
-	name, _ := splitOSName(inst.OS)
+	name, variant := splitOSName(inst.OS)
+	if strings.ContainsFunc(variant, func(r rune) bool { return r == '/' || unicode.IsControl(r) }) {
+		return nil, nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
+	}
 	def, err := findOS(name)
 	if err != nil {
 		return nil, nil, err
@@ -118,37 +151,36 @@ func (n *node) osLogName(kind, osName, instName string) string {
 	return filepath.Join(n.paths.LogDir, "os", fmt.Sprintf("%s-%s-%s-%s.log", kind, osName, instName, time.Now().Format("2006-01-02_15_04_05")))
 }
 
-// runOSScript runs one script of an instance's OS with its output in the
-// log file (<logKind>-<os>-<logName>-<time>.log), reporting the log's last
-// lines on failure.
-func (n *node) runOSScript(inst *instance, script string, extraEnv []string, logKind, logName, failWhat string) error {
-	if !pluginName.MatchString(strings.ReplaceAll(inst.OS, "+", "_")) {
-		return fmt.Errorf("Invalid OS name '%s'", inst.OS)
-	}
-	name, _ := splitOSName(inst.OS)
-	def, err := findOS(name)
+// runOSScript runs one script of an instance's OS at a debug level with
+// its output in the log file (<logKind>-<os>-<logName>-<time>.log),
+// reporting the log's last lines on failure.
+func (n *node) runOSScript(inst *instance, script string, debug int, extraEnv []string, logKind, logName, failWhat string) error {
+	def, env, err := n.instanceOSEnvironment(inst)
 	if err != nil {
 		return err
 	}
 	path := def.Scripts[script]
 	if path == "" {
-		return fmt.Errorf("OS '%s' has no %s script", name, script)
+		return fmt.Errorf("OS '%s' has no %s script", def.Name, script)
 	}
-	env, err := n.osEnvironment(inst, def)
-	if err != nil {
-		return err
-	}
-	env = append(env, extraEnv...)
+	env = append(setEnv(env, "DEBUG_LEVEL", strconv.Itoa(debug)), extraEnv...)
 	logFile := n.osLogName(logKind, inst.OS, logName)
-	os.MkdirAll(filepath.Dir(logFile), 0o750)
-	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout})
-	if res != nil {
-		os.WriteFile(logFile, []byte(res.Output), 0o600)
+	if err := os.MkdirAll(filepath.Dir(logFile), 0o750); err != nil {
+		return fmt.Errorf("Cannot create the OS log directory: %v", err)
 	}
+	logOut, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		lines := strings.Split(strings.TrimRight(outputOf(res, err), "\n"), "\n")
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
+		return fmt.Errorf("Cannot open the OS log file: %v", err)
+	}
+	defer logOut.Close()
+	// As Ganeti's, the script writes into the log as it runs, all of its
+	// output, however long (the captured output is bounded).
+	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout,
+		StdoutTo: logOut, StderrTo: logOut})
+	if err != nil {
+		lines := []string{err.Error()}
+		if res != nil {
+			lines = tailLines(logFile, 20)
 		}
 		for i := range lines {
 			lines[i] = safeEncode(lines[i])
@@ -156,6 +188,24 @@ func (n *node) runOSScript(inst *instance, script string, extraEnv []string, log
 		return fmt.Errorf("OS %s script failed (%s), last lines in the log file:\n%s", failWhat, exitReason(res, err), strings.Join(lines, "\n"))
 	}
 	return nil
+}
+
+// tailLines is Ganeti's TailFile: the last lines of the file's last 4 KiB.
+func tailLines(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer f.Close()
+	var data []byte
+	if end, err := f.Seek(0, io.SeekEnd); err == nil {
+		data = make([]byte, min(end, 4096))
+		if _, err := f.ReadAt(data, end-int64(len(data))); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
 }
 
 // rpcInstanceOSAdd installs an instance's OS: [instance, reinstall, debug].
@@ -174,7 +224,7 @@ func rpcInstanceOSAdd(n *node, args []json.RawMessage) (any, error) {
 	if reinstall {
 		extra = append(extra, "INSTANCE_REINSTALL=1")
 	}
-	return nil, n.runOSScript(inst, "create", extra, "add", inst.Name, "create")
+	return nil, n.runOSScript(inst, "create", debug, extra, "add", inst.Name, "create")
 }
 
 // rpcInstanceRunRename runs the OS rename script: [instance, old_name,
@@ -194,7 +244,7 @@ func rpcInstanceRunRename(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Invalid instance name '%s'", oldName)
 	}
 	// Ganeti names the log after both names: rename-<os>-<old>-<new>-<time>.log.
-	return nil, n.runOSScript(inst, "rename", []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", oldName+"-"+inst.Name, "rename")
+	return nil, n.runOSScript(inst, "rename", debug, []string{"OLD_INSTANCE_NAME=" + oldName}, "rename", oldName+"-"+inst.Name, "rename")
 }
 
 // rpcOSExport packs an instance's OS definition with its script
@@ -214,26 +264,53 @@ func rpcOSExport(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range override {
-		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
-			return nil, fmt.Errorf("Invalid environment override '%s'", k)
+	if env, err = overrideEnv(env, override); err != nil {
+		return nil, err
+	}
+	for _, kv := range env {
+		if strings.Contains(kv, "\n") {
+			k, _, _ := strings.Cut(kv, "=")
+			return nil, fmt.Errorf("Invalid value of %s for the environment file: it has a newline", k)
 		}
-		env = append(env, k+"="+v)
 	}
 	out, err := os.CreateTemp("", "*.tgz")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("Failed to create OS archive: %v", err)
 	}
-	if err := writeOSArchive(out, def.Path, env); err != nil {
-		out.Close()
+	err = writeOSArchive(out, def.Path, env)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(out.Name())
 		return nil, fmt.Errorf("Failed to create OS archive '%s': %v", out.Name(), err)
 	}
-	if err := out.Close(); err != nil {
-		os.Remove(out.Name())
-		return nil, err
-	}
 	return out.Name(), nil
+}
+
+// overrideEnv sets the overriding variables in env (setEnv), those it
+// does not have in name order.
+func overrideEnv(env []string, override map[string]string) ([]string, error) {
+	for _, k := range slices.Sorted(maps.Keys(override)) {
+		v := override[k]
+		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
+			return nil, fmt.Errorf("Invalid environment override '%s'", k)
+		}
+		env = setEnv(env, k, v)
+	}
+	return env, nil
+}
+
+// setEnv sets k to v in env: in place of k's entry, as Ganeti's dict
+// update, or after the others.
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
 }
 
 // writeOSArchive writes the gzipped tar: the OS directory (links
@@ -259,23 +336,12 @@ func writeOSArchive(w io.Writer, osDir string, env []string) error {
 	if err := add("./os/", 0o755, nil, true); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(osDir)
+	root, err := os.Stat(osDir)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		path := filepath.Join(osDir, e.Name())
-		st, err := os.Stat(path) // follows links, as tar --dereference
-		if err != nil || !st.Mode().IsRegular() {
-			continue
-		}
-		data, err := readFileLimited(path, 64<<20)
-		if err != nil {
-			return err
-		}
-		if err := add("./os/"+e.Name(), int64(st.Mode().Perm()), data, false); err != nil {
-			return err
-		}
+	if err := addOSTree(add, osDir, "./os/", []os.FileInfo{root}); err != nil {
+		return err
 	}
 	if err := add("./environment", 0o600, []byte(strings.Join(env, "\n")+"\n"), false); err != nil {
 		return err
@@ -284,4 +350,43 @@ func writeOSArchive(w io.Writer, osDir string, env []string) error {
 		return err
 	}
 	return gz.Close()
+}
+
+// addOSTree adds the files and directories below dir under prefix,
+// following links as tar --dereference does. ancestors are the
+// directories being added: a link back to one is a loop, and, as tar
+// fails on it and on a dangling link, so does this.
+func addOSTree(add func(name string, mode int64, data []byte, dir bool) error, dir, prefix string, ancestors []os.FileInfo) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path, name := filepath.Join(dir, e.Name()), prefix+e.Name()
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.IsDir():
+			if slices.ContainsFunc(ancestors, func(a os.FileInfo) bool { return os.SameFile(a, st) }) {
+				return fmt.Errorf("%s: file system loop", path)
+			}
+			if err := add(name+"/", int64(st.Mode().Perm()), nil, true); err != nil {
+				return err
+			}
+			if err := addOSTree(add, path, name+"/", append(ancestors, st)); err != nil {
+				return err
+			}
+		case st.Mode().IsRegular():
+			data, err := readFileLimited(path, 64<<20)
+			if err != nil {
+				return err
+			}
+			if err := add(name, int64(st.Mode().Perm()), data, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

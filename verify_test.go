@@ -208,9 +208,7 @@ func TestNodeVerifyRejectsBadInput(t *testing.T) {
 
 func TestOSDiagnose(t *testing.T) {
 	n, _ := newTestNode(t)
-	old := osSearchPath
-	defer func() { osSearchPath = old }()
-	osSearchPath = []string{"/nonexistent/os", mustAbs(t, "testdata/os")}
+	useOSSearchPath(t, "/nonexistent/os", mustAbs(t, "testdata/os"))
 	var res [][]json.RawMessage
 	mustOK(t, call(t, n, "os_diagnose"), &res)
 	got := map[string]string{}
@@ -307,26 +305,20 @@ func TestHypervisorValidateParams(t *testing.T) {
 
 func TestOSValidate(t *testing.T) {
 	n, _ := newTestNode(t)
-	old := osSearchPath
-	defer func() { osSearchPath = old }()
-	osSearchPath = []string{mustAbs(t, "testdata/os")}
-	envDir := t.TempDir()
-	t.Setenv("OS_TEST_ENV_DIR", envDir) // not passed: the scripts get a clean environment
+	osDir := testOSDir(t)
+	t.Setenv("NODED_TEST_MARKER", "1") // not passed: the scripts get a clean environment
 	var ok bool
 	mustOK(t, call(t, n, "os_validate", true, "debootstrap+minimal", []string{"parameters"}, map[string]any{"dhcp": "yes"}, false), &ok)
 	if !ok {
 		t.Fatal("valid OS refused")
 	}
-	env, err := os.ReadFile("/tmp/verify.env")
-	if err == nil {
-		defer os.Remove("/tmp/verify.env")
-	}
+	env := readOSEnv(t, osDir, "verify")
 	for _, want := range []string{"OS_API_VERSION=20", "OS_NAME=debootstrap", "OS_VARIANT=minimal", "OSP_DHCP=yes", "DEBUG_LEVEL=0"} {
-		if !strings.Contains(string(env), want) {
+		if !strings.Contains(env, want+"\n") {
 			t.Errorf("verify script environment lacks %s:\n%s", want, env)
 		}
 	}
-	if strings.Contains(string(env), "OS_TEST_ENV_DIR") {
+	if strings.Contains(env, "NODED_TEST_MARKER") {
 		t.Error("verify script inherited the daemon's environment")
 	}
 	mustFail(t, call(t, n, "os_validate", true, "debootstrap+huge", []string{}, map[string]any{}, false), "OS 'debootstrap' does not support variant 'huge'")
