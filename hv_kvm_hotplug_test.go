@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +100,30 @@ func TestKVMHotDelUnreleasedDevice(t *testing.T) {
 	}
 	if len(r.NICs) != 1 {
 		t.Fatal("the runtime lost the NIC the guest did not release")
+	}
+}
+
+// A pid file left by a qemu that died may name a process that reused the
+// pid: stopping the instance (e.g. a failed migration's target) must not
+// signal it.
+func TestKVMKillStalePidFile(t *testing.T) {
+	n, _ := newTestNode(t)
+	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { other.Wait(); close(exited) }()
+	defer other.Process.Kill()
+	os.MkdirAll(filepath.Join(h.rootDir, "pid"), 0o755)
+	os.WriteFile(filepath.Join(h.rootDir, "pid", "gone.example.com"), []byte(strconv.Itoa(other.Process.Pid)+"\n"), 0o644)
+	if err := h.kill("gone.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		t.Fatal("an unrelated process named by a stale pid file was killed")
+	case <-time.After(300 * time.Millisecond):
 	}
 }

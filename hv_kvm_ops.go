@@ -463,8 +463,13 @@ func (h *kvmHypervisor) StopInstance(inst *instance, force, _ bool, timeout time
 	return nil
 }
 
-// kill ends qemu: SIGTERM, then SIGKILL if it lingers.
+// kill ends qemu: SIGTERM, then SIGKILL if it lingers. A pid file whose
+// process is not this instance's qemu (it died, the pid was reused) is
+// left alone: the signal would hit an unrelated process.
 func (h *kvmHypervisor) kill(name string) error {
+	if !h.instanceAlive(name) {
+		return nil
+	}
 	pid := h.pid(name)
 	if pid <= 0 {
 		return nil
