@@ -229,11 +229,11 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 			argv = append(argv, "-runas", username)
 			err = h.runKVM(name, argv, files)
 		}
+		uid.unlock()
 		if err != nil {
 			h.n.releaseUID(uid.uid)
 			return err
 		}
-		uid.unlock()
 		if err := writeFile(filepath.Join(h.rootDir, "uid", name), []byte(strconv.Itoa(uid.uid)), 0o600); err != nil {
 			return hvErrorf("Failed to start instance %s: %v", name, err)
 		}
