@@ -51,6 +51,14 @@ func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device, 
 		return nil, fmt.Errorf("bad %s: %v", devType, err)
 	}
 	uuid, _ := dev["uuid"].(string)
+	if err := checkKVMDeviceUUID(devType, uuid); err != nil {
+		return nil, err
+	}
+	if devType == "nic" && action != "hotremove" {
+		if err := checkKVMNICMAC(dev["mac"]); err != nil {
+			return nil, err
+		}
+	}
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
 		return nil, hvErrorf("Instance is probably down")

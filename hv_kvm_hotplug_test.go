@@ -127,3 +127,41 @@ func TestKVMKillStalePidFile(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// Device uuids and MACs from the master end up in qemu's comma-separated
+// options and in the human monitor's drive_add line; one carrying a
+// separator (",file=/etc/shadow") is refused before anything runs.
+func TestKVMDeviceObjectsChecked(t *testing.T) {
+	h, inst := kvmTestInstance(t, nil)
+	help := kvmTestHelp(t)
+	inst.DisksInfo[0].UUID = "354003d2-e3c7,file=/etc/shadow"
+	if _, err := h.generateKVMRuntime(inst, []string{"/dev/null"}, false, help, ""); err == nil || !strings.Contains(err.Error(), "Invalid disk UUID") {
+		t.Fatalf("disk uuid: %v", err)
+	}
+	h, inst = kvmTestInstance(t, nil)
+	inst.NICs[0]["mac"] = "aa:00:00:35:1a:6b,romfile=/etc/shadow"
+	if _, err := h.generateKVMRuntime(inst, []string{"/dev/null"}, false, help, ""); err == nil || !strings.Contains(err.Error(), "Invalid NIC MAC address") {
+		t.Fatalf("NIC mac: %v", err)
+	}
+	h, inst = kvmTestInstance(t, nil)
+	inst.NICs[0]["uuid"] = "2db0ddf2\nnetdev_del x"
+	if _, err := h.generateKVMRuntime(inst, []string{"/dev/null"}, false, help, ""); err == nil || !strings.Contains(err.Error(), "Invalid nic UUID") {
+		t.Fatalf("NIC uuid: %v", err)
+	}
+
+	// Hot-add: refused before the monitor is asked anything.
+	h, inst = kvmTestInstance(t, nil)
+	h.rootDir = t.TempDir()
+	os.MkdirAll(filepath.Join(h.rootDir, "conf"), 0o755)
+	if err := h.saveRuntime(inst.Name, &kvmRuntime{Cmd: []any{"kvm"}, HVParams: inst.HVParams}); err != nil {
+		t.Fatal(err)
+	}
+	disk := []byte(`{"uuid": "5a5a5a5a-2222,file=/etc/shadow,id=x"}`)
+	if _, err := h.hotplug(inst, "hotadd", "disk", disk, []byte(`["/dev/null", null]`), 1); err == nil || !strings.Contains(err.Error(), "Invalid disk UUID") {
+		t.Fatalf("hot-added disk uuid: %v", err)
+	}
+	nic := []byte(`{"uuid": "7f3e2a10-1111-4222-8333-444455556666", "mac": "aa:00:00:12:34:56,romfile=/etc/shadow"}`)
+	if _, err := h.hotplug(inst, "hotadd", "nic", nic, nil, 1); err == nil || !strings.Contains(err.Error(), "Invalid NIC MAC address") {
+		t.Fatalf("hot-added NIC mac: %v", err)
+	}
+}
