@@ -303,8 +303,11 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	if !c.HasCommand("add-fd") {
 		return &hotplugError{hypervisorError{"Cannot hot-add disk: add-fd qmp command is not supported."}}
 	}
-	if link == "" || !filepath.IsAbs(link) {
-		return hvErrorf("Cannot hot-add disk: no device link given")
+	// The daemon opens the link read-write and hands it to the guest: only
+	// the instance's own instance-disks link (blockdev_assemble made it)
+	// is accepted.
+	if !h.isDiskLinkOf(inst.Name, link) {
+		return hvErrorf("Cannot hot-add disk: '%s' is not a disk link of instance %s", link, inst.Name)
 	}
 	uuid, _ := d["uuid"].(string)
 	id := kvmDeviceID("disk", uuid)
@@ -358,6 +361,21 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	d["hvinfo"] = hvinfo
 	rt.Disks = append(rt.Disks, [3]any{d, link, nil})
 	return h.saveRuntime(inst.Name, rt)
+}
+
+// isDiskLinkOf tells whether path is one of the instance's
+// instance-disks symlinks.
+func (h *kvmHypervisor) isDiskLinkOf(instance, path string) bool {
+	idx, ok := strings.CutPrefix(filepath.Base(path), instance+":")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || path != h.n.paths.diskLinkPath(instance, i) {
+		return false
+	}
+	st, err := os.Lstat(path)
+	return err == nil && st.Mode()&os.ModeSymlink != 0
 }
 
 func (h *kvmHypervisor) hotDelDisk(c *qmpClient, inst *instance, rt *kvmRuntime, uuid string) (any, error) {

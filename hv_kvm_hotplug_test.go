@@ -165,3 +165,41 @@ func TestKVMDeviceObjectsChecked(t *testing.T) {
 		t.Fatalf("hot-added NIC mac: %v", err)
 	}
 }
+
+// A disk hot-add opens the given link read-write and passes it to the
+// guest: anything but the instance's own instance-disks link is refused
+// before it is opened.
+func TestKVMHotAddDiskLink(t *testing.T) {
+	replies := map[string][]string{
+		"qmp_capabilities": {`{"return": {}}`},
+		"query-commands":   {`{"return": [{"name": "add-fd"}, {"name": "device_add"}]}`},
+	}
+	n, _ := newTestNode(t)
+	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
+	inst := &instance{Name: "inst6.example.com"}
+	rt := &kvmRuntime{HVParams: map[string]any{"disk_type": "paravirtual"}}
+	d := map[string]any{"uuid": "5a5a5a5a-2222-4333-8444-555566667777"}
+	target := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(target, []byte("x"), 0o600)
+	own := n.paths.diskLinkPath(inst.Name, 1)
+	os.MkdirAll(filepath.Dir(own), 0o755)
+	os.WriteFile(n.paths.diskLinkPath(inst.Name, 2), nil, 0o600) // not a symlink
+	for _, link := range []string{target, "", "relative:1", n.paths.diskLinkPath("other.example.com", 1),
+		filepath.Dir(own) + "/../instance-disks/" + inst.Name + ":1", n.paths.diskLinkPath(inst.Name, 2)} {
+		path, seen := scriptedQMP(t, replies)
+		c, err := dialQMP(path, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.hotAddDisk(c, inst, rt, d, link)
+		c.Close()
+		if err == nil || !strings.Contains(err.Error(), "is not a disk link of instance") {
+			t.Fatalf("link %q: %v", link, err)
+		}
+		for len(seen) > 0 {
+			if line := <-seen; strings.Contains(line, "add-fd") && !strings.Contains(line, "query-commands") {
+				t.Fatalf("link %q was passed to qemu", link)
+			}
+		}
+	}
+}
