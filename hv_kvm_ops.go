@@ -26,14 +26,9 @@ func (h *kvmHypervisor) qmpSocket(name string) string {
 	return filepath.Join(h.rootDir, "ctrl", name+".qmp")
 }
 
+// pid is the pid qemu wrote for the instance (-pidfile), 0 if none.
 func (h *kvmHypervisor) pid(name string) int {
-	data, err := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(data), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(first))
-	return pid
+	return readPidFile(filepath.Join(h.rootDir, "pid", name))
 }
 
 func (h *kvmHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
