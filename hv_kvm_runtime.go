@@ -73,8 +73,7 @@ func (h *kvmHypervisor) loadRuntime(name string) (*kvmRuntime, error) {
 	return &rt, nil
 }
 
-func nonEmpty(v any) bool { s, _ := v.(string); return s != "" }
-func isTrue(v any) bool   { b, _ := v.(bool); return b }
+func isTrue(v any) bool { b, _ := v.(bool); return b }
 
 func hvStr(p map[string]any, k string) string {
 	s, _ := p[k].(string)
