@@ -186,9 +186,7 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if !h.devicePresent(c, id, true, false) {
 		return hvErrorf("Device %s should have been added but is missing", id)
 	}
-	nicDir := filepath.Join(h.rootDir, "nic", inst.Name)
-	ensureDir(nicDir, runDirsMode)
-	writeFile(filepath.Join(nicDir, strconv.Itoa(seq)), []byte(tap.name), 0o600)
+	h.saveNICTap(inst.Name, seq, tap.name)
 	entry := map[string]any{}
 	for k, v := range nic {
 		entry[k] = v
@@ -219,7 +217,7 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if _, err := c.Execute("netdev_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
-	os.Remove(filepath.Join(h.rootDir, "nic", inst.Name, strconv.Itoa(seq)))
+	os.Remove(h.nicFile(inst.Name, seq))
 	if !h.devicePresent(c, id, false, false) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}

@@ -203,3 +203,19 @@ func TestKVMHotAddDiskLink(t *testing.T) {
 		}
 	}
 }
+
+// The tap name of a NIC is recorded in nic/<name>/<seq>; a failure to
+// write it is reported in the log, not dropped.
+func TestKVMSaveNICTap(t *testing.T) {
+	n, logs := newTestNode(t)
+	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
+	h.saveNICTap("inst7.example.com", 2, "tap5")
+	if data, err := os.ReadFile(h.nicFile("inst7.example.com", 2)); err != nil || string(data) != "tap5" {
+		t.Fatalf("nic file %q %v", data, err)
+	}
+	os.WriteFile(filepath.Join(h.rootDir, "nic", "inst8.example.com"), nil, 0o600) // a file where the directory goes
+	h.saveNICTap("inst8.example.com", 0, "tap6")
+	if !strings.Contains(logs.String(), "Cannot record tap tap6 of NIC 0 of instance inst8.example.com") {
+		t.Fatalf("log %s", logs.String())
+	}
+}

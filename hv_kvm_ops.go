@@ -235,10 +235,8 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	} else if err := h.runKVM(name, argv, files); err != nil {
 		return err
 	}
-	nicDir := filepath.Join(h.rootDir, "nic", name)
-	ensureDir(nicDir, runDirsMode)
 	for i, t := range tapNames {
-		writeFile(filepath.Join(nicDir, strconv.Itoa(i)), []byte(t), 0o600)
+		h.saveNICTap(name, i, t)
 	}
 	c, err := dialQMP(h.qmpSocket(name), qmpTimeout)
 	if err != nil {
@@ -271,6 +269,24 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 		}
 	}
 	return nil
+}
+
+// nicFile is nic/<name>/<seq>: the host tap of the instance's NIC seq.
+func (h *kvmHypervisor) nicFile(name string, seq int) string {
+	return filepath.Join(h.rootDir, "nic", name, strconv.Itoa(seq))
+}
+
+// saveNICTap records a NIC's tap. qemu already runs with it, so a failure
+// is only logged.
+func (h *kvmHypervisor) saveNICTap(name string, seq int, tap string) {
+	path := h.nicFile(name, seq)
+	err := ensureDir(filepath.Dir(path), runDirsMode)
+	if err == nil {
+		err = writeFile(path, []byte(tap), 0o600)
+	}
+	if err != nil {
+		h.n.log.Warningf("Cannot record tap %s of NIC %d of instance %s: %v", tap, seq, name, err)
+	}
 }
 
 // runKVM starts qemu (it daemonizes) and checks that it lives.
