@@ -219,3 +219,32 @@ func TestKVMSaveNICTap(t *testing.T) {
 		t.Fatalf("log %s", logs.String())
 	}
 }
+
+// kvm-ifup gets the instance's tags and, for a NIC on a network, the
+// network's description, as Ganeti's ConfigureNIC gives them.
+func TestKVMIfupEnvironment(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "env")
+	defer func(old string) { kvmIfup = old }(kvmIfup)
+	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "env > "+envFile)
+	n, _ := newTestNode(t)
+	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
+	inst := &instance{Name: "inst9.example.com", Tags: []string{"web", "prod"}}
+	nic := map[string]any{"mac": "aa:00:00:12:34:56", "uuid": "7f3e2a10-1111-4222-8333-444455556666", "network": "net-uuid",
+		"nicparams": map[string]any{"mode": "routed", "link": "100"},
+		"netinfo": map[string]any{"name": "backend", "uuid": "net-uuid", "tags": []any{"a", "b"}, "network": "10.0.0.0/24",
+			"gateway": "10.0.0.1", "network6": nil, "mac_prefix": "aa:00:01"}}
+	if err := h.runIfup(inst, 3, nic, "tap9"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(envFile)
+	env := "\n" + string(data)
+	for _, want := range []string{"TAGS=web prod", "NETWORK_NAME=backend", "NETWORK_UUID=net-uuid", "NETWORK_TAGS=a b",
+		"NETWORK_SUBNET=10.0.0.0/24", "NETWORK_GATEWAY=10.0.0.1", "NETWORK_MAC_PREFIX=aa:00:01", "INTERFACE_INDEX=3", "LINK=100"} {
+		if !strings.Contains(env, "\n"+want+"\n") {
+			t.Errorf("kvm-ifup environment lacks %s:\n%s", want, data)
+		}
+	}
+	if strings.Contains(env, "NETWORK_SUBNET6") || strings.Contains(env, "NETWORK_GATEWAY6") || strings.Contains(env, "\nBRIDGE=") {
+		t.Errorf("unexpected variables:\n%s", data)
+	}
+}
