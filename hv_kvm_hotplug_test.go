@@ -248,3 +248,33 @@ func TestKVMIfupEnvironment(t *testing.T) {
 		t.Errorf("unexpected variables:\n%s", data)
 	}
 }
+
+// Accepting an instance that already runs here is refused before any
+// tap, network script or qemu (Ganeti's _CheckDown).
+func TestKVMAcceptRunningInstance(t *testing.T) {
+	kvm, argvFile := kvmRecordingBinary(t, "")
+	n, _ := newTestNode(t)
+	h, err := newKVMHypervisor(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inst := kvmTestInstance(t, map[string]any{"kvm_path": kvm})
+	running := exec.Command("sh", "-c", "sleep 30; :", "-name", inst.Name) // a process whose command line names the instance
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { running.Process.Kill(); running.Wait() }()
+	os.WriteFile(filepath.Join(h.rootDir, "pid", inst.Name), []byte(strconv.Itoa(running.Process.Pid)+"\n"), 0o644)
+	for deadline := time.Now().Add(5 * time.Second); !h.instanceAlive(inst.Name); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // the child may not have run exec yet
+			t.Fatal("stand-in qemu not seen as running")
+		}
+	}
+	info := `[["` + kvm + `", "-name", "` + inst.Name + `"], [], {}, []]`
+	if err := h.AcceptInstance(inst, info, "127.0.0.1"); err == nil || err.Error() != "Failed to start instance "+inst.Name+": already running" {
+		t.Fatalf("accept: %v", err)
+	}
+	if _, err := os.Stat(argvFile); err == nil {
+		t.Fatal("a second qemu was started")
+	}
+}

@@ -112,6 +112,11 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	if len(rt.Cmd) == 0 {
 		return hvErrorf("Failed to load KVM runtime file: no qemu command")
 	}
+	// Ganeti's _CheckDown: an incoming migration or a reboot whose old
+	// qemu lingers must not plug new taps next to the running one.
+	if h.instanceAlive(name) {
+		return hvErrorf("Failed to start instance %s: already running", name)
+	}
 	os.Remove(h.shutdownFile(name))
 	if err := h.startKvmd(confHVP); err != nil {
 		return err
