@@ -135,10 +135,7 @@ func readOneLineFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var full []string
-	for _, l := range strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' }) {
-		full = append(full, l)
-	}
+	full := strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' })
 	switch {
 	case len(full) == 0:
 		return "", &oneLinerError{fmt.Sprintf("No data in one-liner file %s", path)}
