@@ -63,12 +63,8 @@ func (h *kvmHypervisor) ListInstances(map[string]any) ([]string, error) {
 // instanceAlive checks the pid file and that the process is a qemu
 // started for this instance (its command line names it).
 func (h *kvmHypervisor) instanceAlive(name string) bool {
-	data, err := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
+	pid := h.pid(name)
+	if pid == 0 {
 		return false
 	}
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
@@ -110,9 +106,7 @@ func (h *kvmHypervisor) AllInstancesInfo(map[string]any) (map[string]instanceInf
 // cmdlineInfo reads memory (-m) and CPUs (-smp) from the qemu command line.
 func (h *kvmHypervisor) cmdlineInfo(name string) instanceInfo {
 	var info instanceInfo
-	data, _ := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", h.pid(name)))
 	if err != nil {
 		return info
 	}

@@ -14,8 +14,8 @@ import (
 func (h *kvmHypervisor) kvmVNCArgs(addr string, inst *instance) []any {
 	hvp := inst.HVParams
 	if isNetInterface(addr) {
-		if ip, err := netInterfaceIPv4(addr); err == nil {
-			addr = ip
+		if v4, _, _ := interfaceAddresses(addr); len(v4) > 0 {
+			addr = v4[0]
 		} else {
 			h.n.log.Errorf("Could not determine IPv4 address of interface %s", addr)
 		}
@@ -58,11 +58,6 @@ func (h *kvmHypervisor) kvmVNCArgs(addr string, inst *instance) []any {
 	return append(args, "-vnc", arg)
 }
 
-func netInterfaceIPv4(name string) (string, error) {
-	o := &options{iface: name}
-	return bindAddress(o, 4)
-}
-
 // kvmSpiceArgs are -spice and its agent channel. An interface name stands
 // for one of its addresses: of spice_ip_version if set, else of the only
 // family it has, else of the cluster's primary family.
@@ -70,7 +65,7 @@ func (h *kvmHypervisor) kvmSpiceArgs(bind string, inst *instance) ([]any, error)
 	hvp := inst.HVParams
 	addr, ipVersion := bind, 0
 	if isNetInterface(bind) {
-		v4, v6 := interfaceAddresses(bind)
+		v4, v6, _ := interfaceAddresses(bind)
 		byVersion := map[int][]string{4: v4, 6: v6}
 		ipVersion = hvInt(hvp, "spice_ip_version")
 		switch {
@@ -133,25 +128,6 @@ func (h *kvmHypervisor) kvmSpiceArgs(bind string, inst *instance) ([]any, error)
 	return append(args, "-spice", arg), nil
 }
 
-// interfaceAddresses lists an interface's IPv4 and IPv6 addresses.
-func interfaceAddresses(name string) (v4, v6 []string) {
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return nil, nil
-	}
-	addrs, _ := ifi.Addrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ipn.IP.To4() != nil {
-				v4 = append(v4, ipn.IP.String())
-			} else {
-				v6 = append(v6, ipn.IP.String())
-			}
-		}
-	}
-	return v4, v6
-}
-
 // readOneLineFile is the file's only non-empty line (Ganeti's strict
 // ReadOneLineFile, used for VNC and SPICE passwords).
 func readOneLineFile(path string) (string, error) {
@@ -159,10 +135,7 @@ func readOneLineFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var full []string
-	for _, l := range strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' }) {
-		full = append(full, l)
-	}
+	full := strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' })
 	switch {
 	case len(full) == 0:
 		return "", &oneLinerError{fmt.Sprintf("No data in one-liner file %s", path)}

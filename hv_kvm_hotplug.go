@@ -51,6 +51,14 @@ func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device, 
 		return nil, fmt.Errorf("bad %s: %v", devType, err)
 	}
 	uuid, _ := dev["uuid"].(string)
+	if err := checkKVMDeviceUUID(devType, uuid); err != nil {
+		return nil, err
+	}
+	if devType == "nic" && action != "hotremove" {
+		if err := checkKVMNICMAC(dev["mac"]); err != nil {
+			return nil, err
+		}
+	}
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
 		return nil, hvErrorf("Instance is probably down")
@@ -178,9 +186,7 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if !h.devicePresent(c, id, true, false) {
 		return hvErrorf("Device %s should have been added but is missing", id)
 	}
-	nicDir := filepath.Join(h.rootDir, "nic", inst.Name)
-	ensureDir(nicDir, runDirsMode)
-	writeFile(filepath.Join(nicDir, strconv.Itoa(seq)), []byte(tap.name), 0o600)
+	h.saveNICTap(inst.Name, seq, tap.name)
 	entry := map[string]any{}
 	for k, v := range nic {
 		entry[k] = v
@@ -211,7 +217,7 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if _, err := c.Execute("netdev_del", map[string]any{"id": id}); err != nil {
 		return nil, hvErrorf("%v", err)
 	}
-	os.Remove(filepath.Join(h.rootDir, "nic", inst.Name, strconv.Itoa(seq)))
+	os.Remove(h.nicFile(inst.Name, seq))
 	if !h.devicePresent(c, id, false, false) {
 		return nil, hvErrorf("Device %s should have been removed but is still there", id)
 	}
@@ -295,8 +301,11 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	if !c.HasCommand("add-fd") {
 		return &hotplugError{hypervisorError{"Cannot hot-add disk: add-fd qmp command is not supported."}}
 	}
-	if link == "" || !filepath.IsAbs(link) {
-		return hvErrorf("Cannot hot-add disk: no device link given")
+	// The daemon opens the link read-write and hands it to the guest: only
+	// the instance's own instance-disks link (blockdev_assemble made it)
+	// is accepted.
+	if !h.isDiskLinkOf(inst.Name, link) {
+		return hvErrorf("Cannot hot-add disk: '%s' is not a disk link of instance %s", link, inst.Name)
 	}
 	uuid, _ := d["uuid"].(string)
 	id := kvmDeviceID("disk", uuid)
@@ -350,6 +359,21 @@ func (h *kvmHypervisor) hotAddDisk(c *qmpClient, inst *instance, rt *kvmRuntime,
 	d["hvinfo"] = hvinfo
 	rt.Disks = append(rt.Disks, [3]any{d, link, nil})
 	return h.saveRuntime(inst.Name, rt)
+}
+
+// isDiskLinkOf tells whether path is one of the instance's
+// instance-disks symlinks.
+func (h *kvmHypervisor) isDiskLinkOf(instance, path string) bool {
+	idx, ok := strings.CutPrefix(filepath.Base(path), instance+":")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || path != h.n.paths.diskLinkPath(instance, i) {
+		return false
+	}
+	st, err := os.Lstat(path)
+	return err == nil && st.Mode()&os.ModeSymlink != 0
 }
 
 func (h *kvmHypervisor) hotDelDisk(c *qmpClient, inst *instance, rt *kvmRuntime, uuid string) (any, error) {

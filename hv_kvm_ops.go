@@ -26,14 +26,9 @@ func (h *kvmHypervisor) qmpSocket(name string) string {
 	return filepath.Join(h.rootDir, "ctrl", name+".qmp")
 }
 
+// pid is the pid qemu wrote for the instance (-pidfile), 0 if none.
 func (h *kvmHypervisor) pid(name string) int {
-	data, err := readFileLimited(filepath.Join(h.rootDir, "pid", name), 64)
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(data), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(first))
-	return pid
+	return readPidFile(filepath.Join(h.rootDir, "pid", name))
 }
 
 func (h *kvmHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
@@ -116,6 +111,11 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	}
 	if len(rt.Cmd) == 0 {
 		return hvErrorf("Failed to load KVM runtime file: no qemu command")
+	}
+	// Ganeti's _CheckDown: an incoming migration or a reboot whose old
+	// qemu lingers must not plug new taps next to the running one.
+	if h.instanceAlive(name) {
+		return hvErrorf("Failed to start instance %s: already running", name)
 	}
 	os.Remove(h.shutdownFile(name))
 	if err := h.startKvmd(confHVP); err != nil {
@@ -229,21 +229,19 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 			argv = append(argv, "-runas", username)
 			err = h.runKVM(name, argv, files)
 		}
+		uid.unlock()
 		if err != nil {
 			h.n.releaseUID(uid.uid)
 			return err
 		}
-		uid.unlock()
 		if err := writeFile(filepath.Join(h.rootDir, "uid", name), []byte(strconv.Itoa(uid.uid)), 0o600); err != nil {
 			return hvErrorf("Failed to start instance %s: %v", name, err)
 		}
 	} else if err := h.runKVM(name, argv, files); err != nil {
 		return err
 	}
-	nicDir := filepath.Join(h.rootDir, "nic", name)
-	ensureDir(nicDir, runDirsMode)
 	for i, t := range tapNames {
-		writeFile(filepath.Join(nicDir, strconv.Itoa(i)), []byte(t), 0o600)
+		h.saveNICTap(name, i, t)
 	}
 	c, err := dialQMP(h.qmpSocket(name), qmpTimeout)
 	if err != nil {
@@ -276,6 +274,24 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 		}
 	}
 	return nil
+}
+
+// nicFile is nic/<name>/<seq>: the host tap of the instance's NIC seq.
+func (h *kvmHypervisor) nicFile(name string, seq int) string {
+	return filepath.Join(h.rootDir, "nic", name, strconv.Itoa(seq))
+}
+
+// saveNICTap records a NIC's tap. qemu already runs with it, so a failure
+// is only logged.
+func (h *kvmHypervisor) saveNICTap(name string, seq int, tap string) {
+	path := h.nicFile(name, seq)
+	err := ensureDir(filepath.Dir(path), runDirsMode)
+	if err == nil {
+		err = writeFile(path, []byte(tap), 0o600)
+	}
+	if err != nil {
+		h.n.log.Warningf("Cannot record tap %s of NIC %d of instance %s: %v", tap, seq, name, err)
+	}
 }
 
 // runKVM starts qemu (it daemonizes) and checks that it lives.
@@ -408,7 +424,8 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 	mode, _ := np["mode"].(string)
 	link, _ := np["link"].(string)
 	env := []string{"PATH=" + os.Getenv("PATH") + ":/sbin:/usr/sbin", "INSTANCE=" + inst.Name, "MAC=" + str("mac"),
-		"MODE=" + mode, "INTERFACE=" + tap, "INTERFACE_INDEX=" + strconv.Itoa(idx), "INTERFACE_UUID=" + str("uuid"), "TAGS="}
+		"MODE=" + mode, "INTERFACE=" + tap, "INTERFACE_INDEX=" + strconv.Itoa(idx), "INTERFACE_UUID=" + str("uuid"),
+		"TAGS=" + strings.Join(inst.Tags, " ")}
 	if ip := str("ip"); ip != "" {
 		env = append(env, "IP="+ip)
 	}
@@ -421,6 +438,9 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 	if vlan, ok := np["vlan"]; ok {
 		env = append(env, "VLAN="+pyStr(vlan))
 	}
+	if netinfo, ok := nic["netinfo"].(map[string]any); ok && str("network") != "" {
+		env = append(env, networkEnv(netinfo)...)
+	}
 	if mode == "bridged" {
 		env = append(env, "BRIDGE="+link)
 	}
@@ -429,6 +449,27 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 		return hvErrorf("Failed to configure interface %s: %s; network configuration script output: %s", tap, exitReason(res, err), outputOf(res, err))
 	}
 	return nil
+}
+
+// networkEnv describes the network a NIC is on (Ganeti's
+// Network.HooksDict): name, uuid and tags, then the subnets, gateways and
+// MAC prefix it has.
+func networkEnv(netinfo map[string]any) []string {
+	str := func(k string) string { s, _ := netinfo[k].(string); return s }
+	var tags []string
+	if list, ok := netinfo["tags"].([]any); ok {
+		for _, t := range list {
+			tags = append(tags, pyStr(t))
+		}
+	}
+	env := []string{"NETWORK_NAME=" + str("name"), "NETWORK_UUID=" + str("uuid"), "NETWORK_TAGS=" + strings.Join(tags, " ")}
+	for _, kv := range [][2]string{{"network", "NETWORK_SUBNET"}, {"gateway", "NETWORK_GATEWAY"},
+		{"network6", "NETWORK_SUBNET6"}, {"gateway6", "NETWORK_GATEWAY6"}, {"mac_prefix", "NETWORK_MAC_PREFIX"}} {
+		if v := str(kv[0]); v != "" {
+			env = append(env, kv[1]+"="+v)
+		}
+	}
+	return env
 }
 
 // startupMemory uses the node's free memory.
@@ -463,8 +504,13 @@ func (h *kvmHypervisor) StopInstance(inst *instance, force, _ bool, timeout time
 	return nil
 }
 
-// kill ends qemu: SIGTERM, then SIGKILL if it lingers.
+// kill ends qemu: SIGTERM, then SIGKILL if it lingers. A pid file whose
+// process is not this instance's qemu (it died, the pid was reused) is
+// left alone: the signal would hit an unrelated process.
 func (h *kvmHypervisor) kill(name string) error {
+	if !h.instanceAlive(name) {
+		return nil
+	}
 	pid := h.pid(name)
 	if pid <= 0 {
 		return nil

@@ -534,3 +534,39 @@ func TestKVMCleanupQuarantine(t *testing.T) {
 		t.Fatalf("empty chroot: %v", err)
 	}
 }
+
+// TestKVMPoolUIDFailedStart: a start that fails after taking a uid from
+// the pool gives the uid back and keeps no descriptor of its lock file.
+func TestKVMPoolUIDFailedStart(t *testing.T) {
+	kvm, _ := kvmRecordingBinary(t, "")
+	n, _ := newTestNode(t)
+	h, err := newKVMHypervisor(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(n.paths.ssconfPath("uid_pool"), []byte("65534\n"), 0o444)
+	lockFds := func() (fds []string) {
+		entries, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range entries {
+			if target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); strings.Contains(target, n.uidPoolDir()) {
+				fds = append(fds, e.Name()+" -> "+target)
+			}
+		}
+		return fds
+	}
+	_, inst := kvmTestInstance(t, map[string]any{"security_model": "pool", "kvm_path": kvm})
+	inst.NICs = nil
+	err = h.StartInstance(inst, []string{"/dev/null"}, false)
+	if err != nil && strings.Contains(err.Error(), "Failed to find an unused user-id") {
+		t.Skip("uid 65534 is in use on this machine")
+	}
+	if err == nil || !strings.Contains(err.Error(), "kvm: recorded") {
+		t.Fatalf("start: %v", err)
+	}
+	if fds := lockFds(); len(fds) != 0 {
+		t.Fatalf("uid lock file still open: %v", fds)
+	}
+	if _, err := os.Stat(filepath.Join(n.uidPoolDir(), "65534")); !os.IsNotExist(err) {
+		t.Fatalf("uid not given back: %v", err)
+	}
+}

@@ -73,8 +73,7 @@ func (h *kvmHypervisor) loadRuntime(name string) (*kvmRuntime, error) {
 	return &rt, nil
 }
 
-func nonEmpty(v any) bool { s, _ := v.(string); return s != "" }
-func isTrue(v any) bool   { b, _ := v.(bool); return b }
+func isTrue(v any) bool { b, _ := v.(bool); return b }
 
 func hvStr(p map[string]any, k string) string {
 	s, _ := p[k].(string)
@@ -96,6 +95,29 @@ func kvmDeviceID(kind, uuid string) string {
 		parts = parts[:len(parts)-2]
 	}
 	return kind + "-" + strings.Join(parts, "-")
+}
+
+// Device objects come from the master. What they put into qemu's
+// comma-separated options (-netdev, -device, -drive) and into the human
+// monitor's drive_add line must not carry separators: a uuid becomes the
+// device id, a MAC the NIC's mac option.
+var (
+	kvmUUIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]*$`)
+	kvmMACPattern  = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+)
+
+func checkKVMDeviceUUID(kind, uuid string) error {
+	if !kvmUUIDPattern.MatchString(uuid) {
+		return hvErrorf("Invalid %s UUID '%s'", kind, uuid)
+	}
+	return nil
+}
+
+func checkKVMNICMAC(mac any) error {
+	if s, _ := mac.(string); !kvmMACPattern.MatchString(s) {
+		return hvErrorf("Invalid NIC MAC address '%s'", pyStr(mac))
+	}
+	return nil
 }
 
 // kvmSCSIDeviceTypes are the disk models that sit on the SCSI controller's
@@ -302,6 +324,9 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		if d.Mode != "" && d.Mode != "rw" {
 			return nil, hvErrorf("Instance has read-only disks which are not supported by KVM")
 		}
+		if err := checkKVMDeviceUUID("disk", d.UUID); err != nil {
+			return nil, err
+		}
 		hvinfo, err := slots.hvinfo(kvmDiskDriver(hvp), kvmDeviceID("disk", d.UUID), kvmDiskBus(diskType))
 		if err != nil {
 			return nil, err
@@ -318,6 +343,12 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	}
 	for _, nic := range inst.NICs {
 		uuid, _ := nic["uuid"].(string)
+		if err := checkKVMDeviceUUID("nic", uuid); err != nil {
+			return nil, err
+		}
+		if err := checkKVMNICMAC(nic["mac"]); err != nil {
+			return nil, err
+		}
 		hvinfo, err := slots.hvinfo(kvmNICDriver(hvp), kvmDeviceID("nic", uuid), kvmPCIBus)
 		if err != nil {
 			return nil, err

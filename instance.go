@@ -26,6 +26,7 @@ type instance struct {
 	AdminState      string           `json:"admin_state"`
 	OSParamsPrivate map[string]any   `json:"osparams_private"`
 	SecondaryNodes  []string         `json:"secondary_nodes"`
+	Tags            []string         `json:"tags"`
 	CTime           any              `json:"ctime"`
 	MTime           any              `json:"mtime"`
 }

@@ -272,22 +272,15 @@ func bindAddress(o *options, family int) (string, error) {
 		return o.bind, nil
 	}
 	if o.iface != "" {
-		ifi, err := net.InterfaceByName(o.iface)
+		v4, v6, err := interfaceAddresses(o.iface)
 		if err != nil {
 			return "", fmt.Errorf("Failed to find IP for interface %s: %v", o.iface, err)
 		}
-		addrs, err := ifi.Addrs()
-		if err != nil {
-			return "", fmt.Errorf("Failed to find IP for interface %s: %v", o.iface, err)
+		if family == 4 && len(v4) > 0 {
+			return v4[0], nil
 		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			if is4 := ipn.IP.To4() != nil; is4 == (family == 4) {
-				return ipn.IP.String(), nil
-			}
+		if family != 4 && len(v6) > 0 {
+			return v6[0], nil
 		}
 		return "", fmt.Errorf("Failed to find IP for interface %s", o.iface)
 	}
@@ -295,6 +288,29 @@ func bindAddress(o *options, family int) (string, error) {
 		return "::", nil
 	}
 	return "0.0.0.0", nil
+}
+
+// interfaceAddresses lists an interface's IPv4 and IPv6 addresses, in
+// the kernel's order.
+func interfaceAddresses(name string) (v4, v6 []string, err error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ipn.IP.To4() != nil {
+				v4 = append(v4, ipn.IP.String())
+			} else {
+				v6 = append(v6, ipn.IP.String())
+			}
+		}
+	}
+	return v4, v6, nil
 }
 
 func main() {

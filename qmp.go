@@ -24,12 +24,14 @@ type qmpClient struct {
 
 const qmpTimeout = 30 * time.Second
 
-// qmpError is an error QEMU answered.
+// qmpError is an error QEMU answered to a command.
 type qmpError struct {
-	Class, Desc string
+	Command, Class, Desc string
 }
 
-func (e *qmpError) Error() string { return fmt.Sprintf("QMP error %s: %s", e.Class, e.Desc) }
+func (e *qmpError) Error() string {
+	return fmt.Sprintf("QMP %s: error %s: %s", e.Command, e.Class, e.Desc)
+}
 
 // dialQMP connects, reads the greeting and enters command mode.
 func dialQMP(path string, timeout time.Duration) (*qmpClient, error) {
@@ -118,7 +120,7 @@ func (c *qmpClient) Execute(command string, args map[string]any) (json.RawMessag
 		case resp.Event != "":
 			continue
 		case resp.Error != nil:
-			return nil, &qmpError{resp.Error.Class, resp.Error.Desc}
+			return nil, &qmpError{command, resp.Error.Class, resp.Error.Desc}
 		case resp.Return != nil:
 			return resp.Return, nil
 		}

@@ -70,7 +70,7 @@ func TestQMPClient(t *testing.T) {
 	}
 	_, err = c.Execute("balloon", map[string]any{"value": 128 << 20})
 	var qe *qmpError
-	if !errors.As(err, &qe) || qe.Class != "DeviceNotActive" {
+	if !errors.As(err, &qe) || qe.Class != "DeviceNotActive" || err.Error() != "QMP balloon: error DeviceNotActive: No balloon device has been activated" {
 		t.Fatalf("balloon error %v", err)
 	}
 	<-seen
