@@ -439,7 +439,7 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 		env = append(env, "VLAN="+pyStr(vlan))
 	}
 	if netinfo, ok := nic["netinfo"].(map[string]any); ok && str("network") != "" {
-		env = append(env, networkEnv(netinfo)...)
+		env = append(env, networkEnv("", netinfo)...)
 	}
 	if mode == "bridged" {
 		env = append(env, "BRIDGE="+link)
@@ -449,27 +449,6 @@ func (h *kvmHypervisor) runIfup(inst *instance, idx int, nic map[string]any, tap
 		return hvErrorf("Failed to configure interface %s: %s; network configuration script output: %s", tap, exitReason(res, err), outputOf(res, err))
 	}
 	return nil
-}
-
-// networkEnv describes the network a NIC is on (Ganeti's
-// Network.HooksDict): name, uuid and tags, then the subnets, gateways and
-// MAC prefix it has.
-func networkEnv(netinfo map[string]any) []string {
-	str := func(k string) string { s, _ := netinfo[k].(string); return s }
-	var tags []string
-	if list, ok := netinfo["tags"].([]any); ok {
-		for _, t := range list {
-			tags = append(tags, pyStr(t))
-		}
-	}
-	env := []string{"NETWORK_NAME=" + str("name"), "NETWORK_UUID=" + str("uuid"), "NETWORK_TAGS=" + strings.Join(tags, " ")}
-	for _, kv := range [][2]string{{"network", "NETWORK_SUBNET"}, {"gateway", "NETWORK_GATEWAY"},
-		{"network6", "NETWORK_SUBNET6"}, {"gateway6", "NETWORK_GATEWAY6"}, {"mac_prefix", "NETWORK_MAC_PREFIX"}} {
-		if v := str(kv[0]); v != "" {
-			env = append(env, kv[1]+"="+v)
-		}
-	}
-	return env
 }
 
 // startupMemory uses the node's free memory.

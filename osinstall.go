@@ -84,7 +84,10 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 			add(p+"LINK", link)
 		}
 		if netinfo, _ := nic["netinfo"].(map[string]any); len(netinfo) > 0 {
-			addNetworkEnv(add, p, netinfo)
+			for _, kv := range networkEnv(p, netinfo) {
+				k, v, _ := strings.Cut(kv, "=")
+				add(k, v)
+			}
 		}
 		if t, ok := inst.HVParams["nic_type"]; ok {
 			add(p+"FRONTEND_TYPE", pyStr(t))
@@ -103,27 +106,27 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 	return env, nil
 }
 
-// addNetworkEnv adds the variables of the network a NIC is on, with the
-// NIC's prefix, as Ganeti's Network.HooksDict.
-func addNetworkEnv(add func(k, v string), prefix string, netinfo map[string]any) {
+// networkEnv describes the network a NIC is on (Ganeti's
+// Network.HooksDict), each name after prefix: name, uuid and tags, then
+// the subnets, gateways and MAC prefix it has. kvm-ifup gets it without a
+// prefix, OS scripts with NIC_<n>_.
+func networkEnv(prefix string, netinfo map[string]any) []string {
 	str := func(k string) string { s, _ := netinfo[k].(string); return s }
 	var tags []string
 	if list, ok := netinfo["tags"].([]any); ok {
 		for _, t := range list {
-			if s, ok := t.(string); ok {
-				tags = append(tags, s)
-			}
+			tags = append(tags, pyStr(t))
 		}
 	}
-	add(prefix+"NETWORK_NAME", str("name"))
-	add(prefix+"NETWORK_UUID", str("uuid"))
-	add(prefix+"NETWORK_TAGS", strings.Join(tags, " "))
-	for _, f := range [][2]string{{"SUBNET", "network"}, {"GATEWAY", "gateway"}, {"SUBNET6", "network6"},
-		{"GATEWAY6", "gateway6"}, {"MAC_PREFIX", "mac_prefix"}} {
-		if v := str(f[1]); v != "" {
-			add(prefix+"NETWORK_"+f[0], v)
+	env := []string{prefix + "NETWORK_NAME=" + str("name"), prefix + "NETWORK_UUID=" + str("uuid"),
+		prefix + "NETWORK_TAGS=" + strings.Join(tags, " ")}
+	for _, kv := range [][2]string{{"network", "NETWORK_SUBNET"}, {"gateway", "NETWORK_GATEWAY"},
+		{"network6", "NETWORK_SUBNET6"}, {"gateway6", "NETWORK_GATEWAY6"}, {"mac_prefix", "NETWORK_MAC_PREFIX"}} {
+		if v := str(kv[0]); v != "" {
+			env = append(env, prefix+kv[1]+"="+v)
 		}
 	}
+	return env
 }
 
 // instanceOSEnvironment finds an instance's OS definition and builds the
