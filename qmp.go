@@ -40,7 +40,7 @@ func dialQMP(path string, timeout time.Duration) (*qmpClient, error) {
 		return nil, fmt.Errorf("cannot connect to QMP socket %s: %w", path, err)
 	}
 	c := &qmpClient{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), timeout: timeout}
-	greeting, err := c.readMessage()
+	greeting, err := c.readMessage(time.Now().Add(timeout))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("QMP greeting: %w", err)
@@ -67,8 +67,10 @@ func (c *qmpClient) Close() error { return c.conn.Close() }
 // maxQMPMessage bounds one message from QEMU.
 const maxQMPMessage = 16 << 20
 
-func (c *qmpClient) readMessage() ([]byte, error) {
-	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+// readMessage reads one line; a deadline set once per command keeps a
+// stream of events from delaying its answer without end.
+func (c *qmpClient) readMessage(deadline time.Time) ([]byte, error) {
+	c.conn.SetReadDeadline(deadline)
 	var line []byte
 	for {
 		chunk, isPrefix, err := c.r.ReadLine()
@@ -96,12 +98,13 @@ func (c *qmpClient) Execute(command string, args map[string]any) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	deadline := time.Now().Add(c.timeout)
+	c.conn.SetWriteDeadline(deadline)
 	if _, err := c.conn.Write(append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("QMP %s: %w", command, err)
 	}
 	for {
-		msg, err := c.readMessage()
+		msg, err := c.readMessage(deadline)
 		if err != nil {
 			return nil, fmt.Errorf("QMP %s: %w", command, err)
 		}

@@ -103,3 +103,42 @@ func TestQMPBadGreeting(t *testing.T) {
 		t.Fatal("missing socket accepted")
 	}
 }
+
+// TestQMPEventsDoNotDelayTimeout: events keep arriving, the answer never
+// does; the command still ends after its timeout.
+func TestQMPEventsDoNotDelayTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qmp.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte(`{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}` + "\n"))
+		r := bufio.NewReader(c)
+		r.ReadString('\n')
+		c.Write([]byte(`{"return": {}}` + "\n"))
+		r.ReadString('\n')
+		for i := 0; i < 200; i++ {
+			if _, err := c.Write([]byte(`{"event": "BALLOON_CHANGE", "data": {"actual": 1}}` + "\n")); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	c, err := dialQMP(path, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	began := time.Now()
+	_, err = c.Execute("query-status", nil)
+	if took := time.Since(began); err == nil || took > 3*time.Second {
+		t.Fatalf("got %v after %s; want a timeout after about 300ms", err, took)
+	}
+}
