@@ -170,7 +170,7 @@ func TestImpexpRawAndScript(t *testing.T) {
 	for name, body := range map[string]string{
 		"ganeti_api_version": "20\n", "variants.list": "default\n", "parameters.list": "",
 		"create": "#!/bin/sh\nexit 0\n", "rename": "#!/bin/sh\nexit 0\n", "verify": "#!/bin/sh\nexit 0\n",
-		"export": "#!/bin/sh\nset -e\necho export $EXPORT_INDEX >&2\nstat -c %s \"$EXPORT_DEVICE\" >&$EXP_SIZE_FD\ncat \"$EXPORT_DEVICE\"\n",
+		"export": "#!/bin/sh\nset -e\necho export $EXPORT_INDEX transfer-mode=${GANETI_NODED_TRANSFER:-unset} >&2\nstat -c %s \"$EXPORT_DEVICE\" >&$EXP_SIZE_FD\ncat \"$EXPORT_DEVICE\"\n",
 		"import": "#!/bin/sh\nset -e\necho import $IMPORT_INDEX >&2\ncat > \"$IMPORT_DEVICE\"\n",
 	} {
 		os.WriteFile(filepath.Join(osDir, "streamer", name), []byte(body), 0o755)
@@ -208,6 +208,13 @@ func TestImpexpRawAndScript(t *testing.T) {
 	sameFile(t, dump, data)
 	if exp["progress_percent"] != float64(100) {
 		t.Errorf("script export did not report its size: %v", exp)
+	}
+	// The script must not inherit the transfer mode (running the daemon
+	// from it would start a transfer instead).
+	if logs, _ := filepath.Glob(filepath.Join(src.paths.LogDir, "os", "export-streamer+default-*.log")); len(logs) != 1 {
+		t.Errorf("export logs %v", logs)
+	} else if out, _ := os.ReadFile(logs[0]); !strings.Contains(string(out), "export 0 transfer-mode=unset") {
+		t.Errorf("export script's output: %s", out)
 	}
 	os.WriteFile(filepath.Join(dstFile, "inst1", "disk0"), make([]byte, 4<<20), 0o600)
 	exp, imp = transferDisk(t, dst, dst, opts, dstInst, []any{"file", []string{dump}}, []any{"script", []any{dstDisk, 0}})

@@ -161,6 +161,8 @@ func runTransfer(argv []string, stderr io.Writer) int {
 	// commands it runs must not inherit it.
 	syscall.CloseOnExec(3)
 	syscall.Umask(0o077)
+	// Nor the transfer mode: a data command that runs the daemon gets the daemon.
+	os.Unsetenv(transferEnv)
 	opts, err := parseTransferOptions(argv)
 	if err != nil {
 		fmt.Fprintf(stderr, "Usage: import-export <status-file> {import|export} [options]\n\nerror: %v\n", err)
