@@ -76,7 +76,11 @@ func loadOS(dir, name string) (*osDefinition, error) {
 		return nil, fmt.Errorf("Error while reading the API version file at %s: %s", apiFile, errnoName(err))
 	}
 	var versions []int
-	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+	var lines []string // as Python's splitlines: none for an empty file
+	if text := strings.TrimSuffix(string(data), "\n"); len(data) > 0 {
+		lines = strings.Split(text, "\n")
+	}
+	for _, line := range lines {
 		v, err := strconv.Atoi(strings.TrimSpace(line))
 		if err != nil {
 			return nil, fmt.Errorf("API version(s) can't be converted to integer: invalid literal for int() with base 10: '%s'", strings.TrimSpace(line))

@@ -331,3 +331,24 @@ func TestOSValidate(t *testing.T) {
 		t.Fatal("missing optional OS reported valid")
 	}
 }
+
+// TestLoadOSAPIVersionFile: the API version file read as Ganeti reads it
+// (Python's splitlines and int()).
+func TestLoadOSAPIVersionFile(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{
+		"":         "found [], want frozenset({10, 15, 20})",
+		"20\n\n":   "can't be converted to integer: invalid literal for int() with base 10: ''",
+		"x\n":      "invalid literal for int() with base 10: 'x'",
+		"5\n":      "found [5], want",
+		" 20 \n15": "File 'export' under path",
+	} {
+		osDir := filepath.Join(dir, "os1")
+		os.RemoveAll(osDir)
+		os.MkdirAll(osDir, 0o755)
+		os.WriteFile(filepath.Join(osDir, "ganeti_api_version"), []byte(content), 0o644)
+		if _, err := loadOS(dir, "os1"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("API file %q: got %v, want %q", content, err, want)
+		}
+	}
+}
