@@ -254,10 +254,7 @@ func TestKVMIfupEnvironment(t *testing.T) {
 func TestKVMAcceptRunningInstance(t *testing.T) {
 	kvm, argvFile := kvmRecordingBinary(t, "")
 	n, _ := newTestNode(t)
-	h, err := newKVMHypervisor(n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustKVM(t, n)
 	_, inst := kvmTestInstance(t, map[string]any{"kvm_path": kvm})
 	running := exec.Command("sh", "-c", "sleep 30; :", "-name", inst.Name) // a process whose command line names the instance
 	if err := running.Start(); err != nil {

@@ -205,6 +205,16 @@ func TestUIDPoolParse(t *testing.T) {
 
 // kvmRecordingBinary is a stand-in qemu: it answers --help with QEMU
 // 7.2's text and -device ? with devlist, and otherwise records its
+// mustKVM is the node's KVM hypervisor, or the end of the test.
+func mustKVM(t *testing.T, n *node) *kvmHypervisor {
+	t.Helper()
+	h, err := newKVMHypervisor(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // arguments (one per line) and fails.
 func kvmRecordingBinary(t *testing.T, devlist string) (kvm, argvFile string) {
 	dir := t.TempDir()
@@ -237,14 +247,11 @@ func TestKVMExecuteParameters(t *testing.T) {
 
 	start := func(t *testing.T, params map[string]any) (string, error) {
 		n := newShortTestNode(t)
-		h, err := newKVMHypervisor(n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := mustKVM(t, n)
 		_, inst := kvmTestInstance(t, params)
 		inst.HVParams["kvm_path"] = kvm
 		os.Remove(argvFile)
-		err = h.StartInstance(inst, []string{"/dev/null"}, false)
+		err := h.StartInstance(inst, []string{"/dev/null"}, false)
 		argv, _ := os.ReadFile(argvFile)
 		return strings.ReplaceAll(strings.TrimSpace(string(argv)), "\n", " "), err
 	}
@@ -311,10 +318,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 	})
 	t.Run("runtime without a command", func(t *testing.T) {
 		n, _ := newTestNode(t)
-		h, err := newKVMHypervisor(n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := mustKVM(t, n)
 		_, inst := kvmTestInstance(t, nil)
 		if err := h.AcceptInstance(inst, `[[], [], {}, []]`, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "no qemu command") {
 			t.Fatalf("got %v", err)
@@ -477,10 +481,7 @@ func TestKVMParametersProcess(t *testing.T) {
 // left the marker) is reported as shut down until Ganeti stops it.
 func TestKVMUserShutdown(t *testing.T) {
 	n, _ := newTestNode(t)
-	h, err := newKVMHypervisor(n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustKVM(t, n)
 	hvp := kvmDefaults()
 	inst := map[string]any{"name": "gone.example.com", "hypervisor": "kvm", "hvparams": hvp, "uuid": "8a1c2d3e-0000-4000-8000-000000000009",
 		"beparams": map[string]any{"maxmem": 64, "minmem": 64, "vcpus": 1}, "nics": []any{}, "disks_info": []any{}, "os": "none"}
@@ -509,10 +510,7 @@ func TestKVMUserShutdown(t *testing.T) {
 // deleted, and the instance's uid goes back to the pool.
 func TestKVMCleanupQuarantine(t *testing.T) {
 	n, logs := newTestNode(t)
-	h, err := newKVMHypervisor(n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustKVM(t, n)
 	name := "jail.example.com"
 	os.MkdirAll(filepath.Join(h.chrootDir(name), "etc"), 0o700)
 	os.WriteFile(filepath.Join(h.rootDir, "uid", name), []byte("4242"), 0o600)
@@ -540,10 +538,7 @@ func TestKVMCleanupQuarantine(t *testing.T) {
 func TestKVMPoolUIDFailedStart(t *testing.T) {
 	kvm, _ := kvmRecordingBinary(t, "")
 	n, _ := newTestNode(t)
-	h, err := newKVMHypervisor(n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustKVM(t, n)
 	os.WriteFile(n.paths.ssconfPath("uid_pool"), []byte("65534\n"), 0o444)
 	lockFds := func() (fds []string) {
 		entries, _ := os.ReadDir("/proc/self/fd")
@@ -556,7 +551,7 @@ func TestKVMPoolUIDFailedStart(t *testing.T) {
 	}
 	_, inst := kvmTestInstance(t, map[string]any{"security_model": "pool", "kvm_path": kvm})
 	inst.NICs = nil
-	err = h.StartInstance(inst, []string{"/dev/null"}, false)
+	err := h.StartInstance(inst, []string{"/dev/null"}, false)
 	if err != nil && strings.Contains(err.Error(), "Failed to find an unused user-id") {
 		t.Skip("uid 65534 is in use on this machine")
 	}
