@@ -39,7 +39,7 @@ func TestNodeCryptoTokens(t *testing.T) {
 	}
 	check := &clientCheck{cluster: cluster, candidates: n.paths.ssconfPath("master_candidates_certs"), now: time.Now}
 	writeCandidates(t, n.paths, tokens[0][1])
-	if err := check.verify([][]byte{leaf.Raw}, nil); err != nil {
+	if err := check.verify([][]byte{leaf.Raw}); err != nil {
 		t.Fatalf("new client certificate refused: %v", err)
 	}
 

@@ -409,10 +409,11 @@ func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
 func TestDaemonMaxClients(t *testing.T) {
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock", "--max-clients", "2")
-	// Two idle connections (no TLS handshake yet) hold both slots.
+	// Two idle authenticated connections hold both slots (idle ones
+	// without a handshake hold none: TestDaemonUnauthenticatedFlood).
 	var idle []net.Conn
 	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port))
+		c, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), tlsConfigFor(t, "testdata/certs/cluster.pem"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -480,7 +480,7 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	if err != nil {
 		return fail("Socket-related error: %v", err)
 	}
-	var ln net.Listener = newLimitListener(tcp, opts.maxClients)
+	var tlsConfig *tls.Config
 	if opts.ssl {
 		pair, leaf, err := loadKeyPair(opts.sslCert, opts.sslKey)
 		if err != nil {
@@ -488,8 +488,9 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		check := &clientCheck{cluster: leaf, candidates: paths.ssconfPath("master_candidates_certs"), now: time.Now}
-		ln = tls.NewListener(ln, serverTLSConfig(pair, check))
+		tlsConfig = serverTLSConfig(pair, check)
 	}
+	ln := newGateListener(tcp, tlsConfig, opts.maxClients, log)
 	log.Infof("listening on %s (ssl=%v, max clients %d)", tcp.Addr(), opts.ssl, opts.maxClients)
 
 	stopping := make(chan os.Signal, 1)

@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -20,76 +23,86 @@ import (
 // and returns the result, or an error that becomes [false, "message"].
 type procedure func(n *node, args []json.RawMessage) (any, error)
 
+// rpcProcedure is one entry of the procedure table.
+type rpcProcedure struct {
+	// args is how many arguments the master sends (the length of the
+	// call's argument list in Ganeti's rpc_defs.py): a body listing more is
+	// refused before it is decoded.
+	args int
+	// run is the handler; nil is a procedure not implemented yet, which
+	// answers [false, "<name>: not implemented"].
+	run procedure
+}
+
 // procedures maps every RPC of Ganeti 3.0's node daemon (plus resize_disk of
-// 3.1) to its handler. A nil entry is a procedure not implemented yet: it
-// answers [false, "<name>: not implemented"].
-var procedures = map[string]procedure{
+// 3.1) to its argument count and handler.
+var procedures = map[string]rpcProcedure{
 	// daemon and cluster files
-	"version":                 rpcVersion,
-	"test_delay":              rpcTestDelay,
-	"master_node_name":        rpcMasterNodeName,
-	"node_has_ip_address":     rpcNodeHasIPAddress,
-	"get_watcher_pause":       rpcGetWatcherPause,
-	"set_watcher_pause":       rpcSetWatcherPause,
-	"write_ssconf_files":      rpcWriteSsconfFiles,
-	"upload_file":             rpcUploadFile,
-	"upload_file_single":      rpcUploadFileSingle,
-	"get_file_info":           rpcGetFileInfo,
-	"jobqueue_update":         rpcJobqueueUpdate,
-	"jobqueue_purge":          rpcJobqueuePurge,
-	"jobqueue_rename":         rpcJobqueueRename,
-	"jobqueue_set_drain_flag": rpcJobqueueSetDrainFlag,
-	"etc_hosts_modify":        rpcEtcHostsModify,
-	"bridges_exist":           rpcBridgesExist,
+	"version":                 {0, rpcVersion},
+	"test_delay":              {1, rpcTestDelay},
+	"master_node_name":        {0, rpcMasterNodeName},
+	"node_has_ip_address":     {1, rpcNodeHasIPAddress},
+	"get_watcher_pause":       {0, rpcGetWatcherPause},
+	"set_watcher_pause":       {1, rpcSetWatcherPause},
+	"write_ssconf_files":      {1, rpcWriteSsconfFiles},
+	"upload_file":             {1, rpcUploadFile},
+	"upload_file_single":      {7, rpcUploadFileSingle},
+	"get_file_info":           {1, rpcGetFileInfo},
+	"jobqueue_update":         {2, rpcJobqueueUpdate},
+	"jobqueue_purge":          {0, rpcJobqueuePurge},
+	"jobqueue_rename":         {1, rpcJobqueueRename},
+	"jobqueue_set_drain_flag": {1, rpcJobqueueSetDrainFlag},
+	"etc_hosts_modify":        {3, rpcEtcHostsModify},
+	"bridges_exist":           {1, rpcBridgesExist},
 
 	// node
-	"node_info": rpcNodeInfo, "node_verify": rpcNodeVerify, "node_verify_light": rpcNodeVerify,
-	"node_start_master_daemons": rpcNodeStartMasterDaemons, "node_activate_master_ip": rpcNodeActivateMasterIP,
-	"node_deactivate_master_ip": rpcNodeDeactivateMasterIP, "node_stop_master": rpcNodeStopMaster,
-	"node_change_master_netmask": rpcNodeChangeMasterNetmask, "node_leave_cluster": rpcNodeLeaveCluster,
-	"node_volumes": rpcNodeVolumes, "node_demote_from_mc": rpcNodeDemoteFromMC, "node_powercycle": rpcNodePowercycle,
-	"node_configure_ovs": rpcNodeConfigureOVS, "node_crypto_tokens": rpcNodeCryptoTokens,
-	"node_ensure_daemon": rpcNodeEnsureDaemon, "node_ssh_key_add": rpcNodeSSHKeyAdd,
-	"node_ssh_keys_renew": rpcNodeSSHKeysRenew, "node_ssh_key_remove": rpcNodeSSHKeyRemove,
-	"run_oob": rpcRunOOB, "restricted_command": rpcRestrictedCommand, "hooks_runner": rpcHooksRunner,
-	"iallocator_runner": rpcIallocatorRunner,
+	"node_info": {2, rpcNodeInfo}, "node_verify": {3, rpcNodeVerify}, "node_verify_light": {3, rpcNodeVerify},
+	"node_start_master_daemons": {1, rpcNodeStartMasterDaemons}, "node_activate_master_ip": {2, rpcNodeActivateMasterIP},
+	"node_deactivate_master_ip": {2, rpcNodeDeactivateMasterIP}, "node_stop_master": {0, rpcNodeStopMaster},
+	"node_change_master_netmask": {4, rpcNodeChangeMasterNetmask}, "node_leave_cluster": {1, rpcNodeLeaveCluster},
+	"node_volumes": {0, rpcNodeVolumes}, "node_demote_from_mc": {0, rpcNodeDemoteFromMC}, "node_powercycle": {2, rpcNodePowercycle},
+	"node_configure_ovs": {2, rpcNodeConfigureOVS}, "node_crypto_tokens": {1, rpcNodeCryptoTokens},
+	"node_ensure_daemon": {2, rpcNodeEnsureDaemon}, "node_ssh_key_add": {6, rpcNodeSSHKeyAdd},
+	"node_ssh_keys_renew": {7, rpcNodeSSHKeysRenew}, "node_ssh_key_remove": {9, rpcNodeSSHKeyRemove},
+	"run_oob": {4, rpcRunOOB}, "restricted_command": {1, rpcRestrictedCommand}, "hooks_runner": {3, rpcHooksRunner},
+	"iallocator_runner": {3, rpcIallocatorRunner},
 
 	// storage
-	"blockdev_create": rpcBlockdevCreate, "blockdev_convert": rpcBlockdevConvert,
-	"blockdev_pause_resume_sync": rpcBlockdevPauseResumeSync, "blockdev_image": rpcBlockdevImage,
-	"blockdev_wipe": rpcBlockdevWipe, "blockdev_remove": rpcBlockdevRemove, "blockdev_rename": rpcBlockdevRename,
-	"blockdev_assemble": rpcBlockdevAssemble, "blockdev_shutdown": rpcBlockdevShutdown,
-	"blockdev_addchildren": nil, "blockdev_removechildren": nil,
-	"blockdev_getmirrorstatus": rpcBlockdevGetmirrorstatus, "blockdev_getmirrorstatus_multi": rpcBlockdevGetmirrorstatusMulti,
-	"blockdev_find": rpcBlockdevFind, "blockdev_snapshot": rpcBlockdevSnapshot, "blockdev_grow": rpcBlockdevGrow,
-	"blockdev_close": rpcBlockdevClose, "blockdev_open": rpcBlockdevOpen, "blockdev_getdimensions": rpcBlockdevGetdimensions,
-	"blockdev_setinfo": rpcBlockdevSetinfo, "drbd_disconnect_net": nil,
-	"drbd_attach_net": nil, "drbd_wait_sync": nil,
-	"drbd_needs_activation": nil, "drbd_helper": rpcDRBDHelper, "bdev_sizes": rpcBdevSizes,
-	"lv_list": rpcLVList, "vg_list": rpcVGList, "storage_list": rpcStorageList,
-	"storage_modify": rpcStorageModify, "storage_execute": rpcStorageExecute,
-	"file_storage_dir_create": rpcFileStorageDirCreate, "file_storage_dir_remove": rpcFileStorageDirRemove,
-	"file_storage_dir_rename": rpcFileStorageDirRename,
+	"blockdev_create": {6, rpcBlockdevCreate}, "blockdev_convert": {2, rpcBlockdevConvert},
+	"blockdev_pause_resume_sync": {2, rpcBlockdevPauseResumeSync}, "blockdev_image": {3, rpcBlockdevImage},
+	"blockdev_wipe": {3, rpcBlockdevWipe}, "blockdev_remove": {1, rpcBlockdevRemove}, "blockdev_rename": {1, rpcBlockdevRename},
+	"blockdev_assemble": {4, rpcBlockdevAssemble}, "blockdev_shutdown": {1, rpcBlockdevShutdown},
+	"blockdev_addchildren": {2, nil}, "blockdev_removechildren": {2, nil},
+	"blockdev_getmirrorstatus": {1, rpcBlockdevGetmirrorstatus}, "blockdev_getmirrorstatus_multi": {1, rpcBlockdevGetmirrorstatusMulti},
+	"blockdev_find": {1, rpcBlockdevFind}, "blockdev_snapshot": {3, rpcBlockdevSnapshot}, "blockdev_grow": {5, rpcBlockdevGrow},
+	"blockdev_close": {2, rpcBlockdevClose}, "blockdev_open": {3, rpcBlockdevOpen}, "blockdev_getdimensions": {1, rpcBlockdevGetdimensions},
+	"blockdev_setinfo": {2, rpcBlockdevSetinfo}, "drbd_disconnect_net": {1, nil},
+	"drbd_attach_net": {2, nil}, "drbd_wait_sync": {1, nil},
+	"drbd_needs_activation": {1, nil}, "drbd_helper": {0, rpcDRBDHelper}, "bdev_sizes": {1, rpcBdevSizes},
+	"lv_list": {1, rpcLVList}, "vg_list": {0, rpcVGList}, "storage_list": {4, rpcStorageList},
+	"storage_modify": {4, rpcStorageModify}, "storage_execute": {4, rpcStorageExecute},
+	"file_storage_dir_create": {1, rpcFileStorageDirCreate}, "file_storage_dir_remove": {1, rpcFileStorageDirRemove},
+	"file_storage_dir_rename": {2, rpcFileStorageDirRename},
 
 	// instances and hypervisors
-	"instance_shutdown": rpcInstanceShutdown, "instance_start": rpcInstanceStart, "hotplug_device": rpcHotplugDevice,
-	"hotplug_supported": rpcHotplugSupported, "instance_metadata_modify": rpcInstanceMetadataModify,
-	"migration_info": rpcMigrationInfo, "accept_instance": rpcAcceptInstance,
-	"instance_finalize_migration_dst": rpcFinalizeMigrationDst, "instance_migrate": rpcInstanceMigrate,
-	"instance_finalize_migration_src": rpcFinalizeMigrationSrc,
-	"instance_get_migration_status":   rpcMigrationStatus, "instance_reboot": rpcInstanceReboot,
-	"instance_balloon_memory": rpcInstanceBalloonMemory, "instance_info": rpcInstanceInfo,
-	"instance_migratable": rpcInstanceMigratable, "all_instances_info": rpcAllInstancesInfo,
-	"instance_console_info": rpcInstanceConsoleInfo, "instance_list": rpcInstanceList,
-	"hypervisor_validate_params": rpcHypervisorValidateParams, "resize_disk": rpcResizeDisk,
+	"instance_shutdown": {3, rpcInstanceShutdown}, "instance_start": {3, rpcInstanceStart}, "hotplug_device": {6, rpcHotplugDevice},
+	"hotplug_supported": {1, rpcHotplugSupported}, "instance_metadata_modify": {1, rpcInstanceMetadataModify},
+	"migration_info": {1, rpcMigrationInfo}, "accept_instance": {3, rpcAcceptInstance},
+	"instance_finalize_migration_dst": {3, rpcFinalizeMigrationDst}, "instance_migrate": {4, rpcInstanceMigrate},
+	"instance_finalize_migration_src": {3, rpcFinalizeMigrationSrc},
+	"instance_get_migration_status":   {1, rpcMigrationStatus}, "instance_reboot": {4, rpcInstanceReboot},
+	"instance_balloon_memory": {2, rpcInstanceBalloonMemory}, "instance_info": {3, rpcInstanceInfo},
+	"instance_migratable": {1, rpcInstanceMigratable}, "all_instances_info": {2, rpcAllInstancesInfo},
+	"instance_console_info": {1, rpcInstanceConsoleInfo}, "instance_list": {2, rpcInstanceList},
+	"hypervisor_validate_params": {2, rpcHypervisorValidateParams}, "resize_disk": {3, rpcResizeDisk},
 
 	// OS, import and export
-	"instance_os_add": rpcInstanceOSAdd, "instance_run_rename": rpcInstanceRunRename, "os_diagnose": rpcOSDiagnose,
-	"os_validate": rpcOSValidate, "os_export": rpcOSExport, "extstorage_diagnose": rpcExtStorageDiagnose,
-	"finalize_export": rpcFinalizeExport, "export_info": rpcExportInfo, "export_list": rpcExportList,
-	"export_remove": rpcExportRemove, "x509_cert_create": rpcX509CertCreate, "x509_cert_remove": rpcX509CertRemove,
-	"import_start": rpcImportStart, "export_start": rpcExportStart, "impexp_status": rpcImpexpStatus,
-	"impexp_abort": rpcImpexpAbort, "impexp_cleanup": rpcImpexpCleanup,
+	"instance_os_add": {3, rpcInstanceOSAdd}, "instance_run_rename": {3, rpcInstanceRunRename}, "os_diagnose": {0, rpcOSDiagnose},
+	"os_validate": {5, rpcOSValidate}, "os_export": {2, rpcOSExport}, "extstorage_diagnose": {0, rpcExtStorageDiagnose},
+	"finalize_export": {2, rpcFinalizeExport}, "export_info": {1, rpcExportInfo}, "export_list": {0, rpcExportList},
+	"export_remove": {1, rpcExportRemove}, "x509_cert_create": {1, rpcX509CertCreate}, "x509_cert_remove": {1, rpcX509CertRemove},
+	"import_start": {4, rpcImportStart}, "export_start": {6, rpcExportStart}, "impexp_status": {1, rpcImpexpStatus},
+	"impexp_abort": {1, rpcImpexpAbort}, "impexp_cleanup": {1, rpcImpexpCleanup},
 }
 
 const (
@@ -132,7 +145,7 @@ func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	outcome := "ok"
 	defer func() {
-		h.node.log.Infof("rpc peer=%s cert=%s proc=%q duration=%s outcome=%s",
+		h.node.log.Infof("rpc peer=%s cert=%s proc=%q duration=%s outcome=%q",
 			r.RemoteAddr, peerDigest(r), name, time.Since(start).Round(time.Microsecond), outcome)
 	}()
 	w.Header().Set("Connection", "close")
@@ -148,7 +161,7 @@ func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, fmt.Sprintf("Unknown procedure %q", name))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -160,22 +173,14 @@ func (h *rpcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "Cannot read request body: "+err.Error())
 		return
 	}
-	var args []json.RawMessage
-	trimmed := bytes.TrimSpace(body)
-	if name == "instance_console_info" && len(trimmed) > 0 && trimmed[0] == '{' {
-		// Ganeti's query daemon sends this one's argument as a bare object.
-		args = []json.RawMessage{trimmed}
-	} else if objectBodyNoArgs[name] && len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
-		// and these, which take no arguments, as an empty object; the
-		// Python daemon ignores their body.
-		args = nil
-	} else if len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(trimmed, &args) != nil {
-		outcome = "refused: body is not a JSON list"
-		httpError(w, http.StatusBadRequest, "Request body must be a JSON list of arguments")
+	args, err := decodeBody(name, proc.args, body)
+	if err != nil {
+		outcome = "refused: " + err.Error()
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 
-	result, err := h.node.call(name, proc, args)
+	result, err := h.node.call(name, proc.run, args)
 	var reply []byte
 	if err != nil {
 		outcome = "failed: " + truncate(err.Error(), 200)
@@ -248,50 +253,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// limitListener serves at most cap(slots) connections at once. Further
-// connections wait in the kernel's accept queue, as the man page describes
-// for --max-clients.
-type limitListener struct {
-	net.Listener
-	slots     chan struct{}
-	closed    chan struct{}
-	closeOnce sync.Once
-}
-
-func newLimitListener(l net.Listener, n int) *limitListener {
-	return &limitListener{Listener: l, slots: make(chan struct{}, n), closed: make(chan struct{})}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
-}
-
-func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
-}
-
-type limitConn struct {
-	net.Conn
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.release()
-	return err
-}
-
 // newHTTPServer builds the server; the caller provides the listener.
 func newHTTPServer(n *node) *http.Server {
 	return &http.Server{
@@ -303,4 +264,281 @@ func newHTTPServer(n *node) *http.Server {
 		ErrorLog:          n.log.stdLogger(levelWarning),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
+}
+
+// maxBodyValues bounds the JSON values one request may hold. Decoding
+// costs memory per value far beyond its bytes (a 64 MiB list of zeros
+// makes 33 million Go values), while the largest legitimate calls
+// (node_verify of a large cluster, mirror status of every disk) hold some
+// ten thousand.
+const maxBodyValues = 1 << 20
+
+// readBody reads the request body, at most maxRequestBody bytes, into a
+// buffer sized once from Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= maxRequestBody {
+		buf.Grow(int(r.ContentLength) + 1) // +1: ReadFrom's EOF probe fits
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	return buf.Bytes(), err
+}
+
+// decodeBody splits a request body into the procedure's arguments without
+// decoding them. It refuses, before building anything, a body that is not
+// one JSON value, holds more than maxBodyValues values, or lists more
+// arguments than the procedure takes (arity); the handler checks the exact
+// count and the types.
+func decodeBody(name string, arity int, body []byte) ([]json.RawMessage, error) {
+	const notList = "Request body must be a JSON list of arguments"
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || !json.Valid(body) {
+		return nil, errors.New(notList)
+	}
+	if n := countJSONValues(body); n > maxBodyValues {
+		return nil, fmt.Errorf("Request body holds more than %d JSON values", maxBodyValues)
+	}
+	switch {
+	case arity == 0 && bytes.Equal(body, []byte("null")):
+		// Ganeti's daemon ignores the body of a procedure without
+		// arguments; null is what Python's json encodes for none.
+		return nil, nil
+	case body[0] == '{' && name == "instance_console_info":
+		// Ganeti's query daemon sends this one's argument as a bare object.
+		return []json.RawMessage{body}, nil
+	case body[0] == '{' && objectBodyNoArgs[name]:
+		// and these, which take no arguments, as an empty object.
+		return nil, nil
+	case body[0] != '[':
+		return nil, errors.New(notList)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.Token() // the '[' checked above
+	var args []json.RawMessage
+	for dec.More() {
+		if len(args) == arity {
+			return nil, fmt.Errorf("%s takes %d arguments, the request lists more", name, arity)
+		}
+		var arg json.RawMessage
+		if err := dec.Decode(&arg); err != nil {
+			return nil, errors.New(notList)
+		}
+		args = append(args, arg)
+	}
+	return args, nil
+}
+
+// countJSONValues returns an upper bound of the values in valid JSON: every
+// value but the first in a container follows a comma, the first is counted
+// by the container's opening bracket.
+func countJSONValues(data []byte) int {
+	n, inString, escaped := 1, false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == '[' || c == '{':
+			n++
+		}
+	}
+	return n
+}
+
+// maxPendingHandshakes bounds the connections that have not yet proven a
+// client certificate; past it the oldest is dropped. Far above what the
+// master and its candidates open at once, so only a flood is affected, and
+// a flood cannot hold the newest (likely legitimate) handshake.
+const maxPendingHandshakes = 1024
+
+// handshakeTimeout bounds one TLS handshake, whatever the client trickles.
+const handshakeTimeout = 4 * time.Second
+
+// gateListener accepts connections at once, runs their TLS handshakes
+// (certificate rules included) outside the --max-clients slots, and hands
+// the HTTP server only authenticated connections, each holding a slot until
+// it closes. Authenticated clients beyond the slots wait, accepted but not
+// answered, as ganeti-noded(8) says; unauthenticated ones can neither take
+// a slot nor hold a handshake for long.
+type gateListener struct {
+	inner net.Listener
+	tls   *tls.Config // nil: plain HTTP (--no-ssl), no handshake
+	slots chan struct{}
+	ready chan net.Conn // authenticated, holding a slot
+	log   *logger
+
+	maxPending       int           // maxPendingHandshakes; tests lower it
+	handshakeTimeout time.Duration // handshakeTimeout; tests lower it
+
+	mu      sync.Mutex
+	pending *list.List // of net.Conn still handshaking, oldest first
+
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	acceptErr chan error // the inner listener's failure, once
+}
+
+// newGateListener serves inner's connections through cfg (nil for plain
+// HTTP), at most maxClients at once.
+func newGateListener(inner net.Listener, cfg *tls.Config, maxClients int, log *logger) *gateListener {
+	l := &gateListener{
+		inner: inner, tls: cfg, log: log,
+		maxPending: maxPendingHandshakes, handshakeTimeout: handshakeTimeout,
+		slots:     make(chan struct{}, maxClients),
+		ready:     make(chan net.Conn),
+		pending:   list.New(),
+		done:      make(chan struct{}),
+		acceptErr: make(chan error, 1),
+	}
+	go l.acceptLoop()
+	return l
+}
+
+func (l *gateListener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		c, err := l.inner.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+				errors.Is(err, syscall.ECONNABORTED) {
+				// Out of descriptors or a connection reset before accept:
+				// wait a little, as net/http does, instead of giving up.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.log.Warningf("accept: %v; retrying in %s", err, backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			l.acceptErr <- err
+			return
+		}
+		backoff = 0
+		l.admit(c)
+	}
+}
+
+// admit starts the handshake of a new connection, dropping the oldest
+// pending one when too many are.
+func (l *gateListener) admit(c net.Conn) {
+	l.mu.Lock()
+	if l.pending.Len() >= l.maxPending {
+		oldest := l.pending.Front()
+		l.pending.Remove(oldest)
+		oldest.Value.(net.Conn).Close()
+		oldest.Value = nil // tells its handshake it was dropped
+	}
+	elem := l.pending.PushBack(c)
+	l.mu.Unlock()
+	go l.authenticate(c, elem)
+}
+
+// authenticate runs the handshake, then waits for a slot and hands the
+// connection over.
+func (l *gateListener) authenticate(raw net.Conn, elem *list.Element) {
+	sc := &slotConn{Conn: raw, slots: l.slots}
+	var conn net.Conn = sc
+	if l.tls != nil {
+		tc := tls.Server(sc, l.tls)
+		raw.SetDeadline(time.Now().Add(l.handshakeTimeout))
+		if err := tc.Handshake(); err != nil {
+			l.unpend(elem)
+			raw.Close()
+			select {
+			case <-l.done:
+			default:
+				l.log.Warningf("TLS handshake with %s refused: %v", raw.RemoteAddr(), err)
+			}
+			return
+		}
+		raw.SetDeadline(time.Time{})
+		conn = tc
+	}
+	if !l.unpend(elem) {
+		raw.Close() // dropped as the oldest while it finished
+		return
+	}
+	select {
+	case l.slots <- struct{}{}:
+		sc.held.Store(true)
+	case <-l.done:
+		raw.Close()
+		return
+	}
+	select {
+	case l.ready <- conn:
+	case <-l.done:
+		conn.Close()
+	}
+}
+
+// unpend removes a connection from the pending list; false when it was
+// dropped already.
+func (l *gateListener) unpend(elem *list.Element) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if elem.Value == nil {
+		return false
+	}
+	l.pending.Remove(elem)
+	elem.Value = nil
+	return true
+}
+
+// Accept returns the next authenticated connection.
+func (l *gateListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case err := <-l.acceptErr:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting and drops the connections not yet handed over.
+func (l *gateListener) Close() error {
+	err := net.ErrClosed
+	l.closeOnce.Do(func() {
+		close(l.done)
+		err = l.inner.Close()
+		l.mu.Lock()
+		for e := l.pending.Front(); e != nil; e = e.Next() {
+			e.Value.(net.Conn).Close()
+		}
+		l.mu.Unlock()
+	})
+	return err
+}
+
+func (l *gateListener) Addr() net.Addr { return l.inner.Addr() }
+
+// slotConn frees its slot, if it took one, when closed (once, however
+// often Close is called).
+type slotConn struct {
+	net.Conn
+	slots chan struct{}
+	held  atomic.Bool
+	once  sync.Once
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	if c.held.Load() {
+		c.once.Do(func() { <-c.slots })
+	}
+	return err
 }

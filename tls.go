@@ -6,24 +6,37 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
 // clientCheck decides which client certificates may call the daemon: those
 // chained to the cluster certificate whose digest is listed in
-// ssconf_master_candidates_certs, or, while that list is missing or empty
-// (cluster bootstrap), the daemon's own certificate.
+// ssconf_master_candidates_certs, or, while that file is missing or empty
+// (cluster bootstrap), the daemon's own certificate. A map that cannot be
+// read or parsed admits nobody.
 type clientCheck struct {
 	cluster    *x509.Certificate // the certificate given by -C, acting as CA
 	candidates string            // path of ssconf_master_candidates_certs
 	now        func() time.Time
 }
 
-// verify is tls.Config.VerifyPeerCertificate: Go does not verify client
-// chains itself under RequireAnyClientCert, so everything is checked here.
-func (c *clientCheck) verify(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+// verifyConnection is tls.Config.VerifyConnection. Unlike
+// VerifyPeerCertificate it also runs when a session is resumed, so no
+// connection escapes the rules, whatever the TLS library does.
+func (c *clientCheck) verifyConnection(cs tls.ConnectionState) error {
+	raw := make([][]byte, len(cs.PeerCertificates))
+	for i, cert := range cs.PeerCertificates {
+		raw[i] = cert.Raw
+	}
+	return c.verify(raw)
+}
+
+// verify applies the certificate rules to a client's chain, leaf first.
+// Go does not verify client chains itself under RequireAnyClientCert, so
+// everything is checked here.
+func (c *clientCheck) verify(rawCerts [][]byte) error {
 	if len(rawCerts) == 0 {
 		return errors.New("no client certificate")
 	}
@@ -45,12 +58,10 @@ func (c *clientCheck) verify(rawCerts [][]byte, _ [][]*x509.Certificate) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range allowed {
-		if d == digest {
-			return nil
-		}
+	if !slices.Contains(allowed, digest) {
+		return fmt.Errorf("client certificate %s is not a master candidate's", digest)
 	}
-	return fmt.Errorf("client certificate %s is not a master candidate's", digest)
+	return nil
 }
 
 // chains checks that leaf is the cluster certificate or signed by it, and
@@ -79,28 +90,47 @@ func chainsTo(leaf, anchor *x509.Certificate, now time.Time, what string) error 
 }
 
 // allowedDigests reads the candidate map on every handshake, as the Python
-// daemon does, so a changed map takes effect without a restart.
+// daemon does, so a changed map takes effect without a restart. Only a
+// missing or empty map is bootstrap, where the cluster certificate (which
+// every node holds) is accepted; any other problem refuses everybody.
 func (c *clientCheck) allowedDigests() ([]string, error) {
 	data, err := readFileLimited(c.candidates, 1<<20)
-	if err != nil && !os.IsNotExist(err) {
+	if err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("cannot read master candidate certificates: %w", err)
 	}
-	var digests []string
-	for _, line := range strings.Split(string(data), "\n") {
+	candidates, err := parseCandidateMap(data)
+	if err != nil {
+		return nil, fmt.Errorf("master candidate certificates %s: %w", c.candidates, err)
+	}
+	if len(candidates) == 0 {
+		return []string{certDigest(c.cluster)}, nil
+	}
+	digests := make([]string, 0, len(candidates))
+	for _, d := range candidates {
+		digests = append(digests, d)
+	}
+	return digests, nil
+}
+
+// parseCandidateMap parses ssconf_master_candidates_certs: lines of
+// "<node uuid>=<certificate digest>". Blank lines are skipped; a line
+// without exactly one "=", or with an empty side, is an error. A uuid
+// listed twice keeps its last digest, as Ganeti's dict does.
+func parseCandidateMap(data []byte) (map[string]string, error) {
+	m := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
-		_, digest, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
+		uuid, digest, ok := strings.Cut(line, "=")
+		uuid, digest = strings.TrimSpace(uuid), strings.TrimSpace(digest)
+		if !ok || uuid == "" || digest == "" || strings.Contains(digest, "=") {
+			return nil, fmt.Errorf("line %d is not <uuid>=<digest>: %q", i+1, truncate(line, 80))
 		}
-		digests = append(digests, strings.TrimSpace(digest))
+		m[uuid] = digest
 	}
-	if len(digests) == 0 {
-		digests = []string{certDigest(c.cluster)}
-	}
-	return digests, nil
+	return m, nil
 }
 
 // loadKeyPair reads the key and certificate (in Ganeti both live in
@@ -128,9 +158,12 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, *x509.Certificate, 
 // serverTLSConfig requires a client certificate and checks it with check.
 func serverTLSConfig(pair tls.Certificate, check *clientCheck) *tls.Config {
 	return &tls.Config{
-		MinVersion:            tls.VersionTLS12,
-		Certificates:          []tls.Certificate{pair},
-		ClientAuth:            tls.RequireAnyClientCert,
-		VerifyPeerCertificate: check.verify,
+		MinVersion:       tls.VersionTLS12,
+		Certificates:     []tls.Certificate{pair},
+		ClientAuth:       tls.RequireAnyClientCert,
+		VerifyConnection: check.verifyConnection,
+		// Ganeti never resumes a session: every connection proves its
+		// certificate against the current candidate map.
+		SessionTicketsDisabled: true,
 	}
 }

@@ -38,14 +38,14 @@ func TestClientCheck(t *testing.T) {
 	clusterRaw := rawCert(t, "testdata/certs/cluster.pem")
 	writeCandidates(t, l, clientDigest)
 
-	if err := c.verify([][]byte{client}, nil); err != nil {
+	if err := c.verify([][]byte{client}); err != nil {
 		t.Fatalf("candidate refused: %v", err)
 	}
 	// The chain may carry the cluster certificate, nothing else.
-	if err := c.verify([][]byte{client, clusterRaw}, nil); err != nil {
+	if err := c.verify([][]byte{client, clusterRaw}); err != nil {
 		t.Fatalf("candidate with cluster cert in chain refused: %v", err)
 	}
-	if err := c.verify([][]byte{client, rawCert(t, "testdata/certs/foreign.pem")}, nil); err == nil {
+	if err := c.verify([][]byte{client, rawCert(t, "testdata/certs/foreign.pem")}); err == nil {
 		t.Fatal("foreign certificate in chain accepted")
 	}
 	for name, raw := range map[string][][]byte{
@@ -54,19 +54,23 @@ func TestClientCheck(t *testing.T) {
 		"foreign": {rawCert(t, "testdata/certs/foreign-client.pem")},
 		"client2": {rawCert(t, "testdata/certs/client2.pem")},
 	} {
-		if err := c.verify(raw, nil); err == nil {
+		if err := c.verify(raw); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
 	// Outside its validity the candidate is refused.
 	now = time.Now().AddDate(200, 0, 0)
-	if err := c.verify([][]byte{client}, nil); err == nil || !strings.Contains(err.Error(), "not valid at") {
+	if err := c.verify([][]byte{client}); err == nil || !strings.Contains(err.Error(), "not valid at") {
 		t.Fatalf("expired certificate: %v", err)
 	}
 	now = time.Now()
-	// Lines without "=" and blank lines are skipped.
-	os.WriteFile(c.candidates, []byte("\nbogus\nuuid="+clientDigest+"\n"), 0o444)
-	if err := c.verify([][]byte{client}, nil); err != nil {
-		t.Fatalf("candidate refused with odd lines around: %v", err)
+	// Blank lines are skipped; a line without "=" refuses everybody.
+	os.WriteFile(c.candidates, []byte("\n\nuuid="+clientDigest+"\n\n"), 0o444)
+	if err := c.verify([][]byte{client}); err != nil {
+		t.Fatalf("candidate refused with blank lines around: %v", err)
+	}
+	os.WriteFile(c.candidates, []byte("bogus\nuuid="+clientDigest+"\n"), 0o444)
+	if err := c.verify([][]byte{client}); err == nil || !strings.Contains(err.Error(), "line 1 is not <uuid>=<digest>") {
+		t.Fatalf("malformed map: %v", err)
 	}
 }
