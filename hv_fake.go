@@ -16,6 +16,9 @@ type fakeHypervisor struct {
 	dir string
 }
 
+// fakeParamChecks are the PARAMETERS of Ganeti 3.0's FakeHypervisor.
+var fakeParamChecks = []hvParamCheck{hvMigrationModeCheck}
+
 const runDirsMode = 0o775 // Ganeti's RUN_DIRS_MODE
 
 func newFakeHypervisor(n *node) (*fakeHypervisor, error) {

@@ -29,14 +29,16 @@ func kvmCPUMasks(mask string, vcpus int) ([][]int, error) {
 	return masks, nil
 }
 
-// parseMultiCPUMask splits a mask at ':'; an "all" entry is nil.
+// parseMultiCPUMask splits a mask at ':'; an "all" entry is nil, and so
+// is an empty one (Ganeti accepts it as an empty CPU list, which pinning
+// takes as every CPU).
 func parseMultiCPUMask(mask string) ([][]int, bool) {
 	if mask == "" {
 		return nil, true
 	}
 	var out [][]int
 	for _, part := range strings.Split(mask, ":") {
-		if part == "all" {
+		if part == "all" || part == "" {
 			out = append(out, nil)
 			continue
 		}

@@ -3,93 +3,55 @@ package main
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 )
 
-// kvmSyntaxCheck is one entry of Ganeti's KVM parameter table: whether
-// the parameter is required, and the check of its value with the reason
-// given when it fails.
-type kvmSyntaxCheck struct {
-	name     string
-	required bool
-	ok       func(v any) bool
-	why      string
-}
-
-func kvmInSet(name string, required bool, values ...string) kvmSyntaxCheck {
-	return kvmSyntaxCheck{name, required, func(v any) bool { s, ok := v.(string); return ok && contains(values, s) },
-		"The value must be one of: " + strings.Join(values, ", ")}
-}
-
-func kvmNormAbsPath(v any) bool {
-	s, ok := v.(string)
-	return ok && filepath.IsAbs(s) && filepath.Clean(s) == s
-}
-
-// kvmNumber is a JSON number that is whole (Ganeti's ints).
-func kvmNumber(v any) (int, bool) {
-	f, ok := v.(float64)
-	return int(f), ok && f == float64(int(f))
-}
-
-func kvmIntIn(lo, hi int) func(any) bool {
-	return func(v any) bool { n, ok := kvmNumber(v); return ok && n >= lo && n <= hi }
-}
-
-const (
-	kvmAbsPathWhy  = "must be an absolute normalized path"
-	kvmNonNegWhy   = "cannot be negative"
-	kvmMaxUint     = 1<<63 - 1
-	kvmPCISlotsWhy = "The number of PCI slots managed by QEMU (max: 32)"
-)
+const kvmPCISlotsWhy = "The number of PCI slots managed by QEMU (max: 32)"
 
 var kvmDiskTypes = []string{"ide", "mtd", "paravirtual", "pflash", "scsi", "scsi-block", "scsi-cd", "scsi-generic", "scsi-hd", "sd"}
 
-// kvmSyntaxChecks are Ganeti 3.0's KVM PARAMETERS table, in its order
-// (the first failure is the one reported).
-var kvmSyntaxChecks = []kvmSyntaxCheck{
-	{"kvm_path", true, kvmNormAbsPath, kvmAbsPathWhy},
-	{"kernel_path", false, kvmNormAbsPath, kvmAbsPathWhy},
-	{"initrd_path", false, kvmNormAbsPath, kvmAbsPathWhy},
-	{"vnc_x509_path", false, kvmNormAbsPath, kvmAbsPathWhy},
-	{"vnc_password_file", false, kvmNormAbsPath, kvmAbsPathWhy},
-	{"spice_ip_version", false, func(v any) bool { n, ok := kvmNumber(v); return ok && (n == 0 || n == 4 || n == 6) },
-		"The SPICE IP version should be 4 or 6"},
-	{"spice_password_file", false, kvmNormAbsPath, kvmAbsPathWhy},
-	kvmInSet("spice_image_compression", false, "auto_glz", "auto_lz", "glz", "lz", "off", "quic"),
-	kvmInSet("spice_jpeg_wan_compression", false, "always", "auto", "never"),
-	kvmInSet("spice_zlib_glz_wan_compression", false, "always", "auto", "never"),
-	kvmInSet("spice_streaming_video", false, "all", "filter", "off"),
-	{"floppy_image_path", false, kvmNormAbsPath, kvmAbsPathWhy},
-	{"cdrom_image_path", false, func(v any) bool { return kvmNormAbsPath(v) || urlPattern.MatchString(pyStr(v)) },
-		"must be an absolute normalized path or a URL"},
-	{"cdrom2_image_path", false, func(v any) bool { return kvmNormAbsPath(v) || urlPattern.MatchString(pyStr(v)) },
-		"must be an absolute normalized path or a URL"},
-	kvmInSet("boot_order", true, "cdrom", "disk", "floppy", "network"),
-	kvmInSet("nic_type", true, "e1000", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "paravirtual", "pcnet", "rtl8139"),
-	kvmInSet("disk_type", true, kvmDiskTypes...),
-	kvmInSet("scsi_controller_type", true, "lsi", "megasas", "virtio-scsi-pci"),
-	kvmInSet("disk_discard", false, "default", "ignore", "unmap"),
-	kvmInSet("cdrom_disk_type", false, kvmDiskTypes...),
-	kvmInSet("usb_mouse", false, "mouse", "tablet"),
-	{"migration_port", true, kvmIntIn(1, 65534), "invalid port number"},
-	{"migration_bandwidth", true, kvmIntIn(0, kvmMaxUint), kvmNonNegWhy},
-	{"migration_downtime", true, kvmIntIn(0, kvmMaxUint), kvmNonNegWhy},
-	{"migration_mode", true, func(v any) bool { return v == "live" || v == "non-live" }, "invalid migration mode"},
-	kvmInSet("disk_cache", true, "default", "none", "writeback", "writethrough"),
-	kvmInSet("disk_aio", false, "native", "threads"),
-	kvmInSet("security_model", true, "none", "pool", "user"),
-	kvmInSet("kvm_flag", false, "disabled", "enabled"),
-	{"virtio_net_queues", false, kvmIntIn(1, 8), "invalid number of queues"},
-	{"mem_path", false, kvmNormAbsPath, kvmAbsPathWhy},
-	kvmInSet("reboot_behavior", true, "reboot", "exit"),
-	{"cpu_mask", false, func(v any) bool { s, ok := v.(string); _, good := parseMultiCPUMask(s); return ok && good },
-		"Multiple CPU mask definition is not well-formed"},
-	{"cpu_cores", false, kvmIntIn(0, kvmMaxUint), kvmNonNegWhy},
-	{"cpu_threads", false, kvmIntIn(0, kvmMaxUint), kvmNonNegWhy},
-	{"cpu_sockets", false, kvmIntIn(0, kvmMaxUint), kvmNonNegWhy},
-	{"kvm_pci_reservations", false, kvmIntIn(0, 32), kvmPCISlotsWhy},
+// kvmParamChecks are the checking entries of Ganeti 3.0's KVM PARAMETERS
+// table, in its order (the first failure is the one reported); the other
+// parameters (kvmParameters) only have to be present.
+var kvmParamChecks = []hvParamCheck{
+	hvFileCheck("kvm_path", true),
+	hvFileCheck("kernel_path", false),
+	hvFileCheck("initrd_path", false),
+	hvDirCheck("vnc_x509_path", false),
+	hvFileCheck("vnc_password_file", false),
+	hvSyntax("spice_ip_version", false, func(v any) bool { n, ok := hvNumber(v); return ok && (n == 0 || n == 4 || n == 6) },
+		"The SPICE IP version should be 4 or 6"),
+	hvFileCheck("spice_password_file", false),
+	hvInSet("spice_image_compression", false, "auto_glz", "auto_lz", "glz", "lz", "off", "quic"),
+	hvInSet("spice_jpeg_wan_compression", false, "always", "auto", "never"),
+	hvInSet("spice_zlib_glz_wan_compression", false, "always", "auto", "never"),
+	hvInSet("spice_streaming_video", false, "all", "filter", "off"),
+	hvFileCheck("floppy_image_path", false),
+	hvFileOrURLCheck("cdrom_image_path", false),
+	hvFileOrURLCheck("cdrom2_image_path", false),
+	hvInSet("boot_order", true, "cdrom", "disk", "floppy", "network"),
+	hvInSet("nic_type", true, "e1000", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "paravirtual", "pcnet", "rtl8139"),
+	hvInSet("disk_type", true, kvmDiskTypes...),
+	hvInSet("scsi_controller_type", true, "lsi", "megasas", "virtio-scsi-pci"),
+	hvInSet("disk_discard", false, "default", "ignore", "unmap"),
+	hvInSet("cdrom_disk_type", false, kvmDiskTypes...),
+	hvInSet("usb_mouse", false, "mouse", "tablet"),
+	hvPortCheck("migration_port"),
+	hvNonNegCheck("migration_bandwidth", true),
+	hvNonNegCheck("migration_downtime", true),
+	hvMigrationModeCheck,
+	hvInSet("disk_cache", true, "default", "none", "writeback", "writethrough"),
+	hvInSet("disk_aio", false, "native", "threads"),
+	hvInSet("security_model", true, "none", "pool", "user"),
+	hvInSet("kvm_flag", false, "disabled", "enabled"),
+	hvSyntax("virtio_net_queues", false, hvIntIn(1, 8), "invalid number of queues"),
+	hvDirCheck("mem_path", false),
+	hvInSet("reboot_behavior", true, "reboot", "exit"),
+	hvMultiCPUMaskCheck,
+	hvNonNegCheck("cpu_cores", false),
+	hvNonNegCheck("cpu_threads", false),
+	hvNonNegCheck("cpu_sockets", false),
+	hvSyntax("kvm_pci_reservations", false, hvIntIn(0, 32), kvmPCISlotsWhy),
 }
 
 // kvmSerialSpeeds are the speeds a serial console may have.
@@ -99,24 +61,12 @@ var kvmSerialSpeeds = []int{75, 110, 300, 600, 1200, 1800, 2400, 4800, 9600, 144
 var kvmSpiceDependent = []string{"spice_ip_version", "spice_password_file", "spice_image_compression", "spice_jpeg_wan_compression",
 	"spice_zlib_glz_wan_compression", "spice_streaming_video", "spice_use_tls"}
 
-// isUnspecified is Ganeti's "no value": None or the empty string.
-func isUnspecified(v any) bool { return v == nil || v == "" }
-
 // checkKVMParameterSyntax is Ganeti's KVM CheckParameterSyntax without the
 // test for unknown keys: the master runs it before it asks a node to
 // validate, so a node that runs it too reports the same first problem.
 func checkKVMParameterSyntax(p map[string]any) error {
-	for _, c := range kvmSyntaxChecks {
-		v := p[c.name]
-		if isUnspecified(v) {
-			if c.required {
-				return hvParamFail("Parameter '%s' is required but is currently not defined", c.name)
-			}
-			continue
-		}
-		if !c.ok(v) {
-			return hvParamFail("Parameter '%s' fails syntax check: %s (current value: '%s')", c.name, c.why, pyStr(v))
-		}
+	if err := checkHVParamSyntax(kvmParamChecks, p); err != nil {
+		return err
 	}
 	if p["boot_order"] == "cdrom" && isEmptyParam(p["cdrom_image_path"]) {
 		return hvParamFail("Cannot boot from cdrom without an ISO path")
@@ -135,7 +85,7 @@ func checkKVMParameterSyntax(p map[string]any) error {
 		}
 	}
 	if !isEmptyParam(p["serial_console"]) {
-		speed, ok := kvmNumber(p["serial_speed"])
+		speed, ok := hvNumber(p["serial_speed"])
 		valid := false
 		for _, s := range kvmSerialSpeeds {
 			valid = valid || (ok && speed == s)
@@ -152,7 +102,7 @@ func checkKVMParameterSyntax(p map[string]any) error {
 		return hvParamFail("vnc_x509_path must be defined, if vnc_x509_verify is")
 	}
 	if bind, _ := p["spice_bind"].(string); bind != "" {
-		version, _ := kvmNumber(p["spice_ip_version"])
+		version, _ := hvNumber(p["spice_ip_version"])
 		if ip := net.ParseIP(bind); ip != nil && version != 0 {
 			if is4 := ip.To4() != nil && !strings.Contains(bind, ":"); is4 && version != 4 {
 				return hvParamFail("SPICE: Got an IPv4 address (%s), but the specified IP version is %d", bind, version)

@@ -39,17 +39,6 @@ var kvmParameters = []string{
 	"vnc_x509_path", "vnc_x509_verify", "vnet_hdr",
 }
 
-// kvmNodeChecks are the node-side checks of path parameters, in Ganeti's
-// declaration order (the first failure is reported).
-var kvmNodeChecks = []struct {
-	name, kind string // kind: file, dir, file-or-url
-}{
-	{"kvm_path", "file"}, {"kernel_path", "file"}, {"initrd_path", "file"},
-	{"vnc_x509_path", "dir"}, {"vnc_password_file", "file"}, {"spice_password_file", "file"},
-	{"floppy_image_path", "file"}, {"cdrom_image_path", "file-or-url"},
-	{"cdrom2_image_path", "file-or-url"}, {"mem_path", "dir"},
-}
-
 var urlPattern = regexp.MustCompile(`^(https?|ftps?)://`)
 
 // pyStr formats a parameter value as Python's "%s" would.
@@ -85,52 +74,199 @@ func isEmptyParam(v any) bool {
 	return false
 }
 
-// validateHVParams checks a full hypervisor parameter set on this node.
-func (n *node) validateHVParams(hvName string, params map[string]any) error {
-	switch hvName {
-	case "fake":
-		if _, ok := params["migration_mode"]; !ok {
-			return fmt.Errorf("Error while executing backend function: 'migration_mode'")
-		}
-		return nil
-	case "kvm":
-		return n.validateKVMParams(params)
+// hvParamCheck is one entry of a hypervisor's parameter table (Ganeti's
+// PARAMETERS): whether the parameter needs a value, the syntax check the
+// master runs with the reason it gives, and the check against this node
+// with its reason. A nil check passes everything.
+type hvParamCheck struct {
+	name      string
+	required  bool
+	syntax    func(v any) bool
+	syntaxWhy string
+	node      func(v any) bool
+	nodeWhy   string
+}
+
+// hvParamTables are the hypervisors whose checks are their table alone;
+// KVM adds its own (validateKVMParams).
+var hvParamTables = map[string][]hvParamCheck{
+	"fake": fakeParamChecks, "xen-pvm": xenPVMParamChecks, "xen-hvm": xenHVMParamChecks,
+	"lxc": lxcParamChecks, "chroot": chrootParamChecks,
+}
+
+const (
+	hvAbsPathWhy = "must be an absolute normalized path"
+	hvNonNegWhy  = "cannot be negative"
+	hvMaxInt     = 1<<63 - 1
+)
+
+// hvNoCheck is a parameter that only has to be present.
+func hvNoCheck(name string) hvParamCheck { return hvParamCheck{name: name} }
+
+// hvSyntax is a parameter with a syntax check only.
+func hvSyntax(name string, required bool, ok func(any) bool, why string) hvParamCheck {
+	return hvParamCheck{name: name, required: required, syntax: ok, syntaxWhy: why}
+}
+
+// hvInSet is a parameter whose value must be one of values (listed in
+// the message in the order given).
+func hvInSet(name string, required bool, values ...string) hvParamCheck {
+	return hvSyntax(name, required, func(v any) bool { s, ok := v.(string); return ok && contains(values, s) },
+		"The value must be one of: "+strings.Join(values, ", "))
+}
+
+// hvFileCheck is a path that must name a regular file on the node.
+func hvFileCheck(name string, required bool) hvParamCheck {
+	return hvParamCheck{name, required, hvNormAbsPath, hvAbsPathWhy,
+		func(v any) bool { s, ok := v.(string); return ok && fileIsRegular(s) }, "not found or not a file"}
+}
+
+// hvDirCheck is a path that must name a directory on the node.
+func hvDirCheck(name string, required bool) hvParamCheck {
+	return hvParamCheck{name, required, hvNormAbsPath, hvAbsPathWhy,
+		func(v any) bool { s, ok := v.(string); return ok && isDir(s) }, "not found or not a directory"}
+}
+
+// hvFileOrURLCheck is a regular file on the node or an HTTP(S)/FTP(S) URL.
+func hvFileOrURLCheck(name string, required bool) hvParamCheck {
+	return hvParamCheck{name, required, func(v any) bool { return hvNormAbsPath(v) || hvIsURL(v) },
+		"must be an absolute normalized path or a URL",
+		func(v any) bool { s, ok := v.(string); return ok && (fileIsRegular(s) || urlPattern.MatchString(s)) },
+		"not found or not a file or URL"}
+}
+
+// hvPortCheck is a required TCP port number.
+func hvPortCheck(name string) hvParamCheck {
+	return hvSyntax(name, true, hvIntIn(1, 65534), "invalid port number")
+}
+
+// hvNonNegCheck is a whole number that is not negative.
+func hvNonNegCheck(name string, required bool) hvParamCheck {
+	return hvSyntax(name, required, hvIntIn(0, hvMaxInt), hvNonNegWhy)
+}
+
+// hvMigrationModeCheck is the required migration_mode of the hypervisors
+// that have one.
+var hvMigrationModeCheck = hvSyntax("migration_mode", true, func(v any) bool { return v == "live" || v == "non-live" },
+	"invalid migration mode")
+
+// hvMultiCPUMaskCheck is an optional cpu_mask with one CPU list per vCPU.
+var hvMultiCPUMaskCheck = hvSyntax("cpu_mask", false,
+	func(v any) bool { s, ok := v.(string); _, good := parseMultiCPUMask(s); return ok && good },
+	"Multiple CPU mask definition is not well-formed")
+
+// hvNormAbsPath is Ganeti's IsNormAbsPath: absolute, and unchanged by
+// Python's normpath (which keeps exactly two leading slashes).
+func hvNormAbsPath(v any) bool {
+	s, ok := v.(string)
+	if !ok || !filepath.IsAbs(s) {
+		return false
 	}
-	_, err := n.hypervisorFor(hvName)
-	if err != nil {
-		return &hvParamError{err.Error()}
+	if strings.HasPrefix(s, "//") && !strings.HasPrefix(s, "///") {
+		s = s[1:]
+	}
+	return filepath.Clean(s) == s
+}
+
+func hvIsURL(v any) bool { s, ok := v.(string); return ok && urlPattern.MatchString(s) }
+
+// hvNumber is a JSON number that is whole (Ganeti's ints).
+func hvNumber(v any) (int, bool) {
+	f, ok := v.(float64)
+	return int(f), ok && f == float64(int(f))
+}
+
+// hvIntIn accepts whole numbers from lo to hi, both included.
+func hvIntIn(lo, hi int) func(any) bool {
+	return func(v any) bool { n, ok := hvNumber(v); return ok && n >= lo && n <= hi }
+}
+
+// isUnspecified is Ganeti's "no value": None or the empty string.
+func isUnspecified(v any) bool { return v == nil || v == "" }
+
+// missingHVParam is the failure of Ganeti's node on a parameter set that
+// lacks a parameter (a KeyError, reported with the generic prefix).
+func missingHVParam(name string) error {
+	return fmt.Errorf("Error while executing backend function: '%s'", name)
+}
+
+// checkHVParamsPresent fails on the first parameter of table that params
+// lacks.
+func checkHVParamsPresent(table []hvParamCheck, params map[string]any) error {
+	for _, c := range table {
+		if _, ok := params[c.name]; !ok {
+			return missingHVParam(c.name)
+		}
 	}
 	return nil
+}
+
+// checkHVParamSyntax is the table part of Ganeti's CheckParameterSyntax,
+// without its test for unknown keys: the master runs it before it asks a
+// node to validate, so a node that runs it too reports the same first
+// problem, and a newer master may send more parameters.
+func checkHVParamSyntax(table []hvParamCheck, params map[string]any) error {
+	for _, c := range table {
+		v := params[c.name]
+		if isUnspecified(v) {
+			if c.required {
+				return hvParamFail("Parameter '%s' is required but is currently not defined", c.name)
+			}
+			continue
+		}
+		if c.syntax != nil && !c.syntax(v) {
+			return hvParamFail("Parameter '%s' fails syntax check: %s (current value: '%s')", c.name, c.syntaxWhy, pyStr(v))
+		}
+	}
+	return nil
+}
+
+// checkHVParamNode is the table part of Ganeti's ValidateParameters: the
+// checks against this node's files, in table order.
+func checkHVParamNode(table []hvParamCheck, params map[string]any) error {
+	for _, c := range table {
+		v := params[c.name]
+		if !c.required && isUnspecified(v) {
+			continue
+		}
+		if c.node != nil && !c.node(v) {
+			return hvParamFail("Parameter '%s' fails validation: %s (current value: '%s')", c.name, c.nodeWhy, pyStr(v))
+		}
+	}
+	return nil
+}
+
+// validateHVParams checks a full hypervisor parameter set on this node,
+// as Ganeti's master (CheckParameterSyntax) and node (ValidateParameters)
+// do one after the other.
+func (n *node) validateHVParams(hvName string, params map[string]any) error {
+	if hvName == "kvm" {
+		return n.validateKVMParams(params)
+	}
+	table, ok := hvParamTables[hvName]
+	if !ok {
+		return hvParamFail("Unknown hypervisor type '%s'", hvName)
+	}
+	if err := checkHVParamsPresent(table, params); err != nil {
+		return err
+	}
+	if err := checkHVParamSyntax(table, params); err != nil {
+		return err
+	}
+	return checkHVParamNode(table, params)
 }
 
 func (n *node) validateKVMParams(p map[string]any) error {
 	for _, name := range kvmParameters {
 		if _, ok := p[name]; !ok {
-			return fmt.Errorf("Error while executing backend function: '%s'", name)
+			return missingHVParam(name)
 		}
 	}
 	if err := checkKVMParameterSyntax(p); err != nil {
 		return err
 	}
-	for _, c := range kvmNodeChecks {
-		v := p[c.name]
-		if c.name != "kvm_path" && isEmptyParam(v) {
-			continue
-		}
-		s, _ := v.(string)
-		var ok bool
-		var what string
-		switch c.kind {
-		case "file":
-			ok, what = fileIsRegular(s), "not found or not a file"
-		case "dir":
-			ok, what = isDir(s), "not found or not a directory"
-		default:
-			ok, what = fileIsRegular(s) || urlPattern.MatchString(s), "not found or not a file or URL"
-		}
-		if !ok {
-			return hvParamFail("Parameter '%s' fails validation: %s (current value: '%s')", c.name, what, pyStr(v))
-		}
+	if err := checkHVParamNode(kvmParamChecks, p); err != nil {
+		return err
 	}
 	if p["security_model"] == "user" {
 		dom, _ := p["security_domain"].(string)

@@ -27,6 +27,7 @@ SCENARIO_LIST=(
   list-storage
   verify-disks
   os-list
+  hv-params-other
   instance-reinstall
   instance-rename
   backup
@@ -439,6 +440,60 @@ EOF
   grep -qxF "OS: e2evar [global status: valid]" "$OUT" || fail "gnt-os diagnose with a broken OS lost e2evar" || return 1
   run_clean 60 gnt-os list --no-headers || return 1
   ! grep -q e2ebroken "$OUT" || fail "gnt-os list shows the broken OS" || return 1
+}
+
+# Hypervisors the node cannot run here (Xen, LXC, chroot; no Xen is
+# installed): enabling them and giving an OS parameters for them is checked
+# by the node with Ganeti's messages. The cluster's hypervisors and the
+# OS's parameters are restored whatever happens.
+scenario_hv_params_other() {
+  need_cluster || return 1
+  ensure_test_os
+  local rc=0
+  hv_params_other_checks || rc=1
+  local reason=$REASON
+  gnt 60 gnt-os modify -H -xen-pvm -H -xen-hvm e2eos
+  if ! run_clean 120 gnt-cluster modify --enabled-hypervisors=fake,kvm; then
+    [ $rc -ne 0 ] || reason="restoring the hypervisors: $REASON"
+    rc=1
+  elif ! gnt 60 gnt-cluster info || ! grep -qx 'Enabled hypervisors: fake, kvm' "$OUT" ||
+      sed -n '/^OS-specific hypervisor parameters:/,/^OS parameters:/p' "$OUT" | grep -q e2eos; then
+    [ $rc -ne 0 ] || reason="gnt-cluster info: hypervisors or e2eos's parameters not restored"
+    rc=1
+  fi
+  REASON=$reason
+  return $rc
+}
+
+hv_params_other_checks() {
+  local xen=/run/e2e/xen want
+  mkdir -p "$xen"
+  : >"$xen/vmlinuz"; : >"$xen/hvmloader"; : >"$xen/qemu-dm"; echo secret >"$xen/vnc-password"
+  # Ganeti's default Xen kernel is not on this node: the node says so.
+  gnt 120 gnt-cluster modify --enabled-hypervisors=fake,kvm,xen-pvm &&
+    { fail "enabling xen-pvm with its default kernel (not on the node) succeeded"; return 1; }
+  want="Hypervisor parameter validation failed on node $NODE: Parameter 'kernel_path' fails validation: not found or not a file (current value: '/boot/vmlinuz-3-xenU')"
+  grep -qF "$want" "$OUT" || fail "enabling xen-pvm: not '$want' but: $(last_line)" || return 1
+  run_clean 120 gnt-cluster modify --enabled-hypervisors=fake,kvm,xen-pvm,xen-hvm,lxc,chroot \
+    -H "xen-pvm:kernel_path=$xen/vmlinuz" \
+    -H "xen-hvm:kernel_path=$xen/hvmloader,device_model=$xen/qemu-dm,vnc_password_file=$xen/vnc-password" \
+    -H lxc:num_ttys=4 -H chroot:init_script=/sbin/init || return 1
+  run_clean 120 gnt-os modify -H xen-pvm:root_path=/dev/sda5 -H xen-hvm:acpi=False,pae=True e2eos || return 1
+  run_clean 60 gnt-cluster info || return 1
+  sed -n '/^OS-specific hypervisor parameters:/,/^OS parameters:/p' "$OUT" >/run/e2e/os-hvp.txt
+  for want in "root_path: /dev/sda5" "acpi: False" "pae: True"; do
+    grep -qF "$want" /run/e2e/os-hvp.txt || fail "gnt-cluster info: e2eos's hypervisor parameters lack '$want'" || return 1
+  done
+  # A file the node does not have: refused by the node.
+  gnt 120 gnt-os modify -H xen-hvm:device_model=/nonexistent/qemu-dm e2eos &&
+    { fail "gnt-os modify with a missing xen-hvm device model succeeded"; return 1; }
+  want="Hypervisor parameter validation failed on node $NODE: Parameter 'device_model' fails validation: not found or not a file (current value: '/nonexistent/qemu-dm')"
+  grep -qF "$want" "$OUT" || fail "missing device model: not '$want' but: $(last_line)" || return 1
+  # A bad value: refused by the master's syntax check before the node.
+  gnt 120 gnt-os modify -H xen-hvm:boot_order=cdx e2eos &&
+    { fail "gnt-os modify with boot order cdx succeeded"; return 1; }
+  want="Parameter 'boot_order' fails syntax check: Invalid boot order specified, must be one or more of [acdn] (current value: 'cdx')"
+  grep -qF "$want" "$OUT" || fail "boot order cdx: not '$want' but: $(last_line)" || return 1
 }
 
 # os_calls SCRIPT INSTANCE: the test OS's log lines for that script and

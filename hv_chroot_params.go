@@ -1,0 +1,8 @@
+package main
+
+// chrootParamChecks are the PARAMETERS of Ganeti 3.0's ChrootManager. This
+// node runs no chroot instances (hypervisorFor refuses them); it checks
+// their parameters as Ganeti does on a node.
+var chrootParamChecks = []hvParamCheck{
+	hvSyntax("init_script", true, hvNormAbsPath, hvAbsPathWhy),
+}

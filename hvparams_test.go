@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// ganetiPython is a Python that imports Debian's Ganeti 3.0, or the test
+// is skipped.
+func ganetiPython(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/share/ganeti/3.0/ganeti"); err != nil {
+		t.Skip("Ganeti 3.0 is not installed (/usr/share/ganeti/3.0): no reference to compare with")
+	}
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(py, "-c", "import sys; sys.path.insert(0, '/usr/share/ganeti/3.0'); import ganeti.hypervisor").Run() == nil {
+			return py
+		}
+	}
+	t.Skip("no python3 here imports Ganeti 3.0 (python3-openssl missing?)")
+	return ""
+}
+
+// runGanetiHVValidate runs testdata/hv-validate.py with input on stdin.
+func runGanetiHVValidate(t *testing.T, py, mode string, input any) []byte {
+	t.Helper()
+	cmd := exec.Command(py, "testdata/hv-validate.py", mode)
+	if input != nil {
+		data, err := json.Marshal(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdin = bytes.NewReader(data)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hv-validate.py %s: %v\n%s", mode, err, stderr.String())
+	}
+	return out
+}
+
+var oneOfList = regexp.MustCompile(`The value must be one of: (.*) \(current value`)
+
+// sortOneOf sorts the list of a "must be one of" message: Ganeti prints
+// its sets in hash order, which changes from run to run.
+func sortOneOf(msg string) string {
+	return oneOfList.ReplaceAllStringFunc(msg, func(m string) string {
+		list := oneOfList.FindStringSubmatch(m)[1]
+		values := strings.Split(list, ", ")
+		sort.Strings(values)
+		return strings.Replace(m, list, strings.Join(values, ", "), 1)
+	})
+}
+
+// TestHVParamsAgainstGaneti: for every hypervisor but KVM (its checks
+// run qemu; TestHypervisorValidateParams has them), Ganeti's defaults and
+// a bad value for each check get the answer Ganeti 3.0's own code gives
+// on this node: the master's syntax check, then the node's.
+func TestHVParamsAgainstGaneti(t *testing.T) {
+	py := ganetiPython(t)
+	var defaults map[string]map[string]any
+	if err := json.Unmarshal(runGanetiHVValidate(t, py, "defaults", nil), &defaults); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	// Parameter sets that pass the node's file checks start from these.
+	onNode := map[string]map[string]any{
+		"xen-pvm": {"kernel_path": file},
+		"xen-hvm": {"kernel_path": file, "device_model": file, "vnc_password_file": file},
+	}
+	const del = "<delete>"
+	cases := []struct {
+		hv      string
+		raw     bool // Ganeti's defaults as they are, without onNode
+		changes map[string]any
+	}{
+		{hv: "fake"},
+		{hv: "fake", changes: map[string]any{"migration_mode": ""}},
+		{hv: "fake", changes: map[string]any{"migration_mode": "fast"}},
+		{hv: "fake", changes: map[string]any{"migration_mode": del}},
+		{hv: "vmware"},
+
+		{hv: "chroot"},
+		{hv: "chroot", changes: map[string]any{"init_script": ""}},
+		{hv: "chroot", changes: map[string]any{"init_script": "ganeti-chroot"}},
+		{hv: "chroot", changes: map[string]any{"init_script": "/sbin/../init"}},
+		{hv: "chroot", changes: map[string]any{"init_script": "/sbin/init/"}},
+		{hv: "chroot", changes: map[string]any{"init_script": "//sbin/init"}},
+		{hv: "chroot", changes: map[string]any{"init_script": "///sbin/init"}},
+		{hv: "chroot", changes: map[string]any{"init_script": del}},
+
+		{hv: "lxc"},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "0-2,5"}},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "all"}},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "2-1"}},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "0:1"}},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "1-2-3"}},
+		{hv: "lxc", changes: map[string]any{"cpu_mask": "0,,1"}},
+		{hv: "lxc", changes: map[string]any{"num_ttys": 0}},
+		{hv: "lxc", changes: map[string]any{"num_ttys": -1}},
+		{hv: "lxc", changes: map[string]any{"num_ttys": ""}},
+		{hv: "lxc", changes: map[string]any{"startup_timeout": -5}},
+		{hv: "lxc", changes: map[string]any{"startup_timeout": ""}},
+		{hv: "lxc", changes: map[string]any{"devices": del}},
+
+		{hv: "xen-pvm", raw: true},
+		{hv: "xen-pvm"},
+		{hv: "xen-pvm", changes: map[string]any{"root_path": "/dev/sda5"}},
+		{hv: "xen-pvm", changes: map[string]any{"kernel_path": ""}},
+		{hv: "xen-pvm", changes: map[string]any{"kernel_path": "vmlinuz"}},
+		{hv: "xen-pvm", changes: map[string]any{"kernel_path": dir}},
+		{hv: "xen-pvm", changes: map[string]any{"bootloader_path": "/nonexistent/pygrub"}},
+		{hv: "xen-pvm", changes: map[string]any{"bootloader_path": file, "use_bootloader": true}},
+		{hv: "xen-pvm", changes: map[string]any{"initrd_path": "/boot/../initrd"}},
+		{hv: "xen-pvm", changes: map[string]any{"initrd_path": "/nonexistent/initrd"}},
+		{hv: "xen-pvm", changes: map[string]any{"migration_port": 0}},
+		{hv: "xen-pvm", changes: map[string]any{"migration_port": 65535}},
+		{hv: "xen-pvm", changes: map[string]any{"migration_port": 65534}},
+		{hv: "xen-pvm", changes: map[string]any{"migration_mode": "fast"}},
+		{hv: "xen-pvm", changes: map[string]any{"reboot_behavior": "halt"}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_mask": "0-1:3:all"}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_mask": "0::1"}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_mask": "3-1"}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_mask": "x"}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_cap": -1}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_weight": 0}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_weight": 65535}},
+		{hv: "xen-pvm", changes: map[string]any{"cpu_weight": 65536}},
+		{hv: "xen-pvm", changes: map[string]any{"vif_script": "/nonexistent/vif"}},
+		{hv: "xen-pvm", changes: map[string]any{"xen_cmd": "xe"}},
+		{hv: "xen-pvm", changes: map[string]any{"xen_cmd": ""}},
+		{hv: "xen-pvm", changes: map[string]any{"xen_cmd": "xl"}},
+		{hv: "xen-pvm", changes: map[string]any{"soundhw": del}},
+
+		{hv: "xen-hvm", raw: true},
+		{hv: "xen-hvm"},
+		{hv: "xen-hvm", changes: map[string]any{"acpi": false, "pae": true}},
+		{hv: "xen-hvm", changes: map[string]any{"boot_order": ""}},
+		{hv: "xen-hvm", changes: map[string]any{"boot_order": "cdx"}},
+		{hv: "xen-hvm", changes: map[string]any{"boot_order": "c d"}},
+		{hv: "xen-hvm", changes: map[string]any{"boot_order": "ndca"}},
+		{hv: "xen-hvm", changes: map[string]any{"cdrom_image_path": "http://example.com/x.iso"}},
+		{hv: "xen-hvm", changes: map[string]any{"cdrom_image_path": "/nonexistent/x.iso"}},
+		{hv: "xen-hvm", changes: map[string]any{"cdrom_image_path": file}},
+		{hv: "xen-hvm", changes: map[string]any{"disk_type": "scsi"}},
+		{hv: "xen-hvm", changes: map[string]any{"nic_type": "virtio"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": "::1"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": "1.2.3"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": "01.2.3.4"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": "::ffff:1.2.3.4"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": "127.0.0.1"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_bind_address": ""}},
+		{hv: "xen-hvm", changes: map[string]any{"kernel_path": "/nonexistent/hvmloader"}},
+		{hv: "xen-hvm", changes: map[string]any{"device_model": "/nonexistent/qemu-dm"}},
+		{hv: "xen-hvm", changes: map[string]any{"device_model": "qemu-dm"}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_password_file": ""}},
+		{hv: "xen-hvm", changes: map[string]any{"vnc_password_file": dir}},
+		{hv: "xen-hvm", changes: map[string]any{"migration_port": 65535}},
+		{hv: "xen-hvm", changes: map[string]any{"migration_mode": ""}},
+		{hv: "xen-hvm", changes: map[string]any{"reboot_behavior": "halt"}},
+		{hv: "xen-hvm", changes: map[string]any{"cpu_mask": "0-"}},
+		{hv: "xen-hvm", changes: map[string]any{"cpu_cap": -1}},
+		{hv: "xen-hvm", changes: map[string]any{"cpu_weight": 65535}},
+		{hv: "xen-hvm", changes: map[string]any{"cpu_weight": 65534}},
+		{hv: "xen-hvm", changes: map[string]any{"vif_type": "tap"}},
+		{hv: "xen-hvm", changes: map[string]any{"vif_type": ""}},
+		{hv: "xen-hvm", changes: map[string]any{"vif_script": file}},
+		{hv: "xen-hvm", changes: map[string]any{"xen_cmd": "xe"}},
+		{hv: "xen-hvm", changes: map[string]any{"cpuid": del}},
+	}
+	type pyCase struct {
+		HV     string         `json:"hv"`
+		Params map[string]any `json:"params"`
+	}
+	var inputs []pyCase
+	for _, c := range cases {
+		p := map[string]any{}
+		for k, v := range defaults[c.hv] {
+			p[k] = v
+		}
+		if !c.raw {
+			for k, v := range onNode[c.hv] {
+				p[k] = v
+			}
+		}
+		for k, v := range c.changes {
+			if v == del {
+				delete(p, k)
+			} else {
+				p[k] = v
+			}
+		}
+		inputs = append(inputs, pyCase{c.hv, p})
+	}
+	var want []*string
+	if err := json.Unmarshal(runGanetiHVValidate(t, py, "check", inputs), &want); err != nil || len(want) != len(cases) {
+		t.Fatalf("hv-validate.py gave %d answers for %d cases: %v", len(want), len(cases), err)
+	}
+	n, _ := newTestNode(t)
+	for i, in := range inputs {
+		r := call(t, n, "hypervisor_validate_params", in.HV, in.Params)
+		var got string
+		if !r.OK {
+			json.Unmarshal(r.Result, &got)
+		}
+		exp := ""
+		if want[i] != nil {
+			exp = sortOneOf(*want[i])
+		}
+		if r.OK != (want[i] == nil) || sortOneOf(got) != exp {
+			t.Errorf("%s %v: got ok=%v %q, Ganeti %q", in.HV, cases[i].changes, r.OK, got, exp)
+		}
+	}
+}
