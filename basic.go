@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -21,18 +20,14 @@ func rpcVersion(n *node, args []json.RawMessage) (any, error) {
 
 // rpcTestDelay sleeps for the given seconds: [duration].
 func rpcTestDelay(n *node, args []json.RawMessage) (any, error) {
-	var seconds float64
-	if err := decodeArgs(args, &seconds); err != nil {
-		return nil, err
+	var delay seconds
+	if err := decodeArgs(args, &delay); err != nil {
+		return nil, numberRefusal(err, "Invalid sleep duration")
 	}
-	if seconds < 0 || math.IsNaN(seconds) {
-		return nil, errors.New("Invalid sleep duration")
-	}
-	d := time.Duration(seconds * float64(time.Second))
-	if seconds > maxTestDelay.Seconds() {
+	if float64(delay) > maxTestDelay.Seconds() {
 		return nil, fmt.Errorf("Invalid sleep duration: more than %s", maxTestDelay)
 	}
-	time.Sleep(d)
+	time.Sleep(delay.duration())
 	return nil, nil
 }
 
@@ -86,7 +81,7 @@ func rpcGetWatcherPause(n *node, args []json.RawMessage) (any, error) {
 
 // rpcSetWatcherPause writes the pause end, or removes it for null.
 func rpcSetWatcherPause(n *node, args []json.RawMessage) (any, error) {
-	var until *float64
+	var until *unixTime
 	if len(args) == 1 && !isJSONNumberOrNull(args[0]) {
 		return nil, errors.New("Duration must be numeric")
 	}

@@ -38,7 +38,7 @@ func (n *node) requireDevice(d *disk, missing string) (blockDevice, error) {
 // the device's unique id.
 func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 	var d disk
-	var size int64
+	var size mebibytes
 	var owner string
 	var onPrimary bool
 	var info *string
@@ -132,7 +132,7 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	var d disk
 	var inst instanceRef
 	var primary bool
-	var idx int
+	var idx index
 	if err := decodeArgs(args, &d, &inst, &primary, &idx); err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	n.updateBdevCache(dev.Path(), inst.Name, primary, d.IVName)
 	var link any
 	if primary {
-		l, err := n.symlinkDisk(inst.Name, idx, dev.Path())
+		l, err := n.symlinkDisk(inst.Name, int(idx), dev.Path())
 		if err != nil {
 			return nil, fmt.Errorf("Error while symlinking disk: %v", err)
 		}
@@ -234,7 +234,7 @@ func rpcBlockdevGetmirrorstatusMulti(n *node, args []json.RawMessage) (any, erro
 // rpcBlockdevGrow: [disk, amount MiB, dryrun, backingstore, excl_stor].
 func rpcBlockdevGrow(n *node, args []json.RawMessage) (any, error) {
 	var d disk
-	var amount int64
+	var amount mebibytes
 	var dryrun, backingstore, exclStor bool
 	if err := decodeArgs(args, &d, &amount, &dryrun, &backingstore, &exclStor); err != nil {
 		return nil, err
@@ -388,7 +388,7 @@ const dumpTimeout = 4 * time.Hour
 // offset (conv=notrunc); after the master's chunked wipe both end the same.
 func rpcBlockdevWipe(n *node, args []json.RawMessage) (any, error) {
 	var d disk
-	var offset, size int64
+	var offset, size mebibytes
 	if err := decodeArgs(args, &d, &offset, &size); err != nil {
 		return nil, err
 	}
@@ -406,14 +406,31 @@ func rpcBlockdevWipe(n *node, args []json.RawMessage) (any, error) {
 		return nil, errors.New("Negative size")
 	case offset > d.Size:
 		return nil, errors.New("Wipe offset is bigger than device size")
-	case offset+size > d.Size:
+	case offset+size > d.Size: // each at most maxMiB: no overflow
 		return nil, errors.New("Wipe offset and size are bigger than device size")
+	}
+	if err := checkFits(dev, offset+size, "Wipe offset and size are bigger than the device"); err != nil {
+		return nil, err
 	}
 	return nil, n.dump("/dev/zero", dev.Path(), offset, size)
 }
 
+// checkFits refuses writing up to end MiB into dev when the device is
+// smaller: the disk object's size comes from the request, and dd would
+// extend a file disk past it (until the file system is full).
+func checkFits(dev blockDevice, end mebibytes, msg string) error {
+	have, err := dev.SizeBytes()
+	if err != nil {
+		return err
+	}
+	if end.bytes() > have {
+		return fmt.Errorf("%s (%d MiB past its %d bytes)", msg, end, have)
+	}
+	return nil
+}
+
 // dump copies size MiB from source into target at offset MiB with dd.
-func (n *node) dump(source, target string, offset, size int64) error {
+func (n *node) dump(source, target string, offset, size mebibytes) error {
 	argv := []string{"dd", "if=" + source, fmt.Sprintf("seek=%d", offset), "bs=1048576", "oflag=direct",
 		"of=" + target, fmt.Sprintf("count=%d", size), "conv=notrunc"}
 	res, err := n.runCommand(command{Args: argv, Dir: "/", Timeout: dumpTimeout})
@@ -428,7 +445,7 @@ func (n *node) dump(source, target string, offset, size int64) error {
 func rpcBlockdevImage(n *node, args []json.RawMessage) (any, error) {
 	var d disk
 	var image string
-	var size int64
+	var size mebibytes
 	if err := decodeArgs(args, &d, &image, &size); err != nil {
 		return nil, err
 	}
@@ -449,10 +466,13 @@ func rpcBlockdevImage(n *node, args []json.RawMessage) (any, error) {
 	if size > d.Size {
 		return nil, errors.New("Image size is bigger than device size")
 	}
+	if err := checkFits(dev, size, "Image size is bigger than the device"); err != nil {
+		return nil, err
+	}
 	if !isURL {
 		return nil, n.dump(image, dev.Path(), 0, size)
 	}
-	return nil, downloadImage(image, dev.Path(), size<<20)
+	return nil, downloadImage(image, dev.Path(), size.bytes())
 }
 
 // downloadImage writes a downloaded image over the start of target,
@@ -508,6 +528,9 @@ func rpcBlockdevConvert(n *node, args []json.RawMessage) (any, error) {
 	}
 	if ddev == nil {
 		return nil, fmt.Errorf("Cannot copy to device '%s': device not found", dst.UUID)
+	}
+	if err := checkFits(ddev, src.Size, "Source disk is bigger than the destination device"); err != nil {
+		return nil, err
 	}
 	argv := []string{"dd", "if=" + sdev.Path(), "of=" + ddev.Path(), "bs=1048576", fmt.Sprintf("count=%d", src.Size),
 		"iflag=direct", "oflag=direct", "conv=notrunc"}

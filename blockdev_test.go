@@ -55,7 +55,7 @@ func TestBlockdevFileLifecycle(t *testing.T) {
 	if b, _ := json.Marshal(dims); string(b) != "[[1610612736,null]]" {
 		t.Fatalf("dimensions after grow %s", b)
 	}
-	mustFail(t, call(t, n, "blockdev_grow", d, -1, false, true, false), "negative amount")
+	mustFail(t, call(t, n, "blockdev_grow", d, -1, false, true, false), "size in MiB -1 out of range")
 
 	newPath := filepath.Join(dir, "disk0-renamed")
 	mustOK(t, call(t, n, "blockdev_rename", [][]any{{d, []string{"loop", newPath}}}), nil)
@@ -186,7 +186,7 @@ func TestBlockdevWipeImageConvert(t *testing.T) {
 	if len(data) != 4<<20 || !bytes.Equal(data[:1<<20], make([]byte, 1<<20)) {
 		t.Fatalf("wipe: %d bytes (must keep the size), first MiB zero: %v", len(data), bytes.Equal(data[:1<<20], make([]byte, 1<<20)))
 	}
-	for args, msg := range map[[2]int]string{{-1, 1}: "Negative offset", {0, -1}: "Negative size", {5, 0}: "Wipe offset is bigger than device size", {3, 2}: "Wipe offset and size are bigger than device size"} {
+	for args, msg := range map[[2]int]string{{-1, 1}: "size in MiB -1 out of range", {0, -1}: "size in MiB -1 out of range", {5, 0}: "Wipe offset is bigger than device size", {3, 2}: "Wipe offset and size are bigger than device size"} {
 		mustFail(t, call(t, n, "blockdev_wipe", src, args[0], args[1]), msg)
 	}
 	mustFail(t, call(t, n, "blockdev_wipe", fileDisk("file", filepath.Join(file, "none"), 4), 0, 1), "Cannot wipe device disk/0: device not found")

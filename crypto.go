@@ -108,8 +108,14 @@ func (n *node) createClientCert(opts map[string]any) error {
 		return fmt.Errorf("node_crypto_tokens: refusing to write a certificate to '%s'", f)
 	}
 	serial := time.Now().Unix()
-	if s, ok := opts["serial_no"].(float64); ok && s > 0 {
-		serial = int64(s)
+	if v, ok := opts["serial_no"]; ok && v != nil {
+		s, err := wholeParam(v, "serial_no", 0, 1<<53)
+		if err != nil {
+			return fmt.Errorf("node_crypto_tokens: %w", err)
+		}
+		if s > 0 {
+			serial = s
+		}
 	}
 	pair, signer, err := loadKeyPair(n.paths.NodedCertFile, n.paths.NodedCertFile)
 	if err != nil {

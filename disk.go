@@ -16,13 +16,13 @@ type disk struct {
 	LogicalID     json.RawMessage `json:"logical_id"`
 	Children      []*disk         `json:"children"`
 	IVName        string          `json:"iv_name"`
-	Size          int64           `json:"size"`
+	Size          mebibytes       `json:"size"`
 	Mode          string          `json:"mode"`
 	Params        map[string]any  `json:"params"`
 	DynamicParams map[string]any  `json:"dynamic_params"`
 	UUID          string          `json:"uuid"`
 	Name          *string         `json:"name"`
-	Spindles      *int64          `json:"spindles"`
+	Spindles      *count          `json:"spindles"`
 }
 
 func (d *disk) String() string {
@@ -39,12 +39,12 @@ type blockDevice interface {
 	UniqueID() any
 	// Exists tells whether the device is present (attached).
 	Exists() bool
-	Create(sizeMiB int64) error
+	Create(size mebibytes) error
 	Remove() error
 	Rename(newID json.RawMessage) error
 	// Grow adds amount MiB; dryrun checks only; backingstore false means
 	// only the logical layer (nothing to do for files).
-	Grow(amountMiB int64, dryrun, backingstore bool) error
+	Grow(amount mebibytes, dryrun, backingstore bool) error
 	// SizeBytes is the current size.
 	SizeBytes() (int64, error)
 }
@@ -101,15 +101,15 @@ func (f *fileDevice) Exists() bool {
 
 // Create makes a sparse file of the given size; an existing file is never
 // overwritten.
-func (f *fileDevice) Create(sizeMiB int64) error {
-	if sizeMiB < 0 {
-		return fmt.Errorf("%s: can't create: negative size", f.path)
+func (f *fileDevice) Create(size mebibytes) error {
+	if size < 0 || size > maxMiB {
+		return fmt.Errorf("%s: can't create: invalid size %d MiB", f.path, size)
 	}
 	file, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("%s: can't create: %v", f.path, err)
 	}
-	err = file.Truncate(sizeMiB << 20)
+	err = file.Truncate(size.bytes())
 	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
@@ -147,25 +147,28 @@ func (f *fileDevice) Rename(newID json.RawMessage) error {
 	return nil
 }
 
-func (f *fileDevice) Grow(amountMiB int64, dryrun, backingstore bool) error {
+// Grow extends the file by amount MiB. The new size is checked before
+// anything is done, so a wrapped sum can never shrink the file.
+func (f *fileDevice) Grow(amount mebibytes, dryrun, backingstore bool) error {
+	if amount < 0 || amount > maxMiB {
+		return fmt.Errorf("%s: can't grow by invalid amount %d MiB", f.path, amount)
+	}
 	if !backingstore || dryrun {
-		if amountMiB < 0 {
-			return fmt.Errorf("%s: can't grow by negative amount", f.path)
-		}
 		return nil
 	}
 	if !f.Exists() {
 		return fmt.Errorf("%s: No such file", f.path)
 	}
-	if amountMiB < 0 {
-		return fmt.Errorf("%s: can't grow by negative amount", f.path)
-	}
 	size, err := f.SizeBytes()
 	if err != nil {
 		return err
 	}
+	newSize, err := checkedAdd(size, amount.bytes(), "new size in bytes")
+	if err != nil || newSize > maxBytes {
+		return fmt.Errorf("%s: can't grow by %d MiB: the size would exceed %d bytes", f.path, amount, int64(maxBytes))
+	}
 	// Truncate extends sparsely and keeps the data.
-	if err := os.Truncate(f.path, size+amountMiB<<20); err != nil {
+	if err := os.Truncate(f.path, newSize); err != nil {
 		return fmt.Errorf("%s: can't grow: %v", f.path, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -58,7 +59,7 @@ func rpcFinalizeExport(n *node, args []json.RawMessage) (any, error) {
 		}
 		disks[i] = new(disk)
 		if err := json.Unmarshal(raw, disks[i]); err != nil {
-			return nil, &argError{fmt.Sprintf("snapshot disk %d: %v", i, err)}
+			return nil, &argError{msg: fmt.Sprintf("snapshot disk %d: %v", i, err)}
 		}
 	}
 	conf, err := exportConfig(&inst, disks, time.Now())
@@ -100,7 +101,12 @@ func exportConfig(inst *exportInstance, disks []*disk, now time.Time) ([]byte, e
 				if err != nil {
 					return "", fmt.Errorf("beparams %s is not a number: %s", key, kv.value)
 				}
-				return strconv.FormatInt(int64(f), 10), nil
+				// Written as Python's %d: the fraction is dropped.
+				i, err := wholeParam(math.Trunc(f), "beparams "+key, 0, maxMiB)
+				if err != nil {
+					return "", err
+				}
+				return strconv.FormatInt(i, 10), nil
 			}
 		}
 		return "", fmt.Errorf("beparams lack %s", key)
@@ -139,7 +145,7 @@ func exportConfig(inst *exportInstance, disks []*disk, now time.Time) ([]byte, e
 		}
 		ini.set(fmt.Sprintf("disk%d_ivname", i), d.IVName)
 		ini.set(fmt.Sprintf("disk%d_dump", i), d.UUID)
-		ini.set(fmt.Sprintf("disk%d_size", i), strconv.FormatInt(d.Size, 10))
+		ini.set(fmt.Sprintf("disk%d_size", i), strconv.FormatInt(int64(d.Size), 10))
 		ini.set(fmt.Sprintf("disk%d_name", i), name)
 	}
 	ini.set("disk_count", strconv.Itoa(count))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,9 +42,9 @@ func (l *layout) uploadAllowed() []string {
 type uploadArgs struct {
 	Name         string
 	Data         compressedText
-	Mode         *int64
+	Mode         *fileMode
 	User, Group  string
-	Atime, Mtime *float64
+	Atime, Mtime *unixTime
 }
 
 func decodeUpload(args []json.RawMessage) (*uploadArgs, error) {
@@ -119,18 +118,13 @@ func (n *node) uploadFile(u *uploadArgs) error {
 		}
 	}
 	if u.Atime != nil {
-		opt.Times = &[2]time.Time{floatTime(*u.Atime), floatTime(*u.Mtime)}
+		opt.Times = &[2]time.Time{u.Atime.time(), u.Mtime.time()}
 	}
 	if err := writeFileAtomic(name, []byte(u.Data), opt); err != nil {
 		return fmt.Errorf("upload_file %s: %w", name, err)
 	}
 	n.log.Infof("uploaded %s (%d bytes)", name, len(u.Data))
 	return nil
-}
-
-func floatTime(f float64) time.Time {
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
 // rpcGetFileInfo reports whether a path exists and its size, as Ganeti

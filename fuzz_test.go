@@ -33,7 +33,13 @@ func FuzzRPCBody(f *testing.F) {
 			}
 		}
 	})
-	for _, seed := range []string{`[]`, `[null]`, `[[0, "x"]]`, `[{"a": 1}]`, `["/etc/passwd", [1, "eJw="], 420, "root", "root", 1, 2]`, `[[["a", "b"]]]`, `{}`, `[`, `[1e999]`} {
+	for _, seed := range []string{`[]`, `[null]`, `[[0, "x"]]`, `[{"a": 1}]`, `["/etc/passwd", [1, "eJw="], 420, "root", "root", 1, 2]`, `[[["a", "b"]]]`, `{}`, `[`, `[1e999]`,
+		// Numbers at the integer limits, where an integer is needed, in
+		// disk and instance objects.
+		`[{"dev_type": "file", "logical_id": ["loop", "/x"], "size": 17592186044416}, 9223372036854775807, false, true, false]`,
+		`[{"dev_type": "file", "logical_id": ["loop", "/x"], "size": -1, "spindles": 1.5}, 4611686018427387904, "i", true, null, false]`,
+		`[{"name": "i1", "hypervisor": "fake", "beparams": {"maxmem": 1e308, "vcpus": 1.5}, "network_port": 65536}, 4611686018427387904]`,
+		`[1e308, -1, 1.5, 9223372036854775808, -9223372036854775809]`} {
 		f.Add(uint8(0), seed)
 		f.Add(uint8(7), seed)
 	}
@@ -54,6 +60,30 @@ func FuzzRPCBody(f *testing.F) {
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		default:
 			t.Fatalf("%s %q: status %d", name, body, rec.Code)
+		}
+	})
+}
+
+// FuzzRequestNumbers: whatever JSON arrives, a bounded type either
+// refuses it or holds a value within its bounds, whose conversion
+// (bytes, Duration) does not overflow.
+func FuzzRequestNumbers(f *testing.F) {
+	for _, seed := range []string{"0", "-1", "1.5", "1e308", "-1e308", "1099511627776", "1099511627777",
+		"9223372036854775807", "9223372036854775808", "-0", "1e-400", `"5"`, "null", "0.000001"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var m mebibytes
+		if m.UnmarshalJSON([]byte(in)) == nil && (m < 0 || m > maxMiB || m.bytes() < 0) {
+			t.Fatalf("mebibytes %q = %d", in, m)
+		}
+		var s seconds
+		if s.UnmarshalJSON([]byte(in)) == nil && (s < 0 || s > maxRequestSeconds || s.duration() < 0) {
+			t.Fatalf("seconds %q = %v", in, s)
+		}
+		var u unixTime
+		if u.UnmarshalJSON([]byte(in)) == nil && (u < -maxUnixTime || u > maxUnixTime) {
+			t.Fatalf("unixTime %q = %v", in, u)
 		}
 	})
 }

@@ -26,7 +26,7 @@ func (h *kvmHypervisor) kvmVNCArgs(addr string, inst *instance) []any {
 	}
 	port := 0
 	if inst.NetworkPort != nil {
-		port = *inst.NetworkPort
+		port = int(*inst.NetworkPort)
 	}
 	arg := "none"
 	switch display := port - 5900; {
@@ -89,7 +89,7 @@ func (h *kvmHypervisor) kvmSpiceArgs(bind string, inst *instance) ([]any, error)
 	}
 	port := 0
 	if inst.NetworkPort != nil {
-		port = *inst.NetworkPort
+		port = int(*inst.NetworkPort)
 	}
 	arg := "addr=" + addr
 	if isTrue(hvp["spice_use_tls"]) {

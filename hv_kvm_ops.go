@@ -533,7 +533,7 @@ func (h *kvmHypervisor) Console(inst *instance, where consolePlace) map[string]a
 				"STDIO,raw,echo=0,escape=0x1d", "UNIX-CONNECT:" + ctrl + ".serial"}}
 	}
 	if vnc := hvStr(hvp, "vnc_bind_address"); vnc != "" && inst.NetworkPort != nil && *inst.NetworkPort > 5900 {
-		return map[string]any{"instance": inst.Name, "kind": "vnc", "host": vnc, "port": *inst.NetworkPort, "display": *inst.NetworkPort - 5900}
+		return map[string]any{"instance": inst.Name, "kind": "vnc", "host": vnc, "port": *inst.NetworkPort, "display": int(*inst.NetworkPort) - 5900}
 	}
 	if spice := hvStr(hvp, "spice_bind"); spice != "" {
 		return map[string]any{"instance": inst.Name, "kind": "spice", "host": spice, "port": inst.NetworkPort}

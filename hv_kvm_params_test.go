@@ -23,7 +23,7 @@ func kvmTestInstance(t *testing.T, changes map[string]any) (*kvmHypervisor, *ins
 	for k, v := range changes {
 		hvp[k] = v
 	}
-	port := 5901
+	port := portNumber(5901)
 	inst := &instance{Name: "inst1.example.com", UUID: "2cfe372e-790b-4995-a88f-02cb52534683", HVParams: hvp, NetworkPort: &port,
 		BEParams:  map[string]any{"maxmem": 1024.0, "minmem": 512.0, "vcpus": 2.0},
 		DisksInfo: []*disk{{DevType: "file", UUID: "354003d2-e3c7-4cd6-bb4e-54e2aa8bf948", Mode: "rw", LogicalID: json.RawMessage(`["loop","/x"]`)}},
@@ -61,7 +61,7 @@ func TestKVMGenerateParameters(t *testing.T) {
 	cases := []struct {
 		name    string
 		params  map[string]any
-		port    int
+		port    portNumber
 		want    []string // substrings of the argv, in this order
 		wantErr string
 	}{

@@ -80,9 +80,15 @@ func hvStr(p map[string]any, k string) string {
 	return s
 }
 
+// hvInt reads an integer hypervisor parameter; one that is absent, not a
+// whole number or beyond ±2^31 reads as 0 (unset), so that what callers
+// multiply (migration_bandwidth MiB/s → bytes) cannot overflow.
 func hvInt(p map[string]any, k string) int {
-	f, _ := p[k].(float64)
-	return int(f)
+	i, err := wholeParam(p[k], k, -1<<31, 1<<31)
+	if err != nil {
+		return 0
+	}
+	return int(i)
 }
 
 var defaultMachinePattern = regexp.MustCompile(`(?m)^(\S+).*\(default\)`)

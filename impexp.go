@@ -104,11 +104,11 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 		return nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
 	if len(ioSpec) != 2 {
-		return nil, &argError{"the I/O argument must be [kind, arguments]"}
+		return nil, &argError{msg: "the I/O argument must be [kind, arguments]"}
 	}
 	var kind string
 	if err := json.Unmarshal(ioSpec[0], &kind); err != nil {
-		return nil, &argError{"the I/O kind must be a string"}
+		return nil, &argError{msg: "the I/O kind must be a string"}
 	}
 	tio, err := n.transferIO(inst, mode, kind, ioSpec[1])
 	if err != nil {
@@ -217,14 +217,14 @@ func (n *node) transferIO(inst *instance, mode, kind string, raw json.RawMessage
 		if mode == "import" {
 			return &transferIO{suffix: "| " + shellQuoteArgs(ddImportArgs(dev.Path()))}, nil
 		}
-		return &transferIO{prefix: shellQuoteArgs(ddExportArgs(dev.Path(), d.Size)) + " |", expectedSize: strconv.FormatInt(d.Size, 10)}, nil
+		return &transferIO{prefix: shellQuoteArgs(ddExportArgs(dev.Path(), d.Size)) + " |", expectedSize: strconv.FormatInt(int64(d.Size), 10)}, nil
 	case "script":
 		var d disk
-		var idx int
+		var idx index
 		if err := decodeList(raw, &d, &idx); err != nil {
 			return nil, err
 		}
-		return n.scriptIO(inst, mode, &d, idx)
+		return n.scriptIO(inst, mode, &d, int(idx))
 	}
 	return nil, fmt.Errorf("Invalid %s I/O mode '%s'", mode, kind)
 }
@@ -233,7 +233,7 @@ func (n *node) transferIO(inst *instance, mode, kind string, raw json.RawMessage
 func decodeList(raw json.RawMessage, dst ...any) error {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return &argError{fmt.Sprintf("I/O arguments: %v", err)}
+		return &argError{msg: fmt.Sprintf("I/O arguments: %v", err)}
 	}
 	return decodeArgs(items, dst...)
 }
@@ -296,7 +296,7 @@ func ddImportArgs(path string) []string {
 	return []string{"dd", "of=" + path, "bs=1048576", "oflag=direct", "conv=notrunc"}
 }
 
-func ddExportArgs(path string, sizeMiB int64) []string {
+func ddExportArgs(path string, sizeMiB mebibytes) []string {
 	return []string{"dd", "if=" + path, "bs=1048576", fmt.Sprintf("count=%d", sizeMiB), "iflag=direct"}
 }
 

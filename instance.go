@@ -22,7 +22,7 @@ type instance struct {
 	PrimaryNode     string           `json:"primary_node"`
 	DisksInfo       []*disk          `json:"disks_info"`
 	NICs            []map[string]any `json:"nics"`
-	NetworkPort     *int             `json:"network_port"`
+	NetworkPort     *portNumber      `json:"network_port"`
 	AdminState      string           `json:"admin_state"`
 	OSParamsPrivate map[string]any   `json:"osparams_private"`
 	SecondaryNodes  []string         `json:"secondary_nodes"`
@@ -40,13 +40,18 @@ func (inst *instance) validate() error {
 	return nil
 }
 
-// beInt reads an integer backend parameter (memory in MiB, vcpus).
+// beInt reads an integer backend parameter (memory in MiB, vcpus): a
+// whole number in [0, maxMiB], so that memory in bytes cannot overflow.
 func (inst *instance) beInt(key string) (int, error) {
-	v, ok := inst.BEParams[key].(float64)
+	v, ok := inst.BEParams[key]
 	if !ok {
 		return 0, fmt.Errorf("Error while executing backend function: '%s'", key)
 	}
-	return int(v), nil
+	i, err := wholeParam(v, "beparams "+key, 0, maxMiB)
+	if err != nil {
+		return 0, fmt.Errorf("Error while executing backend function: %w", err)
+	}
+	return int(i), nil
 }
 
 // startupMemory is what an instance gets at start: its maximum, or what
@@ -67,7 +72,7 @@ func (inst *instance) startupMemory(freeMiB int) (int, error) {
 func decodeInstanceOnly(raw json.RawMessage) (*instance, error) {
 	var inst instance
 	if err := json.Unmarshal(raw, &inst); err != nil {
-		return nil, &argError{fmt.Sprintf("bad instance: %v", err)}
+		return nil, &argError{msg: fmt.Sprintf("bad instance: %v", err)}
 	}
 	if err := inst.validate(); err != nil {
 		return nil, err
@@ -302,13 +307,17 @@ func rpcInstanceStart(n *node, args []json.RawMessage) (any, error) {
 	return nil, n.startInstance(inst, hv, paused, trail.withNodedEntry("start"), true)
 }
 
+// maxShutdownTimeout bounds the shutdown timeouts of instance_shutdown and
+// instance_reboot.
+const maxShutdownTimeout = 24 * 3600
+
 // rpcInstanceShutdown: [instance, timeout seconds, reason].
 func rpcInstanceShutdown(n *node, args []json.RawMessage) (any, error) {
 	var rawInst json.RawMessage
-	var timeout float64
+	var timeout seconds
 	var trail *reasonTrail
 	if err := decodeArgs(args, &rawInst, &timeout, &trail); err != nil {
-		return nil, err
+		return nil, numberRefusal(err, "Invalid shutdown timeout")
 	}
 	if trail == nil {
 		return nil, errors.New("Error while executing backend function: missing reason trail")
@@ -317,20 +326,23 @@ func rpcInstanceShutdown(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if timeout < 0 || timeout > 24*3600 {
+	if timeout > maxShutdownTimeout {
 		return nil, fmt.Errorf("Invalid shutdown timeout %v", timeout)
 	}
-	return nil, n.shutdownInstance(inst, hv, time.Duration(timeout*float64(time.Second)), trail.withNodedEntry("shutdown"), true)
+	return nil, n.shutdownInstance(inst, hv, timeout.duration(), trail.withNodedEntry("shutdown"), true)
 }
 
 // rpcInstanceReboot: [instance, "soft"|"hard", shutdown timeout, reason].
 func rpcInstanceReboot(n *node, args []json.RawMessage) (any, error) {
 	var rawInst json.RawMessage
 	var kind string
-	var timeout float64
+	var timeout seconds
 	var trail *reasonTrail
 	if err := decodeArgs(args, &rawInst, &kind, &timeout, &trail); err != nil {
-		return nil, err
+		return nil, numberRefusal(err, "Invalid shutdown timeout")
+	}
+	if timeout > maxShutdownTimeout {
+		return nil, fmt.Errorf("Invalid shutdown timeout %v", timeout)
 	}
 	if trail == nil {
 		return nil, errors.New("Error while executing backend function: missing reason trail")
@@ -354,7 +366,7 @@ func rpcInstanceReboot(n *node, args []json.RawMessage) (any, error) {
 		return nil, nil
 	case "hard":
 		t := trail.withNodedEntry("reboot")
-		if err := n.shutdownInstance(inst, hv, time.Duration(timeout*float64(time.Second)), t, false); err != nil {
+		if err := n.shutdownInstance(inst, hv, timeout.duration(), t, false); err != nil {
 			return nil, err
 		}
 		if err := n.startInstance(inst, hv, false, t, false); err != nil {
@@ -428,8 +440,14 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 		}
 		where := consolePlace{Node: req.Node.Name, SSHPort: 22}
 		for _, nd := range []map[string]any{req.Group.NDParams, req.Node.NDParams} {
-			if p, ok := nd["ssh_port"].(float64); ok && p > 0 {
-				where.SSHPort = int(p)
+			if v, ok := nd["ssh_port"]; ok {
+				p, err := wholeParam(v, "ndparams ssh_port", 0, 65535)
+				if err != nil {
+					return nil, err
+				}
+				if p > 0 {
+					where.SSHPort = int(p)
+				}
 			}
 		}
 		out[name] = hv.Console(inst, where)
@@ -448,7 +466,7 @@ type consolePlace struct {
 // instance is not running.
 func rpcInstanceBalloonMemory(n *node, args []json.RawMessage) (any, error) {
 	var rawInst json.RawMessage
-	var mem int
+	var mem mebibytes
 	if err := decodeArgs(args, &rawInst, &mem); err != nil {
 		return nil, err
 	}
@@ -467,7 +485,7 @@ func rpcInstanceBalloonMemory(n *node, args []json.RawMessage) (any, error) {
 	if mem <= 0 {
 		return nil, fmt.Errorf("Failed to balloon instance memory: invalid memory size %d", mem)
 	}
-	if err := hv.BalloonMemory(inst, mem); err != nil {
+	if err := hv.BalloonMemory(inst, int(mem)); err != nil {
 		return nil, fmt.Errorf("Failed to balloon instance memory: %v", err)
 	}
 	return nil, nil
@@ -545,12 +563,12 @@ func rpcAcceptInstance(n *node, args []json.RawMessage) (any, error) {
 // rpcInstanceMigrate (on the source): [cluster, instance, target, live].
 func rpcInstanceMigrate(n *node, args []json.RawMessage) (any, error) {
 	if len(args) != 4 {
-		return nil, &argError{fmt.Sprintf("expected 4 arguments, got %d", len(args))}
+		return nil, &argError{msg: fmt.Sprintf("expected 4 arguments, got %d", len(args))}
 	}
 	var cluster, target string
 	var live bool
 	if err := json.Unmarshal(args[0], &cluster); err != nil {
-		return nil, &argError{"argument 1: " + err.Error()}
+		return nil, &argError{msg: "argument 1: " + err.Error()}
 	}
 	reordered := []json.RawMessage{args[1], args[2], args[3]}
 	return instanceCall(n, reordered, []any{&target, &live}, func(inst *instance, hv instanceHypervisor) (any, error) {
@@ -614,7 +632,7 @@ type hotplugger interface {
 func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 	var action, devType string
 	var device, extra json.RawMessage
-	var seq int
+	var seq index
 	return instanceCall(n, args, []any{&action, &devType, &device, &extra, &seq}, func(inst *instance, hv instanceHypervisor) (any, error) {
 		if action != "hotadd" && action != "hotremove" && action != "hotmod" {
 			return nil, fmt.Errorf("Error while executing backend function: invalid hotplug action '%s'", action)
@@ -626,7 +644,7 @@ func rpcHotplugDevice(n *node, args []json.RawMessage) (any, error) {
 		if !ok {
 			return nil, errors.New("Hotplug is not supported: Hotplug is not supported.")
 		}
-		res, err := hp.hotplug(inst, action, devType, device, extra, seq)
+		res, err := hp.hotplug(inst, action, devType, device, extra, int(seq))
 		if err != nil {
 			var he *hotplugError
 			if errors.As(err, &he) {
@@ -648,7 +666,7 @@ type diskResizer interface {
 // [instance, disk, new size in bytes].
 func rpcResizeDisk(n *node, args []json.RawMessage) (any, error) {
 	var d disk
-	var size int64
+	var size byteSize
 	return instanceCall(n, args, []any{&d, &size}, func(inst *instance, hv instanceHypervisor) (any, error) {
 		r, ok := hv.(diskResizer)
 		if !ok {
@@ -657,7 +675,7 @@ func rpcResizeDisk(n *node, args []json.RawMessage) (any, error) {
 		if size <= 0 {
 			return nil, fmt.Errorf("Invalid disk size %d", size)
 		}
-		if err := r.resizeDisk(inst, &d, size); err != nil {
+		if err := r.resizeDisk(inst, &d, int64(size)); err != nil {
 			return nil, fmt.Errorf("Error while executing backend function: %v", err)
 		}
 		return nil, nil

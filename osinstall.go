@@ -47,7 +47,7 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 		p := fmt.Sprintf("DISK_%d_", i)
 		add(p+"ACCESS", d.Mode)
 		add(p+"UUID", d.UUID)
-		add(p+"SIZE", strconv.FormatInt(d.Size, 10))
+		add(p+"SIZE", strconv.FormatInt(int64(d.Size), 10))
 		add(p+"PATH", dev.Path())
 		if d.Name != nil && *d.Name != "" {
 			add(p+"NAME", *d.Name)

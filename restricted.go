@@ -20,7 +20,7 @@ const oobLinger = 5 * time.Second
 // → its JSON output (null when silent).
 func rpcRunOOB(n *node, args []json.RawMessage) (any, error) {
 	var program, cmd, target string
-	var timeout float64
+	var timeout seconds
 	if err := decodeArgs(args, &program, &cmd, &target, &timeout); err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func rpcRunOOB(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Invalid out-of-band timeout %v", timeout)
 	}
 	argv := []string{program, cmd, target}
-	res, err := n.runCommand(command{Args: argv, Timeout: time.Duration(timeout*float64(time.Second)) + oobLinger})
+	res, err := n.runCommand(command{Args: argv, Timeout: timeout.duration() + oobLinger})
 	if err != nil {
 		why := err.Error()
 		if res != nil {
