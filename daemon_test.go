@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,11 @@ func TestMain(m *testing.M) {
 	if addr := os.Getenv(benchFloorEnv); addr != "" {
 		runFloorServer(addr)
 		return
+	}
+	if slices.ContainsFunc(os.Args, func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
+		// A fuzz worker runs only fuzz targets, none of which starts the
+		// daemon: building it for every worker would stall the fuzzer.
+		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "noded-test-bin")
 	if err != nil {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // unfuzzed are procedures a fuzzer must not drive: they act on the host
@@ -84,6 +90,60 @@ func FuzzRequestNumbers(f *testing.F) {
 		var u unixTime
 		if u.UnmarshalJSON([]byte(in)) == nil && (u < -maxUnixTime || u > maxUnixTime) {
 			t.Fatalf("unixTime %q = %v", in, u)
+		}
+	})
+}
+
+// FuzzClientCheck drives the certificate rules and the candidate-map
+// parser with arbitrary certificates and maps: nothing panics, a
+// certificate is admitted only if it is byte for byte the listed candidate
+// (or, in bootstrap, the cluster certificate), and a map the parser
+// accepts holds only well-formed pairs.
+func FuzzClientCheck(f *testing.F) {
+	client := rawCert(f, "testdata/certs/client.pem")
+	cluster := rawCert(f, "testdata/certs/cluster.pem")
+	for _, m := range []string{"", "uuid=" + clientDigest + "\n", "bogus\n", "a=b=c", "\n\n", "u=" + clusterDigest} {
+		f.Add(client, m)
+		f.Add(cluster, m)
+		f.Add([]byte("garbage"), m)
+	}
+	l := newTestRoot(f)
+	_, clusterLeaf, err := loadKeyPair(l.NodedCertFile, l.NodedCertFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	mapFile := l.ssconfPath("master_candidates_certs")
+	c := &clientCheck{cluster: clusterLeaf, candidates: mapFile, now: time.Now}
+	f.Fuzz(func(t *testing.T, cert []byte, candidates string) {
+		parsed, perr := parseCandidateMap([]byte(candidates))
+		if perr == nil {
+			for uuid, digest := range parsed {
+				if uuid == "" || digest == "" || strings.ContainsAny(uuid+digest, "=\n") {
+					t.Fatalf("map %q parsed into %q=%q", candidates, uuid, digest)
+				}
+			}
+		}
+		if err := os.WriteFile(mapFile, []byte(candidates), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if c.verify([][]byte{cert}) != nil {
+			return
+		}
+		switch {
+		case perr != nil:
+			t.Fatalf("certificate admitted with a malformed map %q", candidates)
+		case len(parsed) == 0:
+			if !bytes.Equal(cert, cluster) {
+				t.Fatalf("bootstrap admitted a certificate that is not the cluster's")
+			}
+		default:
+			digest := certDigest(&x509.Certificate{Raw: cert})
+			if !slices.Contains(slices.Collect(maps.Values(parsed)), digest) {
+				t.Fatalf("admitted %s, not in the map %q", digest, candidates)
+			}
+			if !bytes.Equal(cert, client) && !bytes.Equal(cert, cluster) {
+				t.Fatalf("admitted a certificate that is neither the candidate nor the cluster's")
+			}
 		}
 	})
 }

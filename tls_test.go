@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func rawCert(t *testing.T, file string) []byte {
+func rawCert(t testing.TB, file string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
