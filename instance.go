@@ -426,10 +426,17 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 		if req.HVParams != nil {
 			inst.HVParams = req.HVParams
 		}
-		where := consolePlace{Node: req.Node.Name, SSHPort: 22}
+		// The node's ndparams over its group's, as NodeGroup.FillND; no
+		// default: Ganeti leaves the port out (ssh's own) when neither
+		// sets it.
+		where := consolePlace{Node: req.Node.Name}
 		for _, nd := range []map[string]any{req.Group.NDParams, req.Node.NDParams} {
-			if p, ok := nd["ssh_port"].(float64); ok && p > 0 {
-				where.SSHPort = int(p)
+			if v, set := nd["ssh_port"]; set {
+				where.SSHPort = nil
+				if p, ok := v.(float64); ok {
+					port := int(p)
+					where.SSHPort = &port
+				}
 			}
 		}
 		out[name] = hv.Console(inst, where)
@@ -438,10 +445,10 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 }
 
 // consolePlace is where an instance's console is reached: its primary
-// node, over ssh.
+// node, over ssh (on SSHPort when the ndparams set one).
 type consolePlace struct {
 	Node    string
-	SSHPort int
+	SSHPort *int
 }
 
 // rpcInstanceBalloonMemory: [instance, memory MiB]; nothing to do when the
