@@ -49,6 +49,10 @@ type command struct {
 	// import-export helper gives its data commands (OS scripts) time to
 	// clean up. A timeout still kills at once.
 	TermGrace time.Duration
+	// Started, when set, is called once the command has started (not when
+	// it could not), before waiting for it: restricted_command releases
+	// its lock there, as Ganeti's postfork_fn does.
+	Started func()
 }
 
 // cmdResult is what a finished command left.
@@ -148,7 +152,13 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 
 	start := time.Now()
 	n.log.Debugf("running %s", cmdline)
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if c.Started != nil {
+			c.Started()
+		}
+		err = cmd.Wait()
+	}
 	if t := hardKill.Load(); t != nil && t.Stop() {
 		// What the group leader left behind gets no more grace.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

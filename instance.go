@@ -438,15 +438,20 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 		if req.HVParams != nil {
 			inst.HVParams = req.HVParams
 		}
-		where := consolePlace{Node: req.Node.Name, SSHPort: 22}
+		// The node's ndparams over its group's, as NodeGroup.FillND; no
+		// default: Ganeti leaves the port out (ssh's own) when neither
+		// sets it.
+		where := consolePlace{Node: req.Node.Name}
 		for _, nd := range []map[string]any{req.Group.NDParams, req.Node.NDParams} {
-			if v, ok := nd["ssh_port"]; ok {
-				p, err := wholeParam(v, "ndparams ssh_port", 0, 65535)
-				if err != nil {
-					return nil, err
-				}
-				if p > 0 {
-					where.SSHPort = int(p)
+			if v, set := nd["ssh_port"]; set {
+				where.SSHPort = nil
+				if v != nil {
+					p, err := wholeParam(v, "ndparams ssh_port", 0, 65535)
+					if err != nil {
+						return nil, err
+					}
+					port := int(p)
+					where.SSHPort = &port
 				}
 			}
 		}
@@ -456,10 +461,10 @@ func (n *node) consoleInfo(body map[string]json.RawMessage) (any, error) {
 }
 
 // consolePlace is where an instance's console is reached: its primary
-// node, over ssh.
+// node, over ssh (on SSHPort when the ndparams set one).
 type consolePlace struct {
 	Node    string
-	SSHPort int
+	SSHPort *int
 }
 
 // rpcInstanceBalloonMemory: [instance, memory MiB]; nothing to do when the

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // logLevel orders messages as Python's logging module does.
@@ -99,7 +100,7 @@ func (l *logger) log(level logLevel, format string, args ...any) {
 	if l == nil || (level == levelDebug && !l.debug) {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := escapeLogText(fmt.Sprintf(format, args...))
 	now := l.nowFunc()
 	line := fmt.Sprintf("%s,%03d: %s pid=%d %s %s\n", now.Format("2006-01-02 15:04:05"),
 		now.Nanosecond()/1e6, daemonName, l.pid, level, msg)
@@ -122,6 +123,59 @@ func (l *logger) log(level logLevel, format string, args ...any) {
 			l.syslog.Err(text)
 		default:
 			l.syslog.Crit(text)
+		}
+	}
+}
+
+// escapeLogText makes a message safe for one log line: whatever a caller
+// passes (an error quoting a host name, a command's output), one call is
+// one line, so nobody can write a line that passes for the daemon's own
+// (an audit "rpc peer=..." line). Newlines and carriage returns become \n
+// and \r, other control characters (C0 but the tab, DEL, C1) and the
+// Unicode line and paragraph separators \xNN or \uNNNN, and invalid UTF-8
+// bytes \xNN. Printable text, tabs and backslashes pass unchanged.
+func escapeLogText(s string) string {
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == utf8.RuneError && size == 1:
+			esc = fmt.Sprintf(`\x%02x`, s[i])
+		case r == '\n':
+			esc = `\n`
+		case r == '\r':
+			esc = `\r`
+		case r == '\t':
+		case r < 0x20 || r == 0x7f:
+			esc = fmt.Sprintf(`\x%02x`, r)
+		case (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
+			esc = fmt.Sprintf(`\u%04x`, r)
+		}
+		if esc != "" {
+			b.WriteString(s[done:i])
+			b.WriteString(esc)
+			done = i + size
+		}
+		i += size
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// Outputf logs a header (format and args) and then each line of a
+// command's output as an entry of its own, indented, so multi-line output
+// stays readable while every line of the file still starts with the
+// daemon's prefix.
+func (l *logger) Outputf(level logLevel, output, format string, args ...any) {
+	l.log(level, format, args...)
+	for _, line := range strings.Split(strings.TrimRight(output, "\n"), "\n") {
+		if strings.TrimSpace(line) != "" {
+			l.log(level, "  %s", strings.TrimRight(line, "\r"))
 		}
 	}
 }

@@ -177,7 +177,7 @@ func (n *node) runLocalHooks(hpath, phase string, env, scriptEnv []string) error
 	for _, r := range n.runParts(n.paths.HooksBaseDir+"/"+subdir, env, hookTimeout) {
 		if r.status == hookFail {
 			failed = append(failed, fmt.Sprintf("('%s', '%s/%s', '%s')", n.fqdn(), subdir, r.name, r.output))
-			n.log.Warningf("On %s script %s/%s failed, output: %s", n.fqdn(), subdir, r.name, r.output)
+			n.log.Outputf(levelWarning, r.output, "On %s script %s/%s failed, output:", n.fqdn(), subdir, r.name)
 		}
 	}
 	if phase == "pre" && len(failed) > 0 {

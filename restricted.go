@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -88,14 +89,17 @@ func rpcRestrictedCommand(n *node, args []json.RawMessage) (any, error) {
 		time.Sleep(restrictedFailureDelay)
 		return nil, fmt.Errorf("Executing command '%s' failed", name)
 	}
-	defer unlock()
+	release := sync.OnceFunc(unlock)
+	defer release()
 	path, err := n.checkRestrictedCommand(name)
 	if err != nil {
 		n.log.Errorf("restricted_command %q refused: %v; sleeping for %s before returning", name, err, restrictedFailureDelay)
 		time.Sleep(restrictedFailureDelay)
 		return nil, fmt.Errorf("Executing command '%s' failed", name)
 	}
-	res, err := n.runCommand(command{Args: []string{path}, Reset: true, Dir: "/", Timeout: restrictedTimeout})
+	// The lock serialises the checks and the start, not the run: a hung
+	// command must not hold back the next one (Ganeti unlocks after fork).
+	res, err := n.runCommand(command{Args: []string{path}, Reset: true, Dir: "/", Timeout: restrictedTimeout, Started: release})
 	if err != nil {
 		return nil, fmt.Errorf("Restricted command '%s' failed: %s; output: %s", name, exitReason(res, err), outputOf(res, err))
 	}

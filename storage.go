@@ -16,8 +16,20 @@ import (
 
 const mib = 1 << 20
 
-// bytesToMiB rounds as Ganeti's BytesToMebibyte does.
-func bytesToMiB(b uint64) int64 { return int64(math.Round(float64(b) / mib)) }
+// bytesToMiB rounds as Ganeti's BytesToMebibyte does: int(round(b /
+// 1048576.0, 0)), Python 3's round, so a half goes to the even neighbour
+// (2.5 MiB is 2, 3.5 MiB is 4).
+func bytesToMiB(b uint64) int64 { return int64(math.RoundToEven(float64(b) / mib)) }
+
+// fsSpace is a file system's total and available (to unprivileged users)
+// bytes, as statvfs(2) reports them (f_frsize × f_blocks, × f_bavail).
+func fsSpace(path string) (total, avail uint64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, 0, err
+	}
+	return uint64(st.Frsize) * st.Blocks, uint64(st.Frsize) * st.Bavail, nil
+}
 
 // rpcStorageList lists storage units: [type, args, name or null, fields]
 // → one row of values (in field order) per unit.
@@ -56,10 +68,11 @@ func rpcStorageList(n *node, args []json.RawMessage) (any, error) {
 // fileStorageRow answers name, used (MiB of files below the path), free,
 // size and allocatable for one directory.
 func fileStorageRow(path string, fields []string) ([]any, error) {
-	var st syscall.Statfs_t
-	needFS := slices.Contains(fields, "free") || slices.Contains(fields, "size")
-	if needFS {
-		if err := syscall.Statfs(path, &st); err != nil {
+	// Ganeti's GetFilesystemStats: statvfs, each figure rounded to MiB.
+	var total, avail uint64
+	if slices.Contains(fields, "free") || slices.Contains(fields, "size") {
+		var err error
+		if total, avail, err = fsSpace(path); err != nil {
 			return nil, fmt.Errorf("Error while executing backend function: [Errno %d] %s: '%s'", err.(syscall.Errno), pyStrerror(err), path)
 		}
 	}
@@ -71,9 +84,9 @@ func fileStorageRow(path string, fields []string) ([]any, error) {
 		case "used":
 			row = append(row, bytesToMiB(dirSize(path)))
 		case "free":
-			row = append(row, bytesToMiB(uint64(st.Frsize)*st.Bavail))
+			row = append(row, bytesToMiB(avail))
 		case "size":
-			row = append(row, bytesToMiB(uint64(st.Frsize)*st.Blocks))
+			row = append(row, bytesToMiB(total))
 		case "allocatable":
 			row = append(row, true)
 		default:
@@ -92,12 +105,20 @@ func pyStrerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// dirSize sums the sizes (lstat) of everything below path.
+// dirSize sums the sizes (lstat) of the files below path, as Ganeti's
+// CalculateDirectorySize over os.walk: directories themselves do not
+// count, nor do symbolic links to directories (os.walk lists them as
+// directories and does not follow them); other links count their own size.
 func dirSize(path string) uint64 {
 	var total uint64
 	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		if err != nil || d.IsDir() {
 			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				return nil
+			}
 		}
 		if info, err := d.Info(); err == nil {
 			total += uint64(info.Size())

@@ -701,6 +701,11 @@ scenario_instance_kvm() {
   grep -qE "^$i +running" "$OUT" || { fail "not running after the daemon restart: $(last_line)"; remove_instance $i; return 1; }
   run_clean 60 gnt-instance console --show-cmd $i || { remove_instance $i; return 1; }
   grep -q "kvm-console-wrapper" "$OUT" || { fail "console command lacks kvm-console-wrapper: $(last_line)"; remove_instance $i; return 1; }
+  # The same command as Ganeti's Python daemon gives (no -oPort= when
+  # neither the node nor its group sets ssh_port).
+  cp "$OUT" "$OUT.console"
+  gnt 60 python3 "$E2E_DIR/console-cmd.py" $i || { fail "console-cmd.py: $(last_line)"; remove_instance $i; return 1; }
+  cmp -s "$OUT" "$OUT.console" || { fail "console command differs from Python's: $(head -c 300 "$OUT.console") != $(head -c 300 "$OUT")"; remove_instance $i; return 1; }
   run_clean 120 gnt-instance modify --runtime-memory 96M $i || { remove_instance $i; return 1; }
   # Live data: the memory qemu reports (a guest without a balloon driver
   # keeps 128M) and the state the node reports.
