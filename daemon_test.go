@@ -309,14 +309,18 @@ func TestDaemonDetachAndPidLock(t *testing.T) {
 	if _, out, err := start(freePort(t)); err == nil || !strings.Contains(out, "Error while locking PID file") {
 		t.Fatalf("second daemon: %v %q", err, out)
 	}
-	// SIGTERM: exits and removes the PID file.
+	// SIGTERM with no call in flight: exits at once and removes the PID file.
 	proc.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+	termed := time.Now()
+	deadline := termed.Add(10 * time.Second)
+	for processRunning(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if syscall.Kill(pid, 0) == nil {
+	if processRunning(pid) {
 		t.Fatal("daemon still running after SIGTERM")
+	}
+	if took := time.Since(termed); took > time.Second {
+		t.Errorf("idle daemon took %s to exit after SIGTERM", took)
 	}
 	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
 		t.Fatal("PID file left behind")
@@ -575,4 +579,133 @@ func TestDaemonReadTimeout(t *testing.T) {
 	if err != nil || !r.OK {
 		t.Fatalf("slot not freed: %v", err)
 	}
+}
+
+// TestDaemonRestartWithCallInFlight restarts the daemon as `daemon-util
+// stop` (the real script) and `daemon-util start` (its start-stop-daemon
+// line) do while a call runs: the new daemon answers within a second and
+// the old one still finishes the call.
+func TestDaemonRestartWithCallInFlight(t *testing.T) {
+	const daemonUtilPath = "/usr/lib/ganeti/daemon-util"
+	for _, tool := range []string{daemonUtilPath, "/usr/sbin/start-stop-daemon"} {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	l := newTestRoot(t)
+	port := freePort(t)
+	env := daemonEnv(l)
+	start := func() int {
+		t.Helper()
+		cmd := exec.Command("start-stop-daemon", "--start", "--quiet", "--oknodo", "--pidfile", l.PidFile,
+			"--startas", daemonBin, "--", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("start: %v %s", err, out)
+		}
+		data, err := os.ReadFile(l.PidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+		return pid
+	}
+	oldPid := start()
+	d := &daemonProc{paths: l, port: port}
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	delayed := make(chan error, 1)
+	go func() {
+		r, err := d.rpc(t, client, "https", "test_delay", 20)
+		if err == nil && (!r.OK || string(r.Result) != "null") {
+			err = fmt.Errorf("reply %v %s, want [true, null]", r.OK, r.Result)
+		}
+		delayed <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	began := time.Now()
+	stop := exec.Command(daemonUtilPath, "stop", daemonName)
+	stop.Env = env
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("daemon-util stop: %v %s", err, out)
+	}
+	stopped := time.Since(began)
+	newPid := start()
+	if newPid == oldPid {
+		t.Fatalf("start found the old daemon (pid %d) still running", oldPid)
+	}
+	var answered time.Duration
+	for {
+		r, err := d.rpc(t, client, "https", "version")
+		if err == nil && r.OK {
+			answered = time.Since(began)
+			break
+		}
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("new daemon not answering: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("stop returned after %s, new daemon answered %s after the stop began", stopped, answered)
+	if answered > time.Second {
+		t.Errorf("new daemon answered %s after the stop began, want within 1s", answered)
+	}
+	if !processRunning(oldPid) {
+		t.Fatal("old daemon exited with a call in flight")
+	}
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", oldPid)); strings.TrimSpace(string(comm)) != drainingName {
+		t.Errorf("draining daemon named %q, want %q", comm, drainingName)
+	}
+	if err := <-delayed; err != nil {
+		t.Fatalf("call in flight across the restart: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processRunning(oldPid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processRunning(oldPid) {
+		t.Error("old daemon still running after its last call")
+	}
+	if data, _ := os.ReadFile(l.PidFile); strings.TrimSpace(string(data)) != strconv.Itoa(newPid) {
+		t.Errorf("PID file holds %q, want the new daemon's %d", data, newPid)
+	}
+}
+
+// TestDaemonLeaveClusterStops checks node_leave_cluster's own stop path:
+// the reply arrives, then the daemon exits and frees its PID file.
+func TestDaemonLeaveClusterStops(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock")
+	r, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "node_leave_cluster", false)
+	if err != nil || !r.OK || string(r.Result) != `"Shutdown scheduled"` {
+		t.Fatalf("node_leave_cluster: %v %s %v", r.OK, r.Result, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- d.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after node_leave_cluster: %v\n%s", err, d.out)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon still running after node_leave_cluster")
+	}
+	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
+		t.Errorf("PID file left behind: %v", err)
+	}
+}
+
+// processRunning tells whether pid is alive and not a zombie: a detached
+// daemon's exit is reaped by init, which may take its time.
+func processRunning(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
