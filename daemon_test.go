@@ -224,6 +224,10 @@ func TestDaemonNoSSL(t *testing.T) {
 	if err != nil || !r.OK {
 		t.Fatalf("plain HTTP call: %v %v", r, err)
 	}
+	logs, _ := os.ReadFile(l.LogFile)
+	if !strings.Contains(string(logs), "WARNING SSL disabled: the daemon accepts unauthenticated plain HTTP calls") {
+		t.Errorf("no warning about --no-ssl in the log:\n%s", logs)
+	}
 }
 
 func TestDaemonStartupRefusals(t *testing.T) {

@@ -464,6 +464,9 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	defer pidFile.release()
 
 	log.Infof("%s daemon startup", daemonName)
+	if !opts.ssl {
+		log.Warningf("SSL disabled: the daemon accepts unauthenticated plain HTTP calls")
+	}
 	if opts.mlock {
 		if err := lockMemory(); err != nil {
 			log.Warningf("Cannot set memory lock: %v", err)
