@@ -20,11 +20,70 @@ type writeOptions struct {
 // writeFileAtomic replaces path with data so that readers see either the old
 // or the new file, never a partial one: temporary file in the same directory,
 // fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte, opt writeOptions) (err error) {
-	dir, base := filepath.Split(path)
-	tmp, err := os.CreateTemp(dir, "."+base+".*.new")
+func writeFileAtomic(path string, data []byte, opt writeOptions) error {
+	return writeFilesAtomic([]fileContent{{Path: path, Data: data, Opt: opt}})
+}
+
+// fileContent is one file for writeFilesAtomic.
+type fileContent struct {
+	Path string
+	Data []byte
+	Opt  writeOptions
+}
+
+// writeFilesAtomic replaces several files all or nothing: every new file
+// is written to a temporary beside its target and fsynced before the first
+// rename, so a full disk or any other write error removes the temporaries
+// and leaves every target as it was. Renames within a directory need no
+// space; should one still fail (an I/O error), the files before it stay
+// replaced and the rest are not.
+func writeFilesAtomic(files []fileContent) (err error) {
+	temps := make([]string, 0, len(files))
+	defer func() {
+		for _, tmp := range temps {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
+		}
+	}()
+	for _, f := range files {
+		tmp, err := writeTemp(f)
+		if err != nil {
+			return err
+		}
+		temps = append(temps, tmp)
+	}
+	dirs := map[string]bool{}
+	for i, f := range files {
+		if err := os.Rename(temps[i], f.Path); err != nil {
+			return err
+		}
+		temps[i] = ""
+		dirs[filepath.Dir(f.Path)] = true
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tempSuffix ends the temporary files of writeFilesAtomic, which are named
+// "." + target name + "." + random digits + tempSuffix (os.CreateTemp).
+const tempSuffix = ".new"
+
+// writeTempHook, set by tests only, can fail the write of the temporary
+// for target as a full disk would.
+var writeTempHook func(target string) error
+
+// writeTemp writes f's data to a new fsynced temporary file beside f.Path
+// and returns its name; on error nothing is left behind.
+func writeTemp(f fileContent) (name string, err error) {
+	dir, base := filepath.Split(f.Path)
+	tmp, err := os.CreateTemp(dir, "."+base+".*"+tempSuffix)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
@@ -32,36 +91,38 @@ func writeFileAtomic(path string, data []byte, opt writeOptions) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	mode := opt.Mode
+	mode := f.Opt.Mode
 	if mode == 0 {
 		mode = 0o600
 	}
 	if err = tmp.Chmod(mode); err != nil {
-		return err
+		return "", err
 	}
-	if opt.UID != -1 || opt.GID != -1 {
-		if err = tmp.Chown(opt.UID, opt.GID); err != nil {
-			return err
+	if f.Opt.UID != -1 || f.Opt.GID != -1 {
+		if err = tmp.Chown(f.Opt.UID, f.Opt.GID); err != nil {
+			return "", err
 		}
 	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
+	if writeTempHook != nil {
+		if err = writeTempHook(f.Path); err != nil {
+			return "", err
+		}
+	}
+	if _, err = tmp.Write(f.Data); err != nil {
+		return "", err
 	}
 	if err = tmp.Sync(); err != nil {
-		return err
+		return "", err
 	}
 	if err = tmp.Close(); err != nil {
-		return err
+		return "", err
 	}
-	if opt.Times != nil {
-		if err = os.Chtimes(tmp.Name(), opt.Times[0], opt.Times[1]); err != nil {
-			return err
+	if f.Opt.Times != nil {
+		if err = os.Chtimes(tmp.Name(), f.Opt.Times[0], f.Opt.Times[1]); err != nil {
+			return "", err
 		}
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return tmp.Name(), nil
 }
 
 // writeFile is writeFileAtomic with the daemon's ownership.
