@@ -110,16 +110,6 @@ func lockPidFile(path string) (*pidFile, error) {
 	}
 }
 
-// namesOpenFile tells whether path still names the open file f.
-func namesOpenFile(f *os.File, path string) bool {
-	open, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	named, err := os.Stat(path)
-	return err == nil && os.SameFile(open, named)
-}
-
 // release removes the PID file and drops its lock, in that order, so that
 // `start-stop-daemon --start` finds no daemon and the next one locks a
 // fresh file. Only our own file is removed: once released, the path may

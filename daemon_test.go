@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -712,4 +713,48 @@ func processRunning(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
+}
+
+// TestDaemonRemovesStaleTemps leaves temporaries of a killed write in the
+// directories the daemon writes: the daemon removes them at start and keeps
+// every other file, and in shared directories the temporaries of files
+// that are not its own.
+func TestDaemonRemovesStaleTemps(t *testing.T) {
+	l := newTestRoot(t)
+	stale := []string{
+		l.DataDir + "/.ssconf_cluster_name.1234567890.new",
+		l.QueueDir + "/.job-17.99.new",
+		l.ConfDir + "/.vnc-cluster-password.5.new",
+		l.SysconfDir + "/.hosts.77.new",
+	}
+	kept := []string{
+		l.DataDir + "/ssconf_cluster_name",
+		l.DataDir + "/.ssconf_cluster_name.new",
+		l.DataDir + "/.ssconf_cluster_name.12ab.new",
+		l.DataDir + "/ssconf_cluster_name.1.new",
+		l.QueueDir + "/.job-17.99.new~",
+		l.SysconfDir + "/.passwd.77.new", // /etc is shared: only hosts is ours
+		l.DataDir + "/rapi/nested/.users.1.new",
+	}
+	for _, p := range append(slices.Clone(stale), kept...) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon(t, l, "--no-mlock")
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("stale %s kept: %v", p, err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	logs, _ := os.ReadFile(l.LogFile)
+	if !strings.Contains(string(logs), "removed stale temporary files from "+l.DataDir+": .ssconf_cluster_name.1234567890.new") {
+		t.Errorf("removal not logged:\n%s", logs)
+	}
 }

@@ -464,6 +464,15 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	defer pidFile.release()
 
 	log.Infof("%s daemon startup", daemonName)
+	for _, d := range paths.tempDirs() {
+		removed, err := removeStaleTemps(d.Dir, d.Only)
+		if len(removed) > 0 {
+			log.Infof("removed stale temporary files from %s: %s", d.Dir, strings.Join(removed, ", "))
+		}
+		if err != nil {
+			log.Warningf("%v", err)
+		}
+	}
 	if !opts.ssl {
 		log.Warningf("SSL disabled: the daemon accepts unauthenticated plain HTTP calls")
 	}
