@@ -475,12 +475,71 @@ func TestDaemonMlock(t *testing.T) {
 		d := startDaemon(t, newTestRoot(t), args...)
 		return vmLocked(t, d.cmd.Process.Pid)
 	}
+	d := startDaemon(t, newTestRoot(t))
+	pid := d.cmd.Process.Pid
+	// The executable's mappings are resident and locked whole; the rest
+	// (the heap) only as far as it was touched.
+	maps := exeMappings(t, pid, daemonBin)
+	var text bool
+	for _, m := range maps {
+		if m.fields["Locked"] != m.fields["Size"] {
+			t.Errorf("mapping %s of the executable: Locked %d kB of Size %d kB", m.header, m.fields["Locked"], m.fields["Size"])
+		}
+		text = text || strings.Contains(m.header, " r-xp ")
+	}
+	if !text {
+		t.Fatalf("no text mapping of %s in smaps: %v", daemonBin, maps)
+	}
+	total := procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Locked:")
+	t.Logf("locked in all: %d kB; executable mappings: %v", total, maps)
+	if total <= 0 || total > 15<<10 {
+		t.Errorf("daemon locked %d kB, want some and well under 15 MB", total)
+	}
 	if kb := locked(); kb == 0 {
 		t.Error("daemon did not lock its memory")
 	}
 	if kb := locked("--no-mlock"); kb != 0 {
 		t.Errorf("--no-mlock daemon locked %d kB", kb)
 	}
+}
+
+// smapsEntry is one mapping of /proc/PID/smaps: its header line and its
+// kB fields.
+type smapsEntry struct {
+	header string
+	fields map[string]int
+}
+
+func (e smapsEntry) String() string {
+	return fmt.Sprintf("%s Size=%dkB Rss=%dkB Locked=%dkB", strings.Fields(e.header)[1], e.fields["Size"], e.fields["Rss"], e.fields["Locked"])
+}
+
+// exeMappings returns the smaps entries of pid that map the file path.
+func exeMappings(t testing.TB, pid int, path string) []smapsEntry {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []smapsEntry
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			all = append(all, smapsEntry{header: line, fields: map[string]int{}})
+			continue
+		}
+		if len(f) == 3 && f[2] == "kB" && len(all) > 0 {
+			n, _ := strconv.Atoi(f[1])
+			all[len(all)-1].fields[strings.TrimSuffix(f[0], ":")] = n
+		}
+	}
+	var mine []smapsEntry
+	for _, e := range all {
+		if f := strings.Fields(e.header); len(f) >= 6 && f[5] == path {
+			mine = append(mine, e)
+		}
+	}
+	return mine
 }
 
 // vmLocked reads VmLck (kB) of a process.
