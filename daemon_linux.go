@@ -68,37 +68,72 @@ func detach(stderr io.Writer) int {
 	return 1
 }
 
-// pidFile is the locked PID file; the lock lasts as long as the process.
+// pidFile is the locked PID file; the lock lasts until release or the end
+// of the process.
 type pidFile struct {
 	path string
 	f    *os.File
 }
 
 // lockPidFile creates and locks the PID file; a second daemon finds it
-// locked and refuses to start.
+// locked and refuses to start. A daemon that is shutting down unlinks the
+// file before it drops the lock, so a lock won on a file that is no longer
+// at path is retried on the new file.
 func lockPidFile(path string) (*pidFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open PID file %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("PID file '%s' is locked by another process (is %s already running?)", path, daemonName)
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open PID file %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("cannot lock PID file %s: %w", path, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("PID file '%s' is locked by another process (is %s already running?)", path, daemonName)
+			}
+			return nil, fmt.Errorf("cannot lock PID file %s: %w", path, err)
+		}
+		if !namesOpenFile(f, path) {
+			f.Close()
+			if attempt < 10 {
+				continue
+			}
+			return nil, fmt.Errorf("cannot lock PID file %s: it keeps being replaced", path)
+		}
+		if err := f.Truncate(0); err == nil {
+			_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cannot write PID file %s: %w", path, err)
+		}
+		return &pidFile{path: path, f: f}, nil
 	}
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cannot write PID file %s: %w", path, err)
-	}
-	return &pidFile{path: path, f: f}, nil
 }
 
-func (p *pidFile) remove() {
-	os.Remove(p.path)
+// release removes the PID file and drops its lock, in that order, so that
+// `start-stop-daemon --start` finds no daemon and the next one locks a
+// fresh file. Only our own file is removed: once released, the path may
+// belong to the next daemon. Calling it again does nothing.
+func (p *pidFile) release() {
+	if p.f == nil {
+		return
+	}
+	if namesOpenFile(p.f, p.path) {
+		os.Remove(p.path)
+	}
 	p.f.Close()
+	p.f = nil
+}
+
+// setProcessName renames the process (its comm, as ps and /proc/PID/stat
+// show it). A draining daemon takes another name so that
+// `start-stop-daemon --stop --name ganeti-noded`, which keeps polling the
+// PID it read from the PID file, sees the daemon gone.
+func setProcessName(name string) error {
+	// /proc/self is the thread-group leader, whose comm names the process;
+	// any thread of the group may write it.
+	if err := os.WriteFile("/proc/self/comm", []byte(name), 0); err != nil {
+		return fmt.Errorf("cannot rename the process to %q: %w", name, err)
+	}
+	return nil
 }

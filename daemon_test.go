@@ -230,6 +230,10 @@ func TestDaemonNoSSL(t *testing.T) {
 	if err != nil || !r.OK {
 		t.Fatalf("plain HTTP call: %v %v", r, err)
 	}
+	logs, _ := os.ReadFile(l.LogFile)
+	if !strings.Contains(string(logs), "WARNING SSL disabled: the daemon accepts unauthenticated plain HTTP calls") {
+		t.Errorf("no warning about --no-ssl in the log:\n%s", logs)
+	}
 }
 
 func TestDaemonStartupRefusals(t *testing.T) {
@@ -315,14 +319,18 @@ func TestDaemonDetachAndPidLock(t *testing.T) {
 	if _, out, err := start(freePort(t)); err == nil || !strings.Contains(out, "Error while locking PID file") {
 		t.Fatalf("second daemon: %v %q", err, out)
 	}
-	// SIGTERM: exits and removes the PID file.
+	// SIGTERM with no call in flight: exits at once and removes the PID file.
 	proc.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+	termed := time.Now()
+	deadline := termed.Add(10 * time.Second)
+	for processRunning(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if syscall.Kill(pid, 0) == nil {
+	if processRunning(pid) {
 		t.Fatal("daemon still running after SIGTERM")
+	}
+	if took := time.Since(termed); took > time.Second {
+		t.Errorf("idle daemon took %s to exit after SIGTERM", took)
 	}
 	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
 		t.Fatal("PID file left behind")
@@ -473,12 +481,71 @@ func TestDaemonMlock(t *testing.T) {
 		d := startDaemon(t, newTestRoot(t), args...)
 		return vmLocked(t, d.cmd.Process.Pid)
 	}
+	d := startDaemon(t, newTestRoot(t))
+	pid := d.cmd.Process.Pid
+	// The executable's mappings are resident and locked whole; the rest
+	// (the heap) only as far as it was touched.
+	maps := exeMappings(t, pid, daemonBin)
+	var text bool
+	for _, m := range maps {
+		if m.fields["Locked"] != m.fields["Size"] {
+			t.Errorf("mapping %s of the executable: Locked %d kB of Size %d kB", m.header, m.fields["Locked"], m.fields["Size"])
+		}
+		text = text || strings.Contains(m.header, " r-xp ")
+	}
+	if !text {
+		t.Fatalf("no text mapping of %s in smaps: %v", daemonBin, maps)
+	}
+	total := procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Locked:")
+	t.Logf("locked in all: %d kB; executable mappings: %v", total, maps)
+	if total <= 0 || total > 15<<10 {
+		t.Errorf("daemon locked %d kB, want some and well under 15 MB", total)
+	}
 	if kb := locked(); kb == 0 {
 		t.Error("daemon did not lock its memory")
 	}
 	if kb := locked("--no-mlock"); kb != 0 {
 		t.Errorf("--no-mlock daemon locked %d kB", kb)
 	}
+}
+
+// smapsEntry is one mapping of /proc/PID/smaps: its header line and its
+// kB fields.
+type smapsEntry struct {
+	header string
+	fields map[string]int
+}
+
+func (e smapsEntry) String() string {
+	return fmt.Sprintf("%s Size=%dkB Rss=%dkB Locked=%dkB", strings.Fields(e.header)[1], e.fields["Size"], e.fields["Rss"], e.fields["Locked"])
+}
+
+// exeMappings returns the smaps entries of pid that map the file path.
+func exeMappings(t testing.TB, pid int, path string) []smapsEntry {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []smapsEntry
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			all = append(all, smapsEntry{header: line, fields: map[string]int{}})
+			continue
+		}
+		if len(f) == 3 && f[2] == "kB" && len(all) > 0 {
+			n, _ := strconv.Atoi(f[1])
+			all[len(all)-1].fields[strings.TrimSuffix(f[0], ":")] = n
+		}
+	}
+	var mine []smapsEntry
+	for _, e := range all {
+		if f := strings.Fields(e.header); len(f) >= 6 && f[5] == path {
+			mine = append(mine, e)
+		}
+	}
+	return mine
 }
 
 // vmLocked reads VmLck (kB) of a process.
@@ -581,5 +648,178 @@ func TestDaemonReadTimeout(t *testing.T) {
 	r, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "version")
 	if err != nil || !r.OK {
 		t.Fatalf("slot not freed: %v", err)
+	}
+}
+
+// TestDaemonRestartWithCallInFlight restarts the daemon as `daemon-util
+// stop` (the real script) and `daemon-util start` (its start-stop-daemon
+// line) do while a call runs: the new daemon answers within a second and
+// the old one still finishes the call.
+func TestDaemonRestartWithCallInFlight(t *testing.T) {
+	const daemonUtilPath = "/usr/lib/ganeti/daemon-util"
+	for _, tool := range []string{daemonUtilPath, "/usr/sbin/start-stop-daemon"} {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	l := newTestRoot(t)
+	port := freePort(t)
+	env := daemonEnv(l)
+	start := func() int {
+		t.Helper()
+		cmd := exec.Command("start-stop-daemon", "--start", "--quiet", "--oknodo", "--pidfile", l.PidFile,
+			"--startas", daemonBin, "--", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("start: %v %s", err, out)
+		}
+		data, err := os.ReadFile(l.PidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+		return pid
+	}
+	oldPid := start()
+	d := &daemonProc{paths: l, port: port}
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	delayed := make(chan error, 1)
+	go func() {
+		r, err := d.rpc(t, client, "https", "test_delay", 20)
+		if err == nil && (!r.OK || string(r.Result) != "null") {
+			err = fmt.Errorf("reply %v %s, want [true, null]", r.OK, r.Result)
+		}
+		delayed <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	began := time.Now()
+	stop := exec.Command(daemonUtilPath, "stop", daemonName)
+	stop.Env = env
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("daemon-util stop: %v %s", err, out)
+	}
+	stopped := time.Since(began)
+	newPid := start()
+	if newPid == oldPid {
+		t.Fatalf("start found the old daemon (pid %d) still running", oldPid)
+	}
+	var answered time.Duration
+	for {
+		r, err := d.rpc(t, client, "https", "version")
+		if err == nil && r.OK {
+			answered = time.Since(began)
+			break
+		}
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("new daemon not answering: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("stop returned after %s, new daemon answered %s after the stop began", stopped, answered)
+	if answered > time.Second {
+		t.Errorf("new daemon answered %s after the stop began, want within 1s", answered)
+	}
+	if !processRunning(oldPid) {
+		t.Fatal("old daemon exited with a call in flight")
+	}
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", oldPid)); strings.TrimSpace(string(comm)) != drainingName {
+		t.Errorf("draining daemon named %q, want %q", comm, drainingName)
+	}
+	if err := <-delayed; err != nil {
+		t.Fatalf("call in flight across the restart: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processRunning(oldPid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processRunning(oldPid) {
+		t.Error("old daemon still running after its last call")
+	}
+	if data, _ := os.ReadFile(l.PidFile); strings.TrimSpace(string(data)) != strconv.Itoa(newPid) {
+		t.Errorf("PID file holds %q, want the new daemon's %d", data, newPid)
+	}
+}
+
+// TestDaemonLeaveClusterStops checks node_leave_cluster's own stop path:
+// the reply arrives, then the daemon exits and frees its PID file.
+func TestDaemonLeaveClusterStops(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock")
+	r, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "node_leave_cluster", false)
+	if err != nil || !r.OK || string(r.Result) != `"Shutdown scheduled"` {
+		t.Fatalf("node_leave_cluster: %v %s %v", r.OK, r.Result, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- d.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after node_leave_cluster: %v\n%s", err, d.out)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon still running after node_leave_cluster")
+	}
+	if _, err := os.Stat(l.PidFile); !os.IsNotExist(err) {
+		t.Errorf("PID file left behind: %v", err)
+	}
+}
+
+// processRunning tells whether pid is alive and not a zombie: a detached
+// daemon's exit is reaped by init, which may take its time.
+func processRunning(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+// TestDaemonRemovesStaleTemps leaves temporaries of a killed write in the
+// directories the daemon writes: the daemon removes them at start and keeps
+// every other file, and in shared directories the temporaries of files
+// that are not its own.
+func TestDaemonRemovesStaleTemps(t *testing.T) {
+	l := newTestRoot(t)
+	stale := []string{
+		l.DataDir + "/.ssconf_cluster_name.1234567890.new",
+		l.QueueDir + "/.job-17.99.new",
+		l.ConfDir + "/.vnc-cluster-password.5.new",
+		l.SysconfDir + "/.hosts.77.new",
+	}
+	kept := []string{
+		l.DataDir + "/ssconf_cluster_name",
+		l.DataDir + "/.ssconf_cluster_name.new",
+		l.DataDir + "/.ssconf_cluster_name.12ab.new",
+		l.DataDir + "/ssconf_cluster_name.1.new",
+		l.QueueDir + "/.job-17.99.new~",
+		l.SysconfDir + "/.passwd.77.new", // /etc is shared: only hosts is ours
+		l.DataDir + "/rapi/nested/.users.1.new",
+	}
+	for _, p := range append(slices.Clone(stale), kept...) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon(t, l, "--no-mlock")
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("stale %s kept: %v", p, err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	logs, _ := os.ReadFile(l.LogFile)
+	if !strings.Contains(string(logs), "removed stale temporary files from "+l.DataDir+": .ssconf_cluster_name.1234567890.new") {
+		t.Errorf("removal not logged:\n%s", logs)
 	}
 }

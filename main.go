@@ -409,8 +409,14 @@ func absPath(p string) string {
 	return p
 }
 
-// shutdownGrace bounds how long calls in flight may finish after SIGTERM.
-const shutdownGrace = 30 * time.Second
+// drainLimit bounds how long calls in flight may run on after SIGTERM. The
+// draining daemon holds neither the port nor the PID file, so it delays no
+// restart; the bound is the master's longest RPC timeout (RPC_TMO_1DAY, as
+// for instance_os_add), after which nobody waits for the answer.
+const drainLimit = 24 * time.Hour
+
+// drainingName is the process name while draining (see setProcessName).
+const drainingName = "noded-draining"
 
 // serve runs the daemon until SIGTERM or SIGINT. ready, when not nil, is the
 // detached child's startup pipe: it is told "ready" once the daemon listens,
@@ -455,9 +461,21 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	if err != nil {
 		return fail("Error while locking PID file:\n%v", err)
 	}
-	defer pidFile.remove()
+	defer pidFile.release()
 
 	log.Infof("%s daemon startup", daemonName)
+	for _, d := range paths.tempDirs() {
+		removed, err := removeStaleTemps(d.Dir, d.Only)
+		if len(removed) > 0 {
+			log.Infof("removed stale temporary files from %s: %s", d.Dir, strings.Join(removed, ", "))
+		}
+		if err != nil {
+			log.Warningf("%v", err)
+		}
+	}
+	if !opts.ssl {
+		log.Warningf("SSL disabled: the daemon accepts unauthenticated plain HTTP calls")
+	}
 	if opts.mlock {
 		if err := lockMemory(); err != nil {
 			log.Warningf("Cannot set memory lock: %v", err)
@@ -495,7 +513,12 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 
 	stopping := make(chan os.Signal, 1)
 	signal.Notify(stopping, syscall.SIGTERM, syscall.SIGINT)
-	n.stop = func() { stopping <- syscall.SIGTERM }
+	n.stop = func() {
+		select {
+		case stopping <- syscall.SIGTERM:
+		default: // a stop is pending already
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -521,10 +544,27 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 		log.Errorf("server stopped: %v", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		log.Warningf("calls still running after %s, closing them: %v", shutdownGrace, err)
+	// Hand over at once: the port and the PID file are free for the next
+	// daemon, which may start while this one finishes its calls.
+	ln.Close()
+	pidFile.release()
+	if err := setProcessName(drainingName); err != nil {
+		log.Warningf("%v", err)
+	}
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drainLimit)
+		defer cancel()
+		drained <- srv.Shutdown(ctx)
+	}()
+	select {
+	case err := <-drained:
+		if err != nil {
+			log.Warningf("calls still running after %s, closing them: %v", drainLimit, err)
+			srv.Close()
+		}
+	case sig := <-stopping:
+		log.Warningf("Received %v while finishing calls in flight, closing them", sig)
 		srv.Close()
 	}
 	log.Infof("%s daemon shutdown", daemonName)

@@ -159,3 +159,34 @@ func (l *layout) localize(path string) string {
 func (l *layout) ssconfPath(key string) string {
 	return filepath.Join(l.DataDir, ssconfFilePrefix+key)
 }
+
+// tempDir is a directory the daemon writes files into with
+// writeFilesAtomic; Only, when set, restricts it to those file names (the
+// directory is shared with other programs).
+type tempDir struct {
+	Dir  string
+	Only []string
+}
+
+// tempDirs lists the fixed directories the daemon writes atomically, where
+// a daemon killed mid-write leaves its temporaries. Per-instance and
+// per-transfer directories below the run directory (a tmpfs, emptied at
+// boot) are not listed.
+func (l *layout) tempDirs() []tempDir {
+	return []tempDir{
+		{Dir: l.DataDir},           // ssconf_*, config.data, certificates, known_hosts, ...
+		{Dir: l.DataDir + "/rapi"}, // users
+		{Dir: l.QueueDir},          // job-*, serial, version
+		{Dir: l.ConfDir},           // vnc-cluster-password, kvm-vif-bridge
+		{Dir: l.RunDir + "/instance-reason"},
+		{Dir: l.RunDir + "/bdev-cache"},
+		{Dir: l.RunDir + "/kvm-hypervisor/conf"},
+		{Dir: l.RunDir + "/kvm-hypervisor/uid"},
+		{Dir: l.RunDir + "/fake-hypervisor"},
+		{Dir: filepath.Dir(l.EtcHosts), Only: []string{filepath.Base(l.EtcHosts)}},
+		{Dir: l.XenConfigDir, Only: []string{"xend-config.sxp"}},
+		{Dir: l.XenConfigDir + "/xen", Only: []string{"xl.conf"}},
+		{Dir: l.XenConfigDir + "/scripts", Only: []string{"vif-bridge"}},
+		{Dir: sshDir, Only: []string{"authorized_keys"}},
+	}
+}

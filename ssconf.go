@@ -85,10 +85,14 @@ func rpcWriteSsconfFiles(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	defer unlock()
+	// All keys or none: a full disk must not leave a mix of old and new.
+	var files []fileContent
 	for _, key := range slices.Sorted(maps.Keys(data)) {
-		if err := writeFile(n.paths.ssconfPath(key), data[key], ssconfFileMode); err != nil {
-			return nil, fmt.Errorf("write_ssconf_files %s: %w", key, err)
-		}
+		files = append(files, fileContent{Path: n.paths.ssconfPath(key), Data: data[key],
+			Opt: writeOptions{Mode: ssconfFileMode, UID: -1, GID: -1}})
+	}
+	if err := writeFilesAtomic(files); err != nil {
+		return nil, fmt.Errorf("write_ssconf_files: %w", err)
 	}
 	return nil, nil
 }

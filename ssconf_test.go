@@ -1,8 +1,10 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,4 +64,48 @@ func TestWriteSsconfWaitsForLock(t *testing.T) {
 	}
 	unlock()
 	mustOK(t, <-done, nil)
+}
+
+// TestWriteSsconfAllOrNothing fails the write of each key in turn, as a
+// full disk would: no key changes and no temporary file is left.
+func TestWriteSsconfAllOrNothing(t *testing.T) {
+	n, _ := newTestNode(t)
+	old := map[string]any{"cluster_name": "old.example.com", "master_node": "node1", "node_list": "node1", "release_version": "3.0.1"}
+	mustOK(t, call(t, n, "write_ssconf_files", old), nil)
+	before := ssconfSnapshot(t, n.paths.DataDir)
+	fresh := map[string]any{"cluster_name": "new.example.com", "master_node": "node2", "node_list": "node2", "release_version": "3.0.2"}
+	for _, failing := range []string{"cluster_name", "master_node", "node_list", "release_version"} {
+		t.Run(failing, func(t *testing.T) {
+			writeTempHook = func(target string) error {
+				if filepath.Base(target) == ssconfFilePrefix+failing {
+					return syscall.ENOSPC
+				}
+				return nil
+			}
+			defer func() { writeTempHook = nil }()
+			mustFail(t, call(t, n, "write_ssconf_files", fresh), "no space left on device")
+			if after := ssconfSnapshot(t, n.paths.DataDir); !maps.Equal(after, before) {
+				t.Errorf("directory changed by a failed call:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+	mustOK(t, call(t, n, "write_ssconf_files", fresh), nil)
+	if got, _ := n.paths.readSsconf("release_version"); got != "3.0.2" {
+		t.Errorf("release_version %q after a good call", got)
+	}
+}
+
+// ssconfSnapshot maps every entry of dir to its content.
+func ssconfSnapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := map[string]string{}
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		snap[e.Name()] = string(data)
+	}
+	return snap
 }
