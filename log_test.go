@@ -110,7 +110,7 @@ func TestRPCErrorLogsOneLine(t *testing.T) {
 	n.log = l
 	mustFail(t, call(t, n, "etc_hosts_modify", "add", "evil.example.com"+forgedLine, "192.0.2.1"), "Invalid host name")
 	lines := fileLines(t, path)
-	if len(lines) != 1 || !strings.Contains(lines[0], `proc="etc_hosts_modify"`) || !strings.Contains(lines[0], `outcome=failed: Invalid host name 'evil.example.com\n2026-11-24`) {
+	if len(lines) != 1 || !strings.Contains(lines[0], `proc="etc_hosts_modify"`) || !strings.Contains(lines[0], `outcome="failed: Invalid host name 'evil.example.com\n2026-11-24`) {
 		t.Fatalf("the call logged %q", lines)
 	}
 }

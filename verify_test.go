@@ -202,7 +202,9 @@ func TestNodeVerifyFileStorage(t *testing.T) {
 func TestNodeVerifyRejectsBadInput(t *testing.T) {
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "node_verify", map[string]any{"filelist": "notalist"}, "c", map[string]any{}), "bad filelist")
-	mustFail(t, call(t, n, "node_verify", map[string]any{}, "c", map[string]any{}, 4), "expected 3 arguments")
+	if rec := callRaw(t, n, "POST", "node_verify", `[{}, "c", {}, 4]`); rec.Code != 400 || !strings.Contains(rec.Body.String(), "takes 3 arguments") {
+		t.Errorf("four arguments: %d %s", rec.Code, rec.Body)
+	}
 	mustFail(t, call(t, n, "node_verify", map[string]any{"hvinfo": "xen-pvm"}, "c", map[string]any{}), "not supported")
 }
 
