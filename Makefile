@@ -44,6 +44,8 @@ test:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRPCBody -fuzztime 60s .
+	$(GO) test -run '^$$' -fuzz FuzzRequestNumbers -fuzztime 20s .
+	$(GO) test -run '^$$' -fuzz FuzzClientCheck -fuzztime 30s .
 
 e2e: build
 	NODED=$(NODED) bash e2e/run.sh
