@@ -301,6 +301,8 @@ func TestBenchReport(t *testing.T) {
 		}
 	}
 	printTransferRows(t, transferRows)
+	memoryRows := benchMemoryRows(t)
+	printMemoryRows(memoryRows)
 	fmt.Printf("\n%-16s %12s %12s\n", "server", "locked (MB)", "resident (MB)")
 	locked := map[string]float64{}
 	for _, s := range servers {
@@ -335,6 +337,7 @@ func TestBenchReport(t *testing.T) {
 		}
 	}
 	check(locked["this daemon"] < 15, "locked memory %.1f MB (< 15)", locked["this daemon"])
+	checkMemoryRows(t, memoryRows, check)
 	for _, r := range rows {
 		if r.server.name == "this daemon" && r.res.errors > 0 {
 			t.Errorf("%d failed calls with %d clients", r.res.errors, r.clients)
