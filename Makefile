@@ -43,9 +43,9 @@ test:
 	$(GO) test -count=1 -timeout 15m .
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzRPCBody -fuzztime 60s .
-	$(GO) test -run '^$$' -fuzz FuzzRequestNumbers -fuzztime 20s .
-	$(GO) test -run '^$$' -fuzz FuzzClientCheck -fuzztime 30s .
+	$(GO) test -run '^$$' -fuzz FuzzRPCBody -fuzztime 60s -fuzzminimizetime 5s .
+	$(GO) test -run '^$$' -fuzz FuzzRequestNumbers -fuzztime 20s -fuzzminimizetime 5s .
+	$(GO) test -run '^$$' -fuzz FuzzClientCheck -fuzztime 30s -fuzzminimizetime 5s .
 
 e2e: build
 	NODED=$(NODED) bash e2e/run.sh
