@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,14 +78,16 @@ func (c *compressedText) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("compressed data: %v", err)
 		}
-		out, err := io.ReadAll(io.LimitReader(zr, maxDecompressed+1))
-		if err != nil {
+		// Into a strings.Builder, so the text is not copied once more
+		// into a string.
+		var out strings.Builder
+		if _, err := io.Copy(&out, io.LimitReader(zr, maxDecompressed+1)); err != nil {
 			return fmt.Errorf("compressed data: %v", err)
 		}
-		if len(out) > maxDecompressed {
+		if out.Len() > maxDecompressed {
 			return fmt.Errorf("compressed data expands beyond %d bytes", maxDecompressed)
 		}
-		*c = compressedText(out)
+		*c = compressedText(out.String())
 		return nil
 	default:
 		return fmt.Errorf("unknown data encoding %d", enc)
@@ -123,8 +126,17 @@ func (e *numberError) Error() string { return e.msg }
 // wholeNumber parses a JSON number literal that must be an integer in
 // [lo, hi]; fractions, exponents, strings and out-of-range values are
 // refused naming what the number is.
+// maxNumberLiteral bounds the text of a number argument: longer is no
+// number the daemon takes (a float's shortest form has at most 24
+// characters), and refusing it before conversion copies nothing.
+const maxNumberLiteral = 64
+
 func wholeNumber(b []byte, what string, lo, hi int64) (int64, error) {
-	s := string(bytes.TrimSpace(b))
+	b = bytes.TrimSpace(b)
+	if len(b) > maxNumberLiteral {
+		return 0, &numberError{fmt.Sprintf("%s must be a number of at most %d characters", what, maxNumberLiteral)}
+	}
+	s := string(b)
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		// Not an integer literal: a fraction, an exponent (1e308), a
@@ -145,7 +157,11 @@ func wholeNumber(b []byte, what string, lo, hi int64) (int64, error) {
 // realNumber parses a JSON number literal that must be finite and in
 // [lo, hi] (Ganeti's floats: durations, timestamps).
 func realNumber(b []byte, what string, lo, hi float64) (float64, error) {
-	s := string(bytes.TrimSpace(b))
+	b = bytes.TrimSpace(b)
+	if len(b) > maxNumberLiteral {
+		return 0, &numberError{fmt.Sprintf("%s must be a number of at most %d characters", what, maxNumberLiteral)}
+	}
+	s := string(b)
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) || s == "" || s[0] == '"' {
 		// Not a number at all: a type error, not a refused value.

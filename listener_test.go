@@ -280,10 +280,16 @@ func TestParseCandidateMap(t *testing.T) {
 		err  bool
 	}{
 		{"", map[string]string{}, false},
-		{"\n\n", map[string]string{}, false},
+		{"\n\n", map[string]string{}, false}, // Ganeti drops trailing newlines
+		{" ", nil, true},
+		{"\t\n", nil, true},
+		{"\r\n", nil, true},
+		{" \n \n", nil, true},
 		{"a=D1\nb=D2\n", map[string]string{"a": "D1", "b": "D2"}, false},
 		{"a=D1\na=D2\n", map[string]string{"a": "D2"}, false}, // last wins
-		{"\na=D1\n\n", map[string]string{"a": "D1"}, false},
+		{"a=D1\n\n", map[string]string{"a": "D1"}, false},
+		{"\na=D1\n", nil, true}, // a blank line before a pair
+		{"a=D1\r\nb=D2\r\n", map[string]string{"a": "D1", "b": "D2"}, false},
 		{"bogus\n", nil, true},
 		{clusterDigest + "\n", nil, true}, // a bare digest
 		{"a=D1\nbogus\n", nil, true},
@@ -318,7 +324,8 @@ func TestClientCheckFailsClosed(t *testing.T) {
 	}{
 		{"missing", "", true},
 		{"empty", "-", true},
-		{"blank lines", "\n \n", true},
+		{"newlines only", "\n\n", true},
+		{"whitespace only", " \n \n", false},
 		{"line without =", "bogus\n", false},
 		{"bare digest", clusterDigest + "\n", false},
 		{"unreadable", "dir", false},
@@ -498,5 +505,43 @@ func TestDaemonUnauthenticatedFlood(t *testing.T) {
 	idle[0].SetReadDeadline(time.Now().Add(handshakeTimeout + 3*time.Second))
 	if _, err := io.ReadAll(idle[0]); err != nil {
 		t.Fatalf("idle unauthenticated connection not closed: %v", err)
+	}
+}
+
+// splitJSONList agrees with encoding/json on where the elements are.
+func TestSplitJSONList(t *testing.T) {
+	for _, body := range []string{`[]`, `[ ]`, `[1]`, `[1,2]`, ` [ "a,b" , [1,[2,3]] ,{"k":[1,"]"]}, null, "\"]", -1.5e3 ] `,
+		`[[], {}, ""]`, `["\\\\", "\u005c"]`} {
+		var want []json.RawMessage
+		if err := json.Unmarshal([]byte(body), &want); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		got, more := splitJSONList([]byte(strings.TrimSpace(body)), 10)
+		if more || fmt.Sprintf("%s", got) != fmt.Sprintf("%s", want) {
+			t.Errorf("%s: got %s (more %v), want %s", body, got, more, want)
+		}
+		if len(want) > 0 {
+			if _, more := splitJSONList([]byte(strings.TrimSpace(body)), len(want)-1); !more {
+				t.Errorf("%s: a bound of %d elements not reported", body, len(want)-1)
+			}
+		}
+	}
+}
+
+// A client refused in a loop writes a bounded number of log lines.
+func TestGateListenerRefusalLogIsBounded(t *testing.T) {
+	cfg, _ := serverConfigForTest(t, clientDigest)
+	l, logs := gateForTest(t, cfg, 1)
+	acceptInto(l)
+	for i := 0; i < 200; i++ {
+		c := dialOrFail(t, l.Addr())
+		io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.ReadAll(c)
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := strings.Count(logs.String(), "refused"); n > refusalLogBurst || n == 0 {
+		t.Fatalf("%d refusal lines for 200 refused clients, want 1..%d", n, refusalLogBurst)
 	}
 }

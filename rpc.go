@@ -312,20 +312,55 @@ func decodeBody(name string, arity int, body []byte) ([]json.RawMessage, error) 
 	case body[0] != '[':
 		return nil, errors.New(notList)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.Token() // the '[' checked above
-	var args []json.RawMessage
-	for dec.More() {
-		if len(args) == arity {
-			return nil, fmt.Errorf("%s takes %d arguments, the request lists more", name, arity)
-		}
-		var arg json.RawMessage
-		if err := dec.Decode(&arg); err != nil {
-			return nil, errors.New(notList)
-		}
-		args = append(args, arg)
+	args, more := splitJSONList(body, arity)
+	if more {
+		return nil, fmt.Errorf("%s takes %d arguments, the request lists more", name, arity)
 	}
 	return args, nil
+}
+
+// splitJSONList returns the elements of a valid JSON list as slices of it
+// (no copies), at most max of them; more reports that the list is longer.
+func splitJSONList(list []byte, max int) (elems []json.RawMessage, more bool) {
+	depth, start, inString, escaped := 0, -1, false, false
+	for i, c := range list {
+		switch {
+		case escaped:
+			escaped = false
+			continue
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		if depth == 1 && start < 0 && c != ']' && c != ',' {
+			if len(elems) == max {
+				return nil, true
+			}
+			start = i
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		}
+		if depth == 1 && c == ',' || depth == 0 {
+			if start >= 0 {
+				elems = append(elems, json.RawMessage(bytes.TrimSpace(list[start:i])))
+				start = -1
+			}
+		}
+	}
+	return elems, false
 }
 
 // countJSONValues returns an upper bound of the values in valid JSON: every
@@ -377,6 +412,8 @@ type gateListener struct {
 
 	maxPending       int           // maxPendingHandshakes; tests lower it
 	handshakeTimeout time.Duration // handshakeTimeout; tests lower it
+
+	refusals rateLimitedLog // refused handshakes: anyone can cause them
 
 	mu      sync.Mutex
 	pending *list.List // of net.Conn still handshaking, oldest first
@@ -434,6 +471,13 @@ func (l *gateListener) acceptLoop() {
 // pending one when too many are.
 func (l *gateListener) admit(c net.Conn) {
 	l.mu.Lock()
+	select {
+	case <-l.done: // accepted while Close ran: not worth a handshake
+		l.mu.Unlock()
+		c.Close()
+		return
+	default:
+	}
 	if l.pending.Len() >= l.maxPending {
 		oldest := l.pending.Front()
 		l.pending.Remove(oldest)
@@ -459,7 +503,7 @@ func (l *gateListener) authenticate(raw net.Conn, elem *list.Element) {
 			select {
 			case <-l.done:
 			default:
-				l.log.Warningf("TLS handshake with %s refused: %v", raw.RemoteAddr(), err)
+				l.refusals.logf(l.log, "TLS handshake with %s refused: %v", raw.RemoteAddr(), err)
 			}
 			return
 		}
@@ -513,13 +557,13 @@ func (l *gateListener) Accept() (net.Conn, error) {
 func (l *gateListener) Close() error {
 	err := net.ErrClosed
 	l.closeOnce.Do(func() {
-		close(l.done)
-		err = l.inner.Close()
 		l.mu.Lock()
+		close(l.done) // under mu: admit sees it or its connection is listed below
 		for e := l.pending.Front(); e != nil; e = e.Next() {
 			e.Value.(net.Conn).Close()
 		}
 		l.mu.Unlock()
+		err = l.inner.Close()
 	})
 	return err
 }
@@ -541,4 +585,40 @@ func (c *slotConn) Close() error {
 		c.once.Do(func() { <-c.slots })
 	}
 	return err
+}
+
+// rateLimitedLog writes at most refusalLogBurst lines per refusalLogWindow
+// and then one line counting those it left out, so that a client that
+// connects in a loop cannot fill the log disk.
+type rateLimitedLog struct {
+	mu         sync.Mutex
+	window     time.Time // start of the current window
+	lines      int       // written in it
+	suppressed int       // left out in it
+}
+
+const (
+	refusalLogWindow = 10 * time.Second
+	refusalLogBurst  = 20
+)
+
+func (r *rateLimitedLog) logf(log *logger, format string, args ...any) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.window) >= refusalLogWindow {
+		if r.suppressed > 0 {
+			log.Warningf("%d more refused TLS handshakes not logged in %s", r.suppressed, refusalLogWindow)
+		}
+		r.window, r.lines, r.suppressed = now, 0, 0
+	}
+	write := r.lines < refusalLogBurst
+	if write {
+		r.lines++
+	} else {
+		r.suppressed++
+	}
+	r.mu.Unlock()
+	if write {
+		log.Warningf(format, args...)
+	}
 }

