@@ -508,7 +508,7 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 		check := &clientCheck{cluster: leaf, candidates: paths.ssconfPath("master_candidates_certs"), now: time.Now}
 		tlsConfig = serverTLSConfig(pair, check)
 	}
-	ln := newGateListener(tcp, tlsConfig, opts.maxClients, log)
+	ln := newGateListener(tcp, tlsConfig, opts.maxClients, clusterAddresses(paths), log)
 	log.Infof("listening on %s (ssl=%v, max clients %d)", tcp.Addr(), opts.ssl, opts.maxClients)
 
 	stopping := make(chan os.Signal, 1)

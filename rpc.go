@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -415,8 +416,15 @@ type gateListener struct {
 
 	refusals rateLimitedLog // refused handshakes: anyone can cause them
 
+	// cluster tells whether an address is one of the cluster's own
+	// (clusterAddresses); their handshakes skip the crypto queue that
+	// other clients share, so a flood of ClientHellos cannot starve the
+	// master. nil: everybody shares the queue.
+	cluster func(ip string) bool
+	crypto  chan struct{} // other clients' handshakes doing crypto at once
+
 	mu      sync.Mutex
-	pending *list.List // of net.Conn still handshaking, oldest first
+	pending *list.List // of *pendingConn, oldest first
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -424,16 +432,22 @@ type gateListener struct {
 }
 
 // newGateListener serves inner's connections through cfg (nil for plain
-// HTTP), at most maxClients at once.
-func newGateListener(inner net.Listener, cfg *tls.Config, maxClients int, log *logger) *gateListener {
+// HTTP), at most maxClients at once; cluster (may be nil) names the
+// addresses whose handshakes skip the crypto queue.
+func newGateListener(inner net.Listener, cfg *tls.Config, maxClients int, cluster func(ip string) bool, log *logger) *gateListener {
 	l := &gateListener{
-		inner: inner, tls: cfg, log: log,
+		inner: inner, tls: cfg, log: log, cluster: cluster,
 		maxPending: maxPendingHandshakes, handshakeTimeout: handshakeTimeout,
+		crypto:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		slots:     make(chan struct{}, maxClients),
 		ready:     make(chan net.Conn),
 		pending:   list.New(),
 		done:      make(chan struct{}),
 		acceptErr: make(chan error, 1),
+	}
+	if cfg != nil {
+		l.tls = cfg.Clone()
+		l.tls.GetConfigForClient = l.waitCryptoQueue
 	}
 	go l.acceptLoop()
 	return l
@@ -479,14 +493,28 @@ func (l *gateListener) admit(c net.Conn) {
 	default:
 	}
 	if l.pending.Len() >= l.maxPending {
-		oldest := l.pending.Front()
-		l.pending.Remove(oldest)
-		oldest.Value.(net.Conn).Close()
-		oldest.Value = nil // tells its handshake it was dropped
+		// The oldest outside the cluster's addresses, else the oldest.
+		victim := l.pending.Front()
+		for e := victim; e != nil; e = e.Next() {
+			if !e.Value.(*pendingConn).cluster {
+				victim = e
+				break
+			}
+		}
+		l.pending.Remove(victim)
+		victim.Value.(*pendingConn).Close()
+		victim.Value = nil // tells its handshake it was dropped
 	}
-	elem := l.pending.PushBack(c)
+	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	elem := l.pending.PushBack(&pendingConn{Conn: c, cluster: l.cluster != nil && l.cluster(host)})
 	l.mu.Unlock()
 	go l.authenticate(c, elem)
+}
+
+// pendingConn is a connection still handshaking.
+type pendingConn struct {
+	net.Conn
+	cluster bool // from one of the cluster's addresses
 }
 
 // authenticate runs the handshake, then waits for a slot and hands the
@@ -495,9 +523,14 @@ func (l *gateListener) authenticate(raw net.Conn, elem *list.Element) {
 	sc := &slotConn{Conn: raw, slots: l.slots}
 	var conn net.Conn = sc
 	if l.tls != nil {
+		sc.deadline = time.Now().Add(l.handshakeTimeout)
 		tc := tls.Server(sc, l.tls)
-		raw.SetDeadline(time.Now().Add(l.handshakeTimeout))
-		if err := tc.Handshake(); err != nil {
+		raw.SetDeadline(sc.deadline)
+		err := tc.Handshake()
+		if sc.queued.Swap(false) {
+			<-l.crypto
+		}
+		if err != nil {
 			l.unpend(elem)
 			raw.Close()
 			select {
@@ -525,6 +558,67 @@ func (l *gateListener) authenticate(raw net.Conn, elem *list.Element) {
 	case l.ready <- conn:
 	case <-l.done:
 		conn.Close()
+	}
+}
+
+// waitCryptoQueue is the TLS configuration's GetConfigForClient: it runs
+// once the ClientHello has arrived, before the key exchange and signature
+// the server then computes, and makes a client outside the cluster's
+// addresses wait (until its handshake deadline) for a place in the crypto
+// queue; authenticate frees the place after the handshake.
+func (l *gateListener) waitCryptoQueue(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	sc, ok := hello.Conn.(*slotConn)
+	if !ok {
+		return nil, errors.New("handshake on a connection the gate did not accept")
+	}
+	host, _, _ := net.SplitHostPort(sc.RemoteAddr().String())
+	if l.cluster != nil && l.cluster(host) {
+		return nil, nil
+	}
+	timer := time.NewTimer(time.Until(sc.deadline))
+	defer timer.Stop()
+	select {
+	case l.crypto <- struct{}{}:
+		sc.queued.Store(true)
+		return nil, nil
+	case <-timer.C:
+		return nil, errors.New("no place in the handshake queue before the timeout")
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// clusterAddresses reports whether ip is this cluster's: loopback, the
+// master IP, or a node's primary or secondary address in ssconf. The
+// files are read again at most every second, so a changed cluster takes
+// effect at once and a flood of connections costs no file reads.
+func clusterAddresses(paths *layout) func(ip string) bool {
+	var mu sync.Mutex
+	var read time.Time
+	var known map[string]bool
+	return func(ip string) bool {
+		addr := net.ParseIP(ip)
+		if addr == nil {
+			return false
+		}
+		if addr.Equal(net.IPv4(127, 0, 0, 1)) || addr.Equal(net.IPv6loopback) {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(read) > time.Second {
+			known = map[string]bool{}
+			for _, key := range []string{"master_ip", "node_primary_ips", "node_secondary_ips"} {
+				text, _ := paths.readSsconf(key)
+				for _, field := range strings.Fields(text) {
+					if other := net.ParseIP(field); other != nil {
+						known[other.String()] = true
+					}
+				}
+			}
+			read = time.Now()
+		}
+		return known[addr.String()]
 	}
 }
 
@@ -560,7 +654,7 @@ func (l *gateListener) Close() error {
 		l.mu.Lock()
 		close(l.done) // under mu: admit sees it or its connection is listed below
 		for e := l.pending.Front(); e != nil; e = e.Next() {
-			e.Value.(net.Conn).Close()
+			e.Value.(*pendingConn).Close()
 		}
 		l.mu.Unlock()
 		err = l.inner.Close()
@@ -577,6 +671,9 @@ type slotConn struct {
 	slots chan struct{}
 	held  atomic.Bool
 	once  sync.Once
+
+	deadline time.Time   // of its handshake, set before it starts
+	queued   atomic.Bool // holds a place in the gate's crypto queue
 }
 
 func (c *slotConn) Close() error {
