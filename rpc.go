@@ -323,21 +323,14 @@ func decodeBody(name string, arity int, body []byte) ([]json.RawMessage, error) 
 // splitJSONList returns the elements of a valid JSON list as slices of it
 // (no copies), at most max of them; more reports that the list is longer.
 func splitJSONList(list []byte, max int) (elems []json.RawMessage, more bool) {
-	depth, start, inString, escaped := 0, -1, false, false
+	var scan jsonScan
+	depth, start := 0, -1
 	for i, c := range list {
-		switch {
-		case escaped:
-			escaped = false
+		opening := !scan.inString
+		if scan.inStringAt(c) && !opening {
 			continue
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
 			continue
 		}
 		if depth == 1 && start < 0 && c != ']' && c != ',' {
@@ -347,8 +340,6 @@ func splitJSONList(list []byte, max int) (elems []json.RawMessage, more bool) {
 			start = i
 		}
 		switch c {
-		case '"':
-			inString = true
 		case '[', '{':
 			depth++
 		case ']', '}':
@@ -368,25 +359,38 @@ func splitJSONList(list []byte, max int) (elems []json.RawMessage, more bool) {
 // value but the first in a container follows a comma, the first is counted
 // by the container's opening bracket.
 func countJSONValues(data []byte) int {
-	n, inString, escaped := 1, false, false
+	var scan jsonScan
+	n := 1
 	for _, c := range data {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ',' || c == '[' || c == '{':
+		if !scan.inStringAt(c) && (c == ',' || c == '[' || c == '{') {
 			n++
 		}
 	}
 	return n
+}
+
+// jsonScan follows valid JSON a byte at a time, for the scanners above.
+type jsonScan struct{ inString, escaped bool }
+
+// inStringAt reports whether c, the next byte, belongs to a string
+// literal, its quotes included.
+func (s *jsonScan) inStringAt(c byte) bool {
+	switch {
+	case s.escaped:
+		s.escaped = false
+	case s.inString:
+		switch c {
+		case '\\':
+			s.escaped = true
+		case '"':
+			s.inString = false
+		}
+	case c == '"':
+		s.inString = true
+	default:
+		return false
+	}
+	return true
 }
 
 // maxPendingHandshakes bounds the connections that have not yet proven a
@@ -438,7 +442,7 @@ func newGateListener(inner net.Listener, cfg *tls.Config, maxClients int, cluste
 	l := &gateListener{
 		inner: inner, tls: cfg, log: log, cluster: cluster,
 		maxPending: maxPendingHandshakes, handshakeTimeout: handshakeTimeout,
-		crypto:    make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		crypto:    make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), // a core stays free for the cluster
 		slots:     make(chan struct{}, maxClients),
 		ready:     make(chan net.Conn),
 		pending:   list.New(),
