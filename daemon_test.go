@@ -684,9 +684,13 @@ func TestDaemonRestartWithCallInFlight(t *testing.T) {
 	oldPid := start()
 	d := &daemonProc{paths: l, port: port}
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	delay := 20 // the figure; -short keeps the same steps, shorter
+	if testing.Short() {
+		delay = 4
+	}
 	delayed := make(chan error, 1)
 	go func() {
-		r, err := d.rpc(t, client, "https", "test_delay", 20)
+		r, err := d.rpc(t, client, "https", "test_delay", delay)
 		if err == nil && (!r.OK || string(r.Result) != "null") {
 			err = fmt.Errorf("reply %v %s, want [true, null]", r.OK, r.Result)
 		}

@@ -342,6 +342,9 @@ func TestImpexpFailures(t *testing.T) {
 // transfer into Debian's import-export helper and back, byte for byte,
 // with the helper started by the same procedures.
 func TestImpexpInteropWithGanetiHelper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Ganeti's helper sleeps 2 s on each side of every transfer")
+	}
 	if _, err := os.Stat(ganetiHelper); err != nil {
 		t.Skip("Ganeti's import-export helper is not installed (apt-get install ganeti)")
 	}
