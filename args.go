@@ -123,14 +123,14 @@ type numberError struct{ msg string }
 
 func (e *numberError) Error() string { return e.msg }
 
-// wholeNumber parses a JSON number literal that must be an integer in
-// [lo, hi]; fractions, exponents, strings and out-of-range values are
-// refused naming what the number is.
 // maxNumberLiteral bounds the text of a number argument: longer is no
 // number the daemon takes (a float's shortest form has at most 24
 // characters), and refusing it before conversion copies nothing.
 const maxNumberLiteral = 64
 
+// wholeNumber parses a JSON number literal that must be an integer in
+// [lo, hi]; fractions, exponents, strings and out-of-range values are
+// refused naming what the number is.
 func wholeNumber(b []byte, what string, lo, hi int64) (int64, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) > maxNumberLiteral {
@@ -163,7 +163,7 @@ func realNumber(b []byte, what string, lo, hi float64) (float64, error) {
 	}
 	s := string(b)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) || s == "" || s[0] == '"' {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		// Not a number at all: a type error, not a refused value.
 		return 0, fmt.Errorf("%s must be a number, got %s", what, truncate(s, 40))
 	}

@@ -399,11 +399,7 @@ func rpcBlockdevWipe(n *node, args []json.RawMessage) (any, error) {
 	if dev == nil {
 		return nil, fmt.Errorf("Cannot wipe device %s: device not found", d.IVName)
 	}
-	switch {
-	case offset < 0:
-		return nil, errors.New("Negative offset")
-	case size < 0:
-		return nil, errors.New("Negative size")
+	switch { // offset and size are mebibytes: never negative
 	case offset > d.Size:
 		return nil, errors.New("Wipe offset is bigger than device size")
 	case offset+size > d.Size: // each at most maxMiB: no overflow
@@ -460,10 +456,7 @@ func rpcBlockdevImage(n *node, args []json.RawMessage) (any, error) {
 	if dev == nil {
 		return nil, fmt.Errorf("Cannot image device %s: device not found", d.IVName)
 	}
-	if size < 0 {
-		return nil, errors.New("Negative size")
-	}
-	if size > d.Size {
+	if size > d.Size { // a mebibytes size: never negative
 		return nil, errors.New("Image size is bigger than device size")
 	}
 	if err := checkFits(dev, size, "Image size is bigger than the device"); err != nil {

@@ -21,18 +21,27 @@ const ganetiPythonInterpreter = "/usr/bin/python3"
 // is skipped when Ganeti 3.0 is not installed.
 func runGanetiPython(t *testing.T, script string, stdin []byte) []byte {
 	t.Helper()
+	return runGanetiPythonArgs(t, stdin, "-c", "import sys\nsys.path.insert(0, "+pyQuote(ganetiPythonDir)+")\n"+script)
+}
+
+// runGanetiPythonArgs runs Ganeti's Python with args (a script file of
+// testdata and its arguments, say), with Ganeti's package on PYTHONPATH;
+// skipped as runGanetiPython, and a failure fails the test.
+func runGanetiPythonArgs(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
 	for _, p := range []string{ganetiPythonDir + "/ganeti", ganetiPythonInterpreter} {
 		if _, err := os.Stat(p); err != nil {
 			t.Skipf("Ganeti 3.0's Python is not installed (%v)", err)
 		}
 	}
-	cmd := exec.Command(ganetiPythonInterpreter, "-c", "import sys\nsys.path.insert(0, "+pyQuote(ganetiPythonDir)+")\n"+script)
+	cmd := exec.Command(ganetiPythonInterpreter, args...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+ganetiPythonDir)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("Ganeti's Python failed: %v\n%s", err, stderr.String())
+		t.Fatalf("Ganeti's Python %v failed: %v\n%s", args[0], err, stderr.String())
 	}
 	return out
 }

@@ -659,6 +659,10 @@ func (h *kvmHypervisor) MigrateInstance(_ string, inst *instance, target string,
 	if err != nil {
 		return err
 	}
+	bandwidth, err := checkedMul(int64(hvInt(inst.HVParams, "migration_bandwidth")), 1<<20, "migration_bandwidth in bytes/s")
+	if err != nil {
+		return hvErrorf("%v", err)
+	}
 	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
 	if err != nil {
 		return hvErrorf("%v", err)
@@ -669,8 +673,7 @@ func (h *kvmHypervisor) MigrateInstance(_ string, inst *instance, target string,
 			return hvErrorf("%v", err)
 		}
 	}
-	params := map[string]any{"max-bandwidth": int64(hvInt(inst.HVParams, "migration_bandwidth")) << 20,
-		"downtime-limit": hvInt(inst.HVParams, "migration_downtime")}
+	params := map[string]any{"max-bandwidth": bandwidth, "downtime-limit": hvInt(inst.HVParams, "migration_downtime")}
 	if _, err := c.Execute("migrate-set-parameters", params); err != nil {
 		return hvErrorf("%v", err)
 	}

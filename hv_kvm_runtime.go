@@ -80,15 +80,12 @@ func hvStr(p map[string]any, k string) string {
 	return s
 }
 
-// hvInt reads an integer hypervisor parameter; one that is absent, not a
-// whole number or beyond ±2^31 reads as 0 (unset), so that what callers
-// multiply (migration_bandwidth MiB/s → bytes) cannot overflow.
+// hvInt reads an integer hypervisor parameter; one that is absent or not a
+// whole number within ±hvMaxInt (the range the syntax checks pass) reads
+// as 0 (unset). A caller that multiplies it checks the product.
 func hvInt(p map[string]any, k string) int {
-	i, err := wholeParam(p[k], k, -1<<31, 1<<31)
-	if err != nil {
-		return 0
-	}
-	return int(i)
+	n, _ := hvNumber(p[k])
+	return n
 }
 
 var defaultMachinePattern = regexp.MustCompile(`(?m)^(\S+).*\(default\)`)

@@ -97,7 +97,10 @@ var hvParamTables = map[string][]hvParamCheck{
 const (
 	hvAbsPathWhy = "must be an absolute normalized path"
 	hvNonNegWhy  = "cannot be negative"
-	hvMaxInt     = 1<<63 - 1
+	// hvMaxInt bounds Ganeti's int parameters: a JSON number is exact as a
+	// float64 up to 2^53, and hvNumber, hvInt and the syntax checks read
+	// the same range, so a value the checks pass is the value used.
+	hvMaxInt = 1 << 53
 )
 
 // hvNoCheck is a parameter that only has to be present.
@@ -170,10 +173,11 @@ func hvNormAbsPath(v any) bool {
 
 func hvIsURL(v any) bool { s, ok := v.(string); return ok && urlPattern.MatchString(s) }
 
-// hvNumber is a JSON number that is whole (Ganeti's ints).
+// hvNumber is a JSON number that is whole (Ganeti's ints), within
+// ±hvMaxInt so that its conversion to int is exact on every platform.
 func hvNumber(v any) (int, bool) {
-	f, ok := v.(float64)
-	return int(f), ok && f == float64(int(f))
+	n, err := wholeParam(v, "", -hvMaxInt, hvMaxInt)
+	return int(n), err == nil
 }
 
 // hvIntIn accepts whole numbers from lo to hi, both included.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -12,40 +10,17 @@ import (
 	"testing"
 )
 
-// ganetiPython is a Python that imports Debian's Ganeti 3.0, or the test
-// is skipped.
-func ganetiPython(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/share/ganeti/3.0/ganeti"); err != nil {
-		t.Skip("Ganeti 3.0 is not installed (/usr/share/ganeti/3.0): no reference to compare with")
-	}
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(py, "-c", "import sys; sys.path.insert(0, '/usr/share/ganeti/3.0'); import ganeti.hypervisor").Run() == nil {
-			return py
-		}
-	}
-	t.Skip("no python3 here imports Ganeti 3.0 (python3-openssl missing?)")
-	return ""
-}
-
 // runGanetiHVValidate runs testdata/hv-validate.py with input on stdin.
-func runGanetiHVValidate(t *testing.T, py, mode string, input any) []byte {
+func runGanetiHVValidate(t *testing.T, mode string, input any) []byte {
 	t.Helper()
-	cmd := exec.Command(py, "testdata/hv-validate.py", mode)
+	var data []byte
 	if input != nil {
-		data, err := json.Marshal(input)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(input); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Stdin = bytes.NewReader(data)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hv-validate.py %s: %v\n%s", mode, err, stderr.String())
-	}
-	return out
+	return runGanetiPythonArgs(t, data, "testdata/hv-validate.py", mode)
 }
 
 var oneOfList = regexp.MustCompile(`The value must be one of: (.*) \(current value`)
@@ -66,9 +41,8 @@ func sortOneOf(msg string) string {
 // a bad value for each check get the answer Ganeti 3.0's own code gives
 // on this node: the master's syntax check, then the node's.
 func TestHVParamsAgainstGaneti(t *testing.T) {
-	py := ganetiPython(t)
 	var defaults map[string]map[string]any
-	if err := json.Unmarshal(runGanetiHVValidate(t, py, "defaults", nil), &defaults); err != nil {
+	if err := json.Unmarshal(runGanetiHVValidate(t, "defaults", nil), &defaults); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -204,7 +178,7 @@ func TestHVParamsAgainstGaneti(t *testing.T) {
 		inputs = append(inputs, pyCase{c.hv, p})
 	}
 	var want []*string
-	if err := json.Unmarshal(runGanetiHVValidate(t, py, "check", inputs), &want); err != nil || len(want) != len(cases) {
+	if err := json.Unmarshal(runGanetiHVValidate(t, "check", inputs), &want); err != nil || len(want) != len(cases) {
 		t.Fatalf("hv-validate.py gave %d answers for %d cases: %v", len(want), len(cases), err)
 	}
 	n, _ := newTestNode(t)
@@ -221,5 +195,39 @@ func TestHVParamsAgainstGaneti(t *testing.T) {
 		if r.OK != (want[i] == nil) || sortOneOf(got) != exp {
 			t.Errorf("%s %v: got ok=%v %q, Ganeti %q", in.HV, cases[i].changes, r.OK, got, exp)
 		}
+	}
+}
+
+// hvNumber, hvInt and the syntax checks read one range: a value the
+// checks pass is the value used, and none converts past int's range.
+func TestHVNumberRange(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want int
+		ok   bool
+	}{
+		{float64(4096), 4096, true},
+		{float64(1 << 32), 1 << 32, true}, // once read as 0 (unset)
+		{float64(hvMaxInt), hvMaxInt, true},
+		{float64(1 << 63), 0, false},
+		{-float64(1 << 63), 0, false},
+		{1.5, 0, false},
+		{"12", 0, false},
+	} {
+		n, ok := hvNumber(tc.v)
+		if ok != tc.ok || ok && n != tc.want {
+			t.Errorf("hvNumber(%v) = %d, %v; want %d, %v", tc.v, n, ok, tc.want, tc.ok)
+		}
+		if got := hvInt(map[string]any{"k": tc.v}, "k"); got != tc.want {
+			t.Errorf("hvInt(%v) = %d, want %d", tc.v, got, tc.want)
+		}
+		check := hvNonNegCheck("k", true)
+		if check.syntax(tc.v) != (tc.ok && tc.want >= 0) {
+			t.Errorf("non-negative check of %v: %v", tc.v, check.syntax(tc.v))
+		}
+	}
+	// A bandwidth the checks pass but whose bytes overflow is refused.
+	if _, err := checkedMul(int64(hvInt(map[string]any{"b": float64(hvMaxInt)}, "b")), 1<<20, "bandwidth"); err == nil {
+		t.Error("2^53 MiB/s in bytes did not overflow")
 	}
 }

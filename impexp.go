@@ -215,7 +215,7 @@ func (n *node) transferIO(inst *instance, mode, kind string, raw json.RawMessage
 			return nil, fmt.Errorf("Block device '%s' is not set up", &d)
 		}
 		if mode == "import" {
-			return &transferIO{suffix: "| " + shellQuoteArgs(ddImportArgs(dev.Path()))}, nil
+			return &transferIO{suffix: "| " + shellQuoteArgs(ddImportArgs(dev.Path(), d.Size))}, nil
 		}
 		return &transferIO{prefix: shellQuoteArgs(ddExportArgs(dev.Path(), d.Size)) + " |", expectedSize: strconv.FormatInt(int64(d.Size), 10)}, nil
 	case "script":
@@ -292,8 +292,11 @@ func (n *node) scriptIO(inst *instance, mode string, d *disk, idx int) (*transfe
 
 // ddImportArgs and ddExportArgs copy a disk's data in and out, as Ganeti's
 // block devices do.
-func ddImportArgs(path string) []string {
-	return []string{"dd", "of=" + path, "bs=1048576", "oflag=direct", "conv=notrunc"}
+func ddImportArgs(path string, sizeMiB mebibytes) []string {
+	// count: a peer that sends more than the disk holds cannot grow a
+	// file disk until the file system is full (fullblock: a pipe's short
+	// reads still count whole MiB).
+	return []string{"dd", "of=" + path, "bs=1048576", fmt.Sprintf("count=%d", sizeMiB), "iflag=fullblock", "oflag=direct", "conv=notrunc"}
 }
 
 func ddExportArgs(path string, sizeMiB mebibytes) []string {

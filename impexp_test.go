@@ -198,6 +198,16 @@ func TestImpexpRawAndScript(t *testing.T) {
 		t.Errorf("raw export progress %v", exp)
 	}
 
+	// A peer that sends more than the disk holds cannot grow it: 8 MiB
+	// from an export file into the 4 MiB disk.
+	big := filepath.Join(dst.paths.ExportDir, "big.example.com", "disk0")
+	os.MkdirAll(filepath.Dir(big), 0o700)
+	randomFile(t, big, 8<<20)
+	transferDisk(t, dst, dst, opts, dstInst, []any{"file", []string{big}}, []any{"raw", []any{dstDisk}})
+	if st, err := os.Stat(filepath.Join(dstFile, "inst1", "disk0")); err != nil || st.Size() != 4<<20 {
+		t.Fatalf("raw import of 8 MiB into a 4 MiB disk: %v, size %d", err, st.Size())
+	}
+
 	// script: the OS's export script into an export file, then that file
 	// through the import script into a cleared disk (gnt-backup).
 	srcInst["os"], dstInst["os"] = "streamer+default", "streamer+default"
