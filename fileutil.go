@@ -95,6 +95,9 @@ func createLockedTemp(target string) (*os.File, error) {
 		tmp.Close()
 		if err != nil || attempt == 3 {
 			os.Remove(tmp.Name())
+			if err == nil {
+				return nil, fmt.Errorf("temporary file %s was replaced before it could be locked, %d times", tmp.Name(), attempt+1)
+			}
 			return nil, fmt.Errorf("cannot lock temporary file %s: %v", tmp.Name(), err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -513,9 +514,12 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 
 	stopping := make(chan os.Signal, 1)
 	signal.Notify(stopping, syscall.SIGTERM, syscall.SIGINT)
+	// node_leave_cluster's stop has its own channel: only a signal may cut
+	// the drain short, not a leave that finishes during it.
+	leaving := make(chan struct{}, 1)
 	n.stop = func() {
 		select {
-		case stopping <- syscall.SIGTERM:
+		case leaving <- struct{}{}:
 		default: // a stop is pending already
 		}
 	}
@@ -540,6 +544,8 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	select {
 	case sig := <-stopping:
 		log.Infof("Received %v, shutting down", sig)
+	case <-leaving:
+		log.Infof("Leaving the cluster, shutting down")
 	case err := <-served:
 		log.Errorf("server stopped: %v", err)
 		return 1
@@ -559,7 +565,9 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	}()
 	select {
 	case err := <-drained:
-		if err != nil {
+		// Shutdown closes the listener again, which says ErrClosed: only
+		// the deadline means calls were still running.
+		if errors.Is(err, context.DeadlineExceeded) {
 			log.Warningf("calls still running after %s, closing them: %v", drainLimit, err)
 			srv.Close()
 		}

@@ -173,7 +173,7 @@ type tempDir struct {
 // per-transfer directories below the run directory (a tmpfs, emptied at
 // boot) are not listed.
 func (l *layout) tempDirs() []tempDir {
-	return []tempDir{
+	dirs := []tempDir{
 		{Dir: l.DataDir},           // ssconf_*, config.data, certificates, known_hosts, ...
 		{Dir: l.DataDir + "/rapi"}, // users
 		{Dir: l.QueueDir},          // job-*, serial, version
@@ -187,6 +187,11 @@ func (l *layout) tempDirs() []tempDir {
 		{Dir: l.XenConfigDir, Only: []string{"xend-config.sxp"}},
 		{Dir: l.XenConfigDir + "/xen", Only: []string{"xl.conf"}},
 		{Dir: l.XenConfigDir + "/scripts", Only: []string{"vif-bridge"}},
-		{Dir: sshDir, Only: []string{"authorized_keys"}},
 	}
+	if l.Root == "" {
+		// root's ssh directory does not move with GANETI_ROOTDIR: a test
+		// daemon leaves the host's alone.
+		dirs = append(dirs, tempDir{Dir: sshDir, Only: []string{"authorized_keys"}})
+	}
+	return dirs
 }
