@@ -154,13 +154,18 @@ scenario_cluster_init() {
   # this one fails below.
   CLUSTER_UP=1
   [ -z "${init_error:-}" ] || fail "$init_error" || return 1
-  # The master daemon activates the master IP once it runs.
-  for i in $(seq 1 40); do
+  # The master daemon activates the master IP once it runs, through a job
+  # that waits behind init's own jobs; a slow machine needs a while.
+  for i in $(seq 1 120); do
     ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" && break
     sleep 0.5
   done
-  ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" ||
-    fail "master IP $CLUSTER_IP not on $BRIDGE" || return 1
+  if ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/"; then
+    # Keep what tells why: the jobs and the node daemon's view of them.
+    gnt 30 gnt-job list
+    grep -h 'master_ip' /var/log/ganeti/node-daemon.log >>"$SCENARIO_LOG" 2>/dev/null
+    fail "master IP $CLUSTER_IP not on $BRIDGE after 60s" || return 1
+  fi
 }
 
 scenario_cluster_verify() {
