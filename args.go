@@ -336,3 +336,12 @@ func checkedMul(a, b int64, what string) (int64, error) {
 	}
 	return p, nil
 }
+
+func isJSONNumberOrNull(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	_, isNum := v.(float64)
+	return isNum || v == nil
+}

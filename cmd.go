@@ -192,7 +192,7 @@ func (n *node) startDetached(c command, pidPath, logFile string) error {
 		return err
 	}
 	defer pidOut.Close()
-	if err := syscall.Flock(int(pidOut.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(pidOut); err != nil {
 		return fmt.Errorf("cannot lock %s: %w", pidPath, err)
 	}
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)

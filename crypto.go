@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 )
 
@@ -215,9 +214,6 @@ func rpcX509CertCreate(n *node, args []json.RawMessage) (any, error) {
 	}
 	return []any{filepath.Base(dir), string(certPEM)}, nil
 }
-
-// x509NamePattern is what x509_cert_create names its directories.
-var x509NamePattern = regexp.MustCompile(`^x509-[0-9_-]+-[A-Za-z0-9_]+$`)
 
 // rpcX509CertRemove deletes one certificate directory: [name].
 func rpcX509CertRemove(n *node, args []json.RawMessage) (any, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,9 +84,9 @@ func lockPidFile(path string) (*pidFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot open PID file %s: %w", path, err)
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := tryLock(f); err != nil {
 			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
+			if isLocked(err) {
 				return nil, fmt.Errorf("PID file '%s' is locked by another process (is %s already running?)", path, daemonName)
 			}
 			return nil, fmt.Errorf("cannot lock PID file %s: %w", path, err)

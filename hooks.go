@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -23,9 +22,6 @@ const (
 	// would hold the master's job for ever.
 	hookTimeout = time.Hour
 )
-
-// pluginName is what a hook (or any run-parts style plugin) may be called.
-var pluginName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // rpcHooksRunner runs the executable scripts of
 // /etc/ganeti/hooks/<hpath>-<phase>.d in name order with exactly the
@@ -169,8 +165,6 @@ func rpcIallocatorRunner(n *node, args []json.RawMessage) (any, error) {
 	}
 	return res.Stdout, nil
 }
-
-var optionName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
 
 func fileIsRegular(path string) bool {
 	st, err := os.Stat(path)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,8 +36,6 @@ type transferIO struct {
 	prefix, suffix string
 	expectedSize   string
 }
-
-var componentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 func (l *layout) importExportDir() string { return filepath.Join(l.RunDir, "import-export") }
 
@@ -260,8 +257,6 @@ func (n *node) exportFileIO(mode, path string) (*transferIO, error) {
 	return tio, nil
 }
 
-var osScriptPathPattern = regexp.MustCompile(`^[-a-zA-Z0-9._+/:%@]+$`)
-
 func (n *node) scriptIO(inst *instance, mode string, d *disk, idx int) (*transferIO, error) {
 	def, env, err := n.instanceOSEnvironment(inst)
 	if err != nil {
@@ -400,8 +395,8 @@ func lockedPid(path string) int {
 		return 0
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := tryLock(f); err == nil {
+		unlock(f)
 		return 0
 	}
 	data := make([]byte, 32)

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -26,31 +24,6 @@ const (
 
 func (l *layout) metadSocket() string  { return l.RunDir + "/socket/ganeti-metad" }
 func (l *layout) metadPidFile() string { return l.RunDir + "/ganeti-metad.pid" }
-
-// readPidFile is the pid a PID file names (its first line), 0 when it
-// names none.
-func readPidFile(path string) int {
-	data, err := readFileLimited(path, 64)
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(data), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	return pid
-}
-
-// daemonAlive reads a Ganeti PID file and checks the process exists.
-func daemonAlive(pidFile string) bool {
-	pid := readPidFile(pidFile)
-	if pid == 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
 
 // rpcInstanceMetadataModify passes an instance's configuration to metad,
 // starting it if needed: [instance dict].

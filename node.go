@@ -5,7 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
+
+// node is the daemon's state shared by all procedures.
+type node struct {
+	paths *layout
+	log   *logger
+
+	ents    *ganetiEnts
+	queueMu sync.Mutex // serialises job-queue procedures within the process
+
+	// stop asks the daemon to shut down after the current reply (used by
+	// node_leave_cluster); nil in tests that do not need it.
+	stop func()
+
+	// transferExe is the program disk transfers run; "" is this binary
+	// again (tests use a built daemon or Ganeti's own helper).
+	transferExe string
+}
 
 // bootIDPath changes on every boot; the master uses it to notice reboots.
 var bootIDPath = "/proc/sys/kernel/random/boot_id"

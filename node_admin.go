@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,29 +72,6 @@ func rpcNodeDemoteFromMC(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return nil, nil
-}
-
-// copyFileTemp copies src to a new file named prefix + random suffix.
-func copyFileTemp(src, prefix string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(prefix), filepath.Base(prefix)+"*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(out.Name())
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // powercycleDelay gives the reply time to reach the master.

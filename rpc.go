@@ -113,23 +113,6 @@ const (
 	ioTimeout      = 10 * time.Second // Ganeti's HTTP read and write timeout
 )
 
-// node is the daemon's state shared by all procedures.
-type node struct {
-	paths *layout
-	log   *logger
-
-	ents    *ganetiEnts
-	queueMu sync.Mutex // serialises job-queue procedures within the process
-
-	// stop asks the daemon to shut down after the current reply (used by
-	// node_leave_cluster); nil in tests that do not need it.
-	stop func()
-
-	// transferExe is the program disk transfers run; "" is this binary
-	// again (tests use a built daemon or Ganeti's own helper).
-	transferExe string
-}
-
 // objectBodyNoArgs: procedures without arguments that Ganeti's query
 // daemon (its Haskell RPC client) calls with the body {} rather than []:
 // RpcCallVersion and RpcCallExportList encode their empty record as an

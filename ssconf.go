@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -95,25 +93,4 @@ func rpcWriteSsconfFiles(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("write_ssconf_files: %w", err)
 	}
 	return nil, nil
-}
-
-// lockFile takes an exclusive flock on path (created if missing), waiting
-// at most timeout, and returns the function that releases it.
-func lockFile(path string, timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o664)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open lock file %s: %w", path, err)
-	}
-	deadline := time.Now().Add(timeout)
-	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 500*time.Millisecond) {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("Failed to lock %s in exclusive mode: %v", path, err)
-		}
-		time.Sleep(wait)
-	}
 }

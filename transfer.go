@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,9 +36,6 @@ const (
 	transferHandshake    = 20 * time.Second
 	maxRecentOutputLines = 20
 )
-
-var transferMagicPattern = regexp.MustCompile(`^[-_.a-zA-Z0-9]{5,100}$`)
-var compressToolPattern = regexp.MustCompile(`^[-_a-zA-Z0-9]+$`)
 
 // transferOptions is the helper's command line.
 type transferOptions struct {

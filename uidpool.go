@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Ganeti's user-id pool: qemu runs under a uid taken from the cluster's
@@ -108,9 +106,9 @@ func (n *node) requestUnusedUID() (*lockedUID, error) {
 		if err != nil {
 			return nil, hvErrorf("Failed to create lockfile for user-id %d: %v", u, err)
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := tryLock(f); err != nil {
 			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
+			if isLocked(err) {
 				continue
 			}
 			return nil, hvErrorf("Failed to lock the lockfile for user-id %d: %v", u, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,7 +143,7 @@ func removeStaleTemps(dir string, targets []string) ([]string, error) {
 		if err != nil {
 			continue // gone meanwhile, or not ours to touch
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && namesOpenFile(f, path) {
+		if tryLock(f) == nil && namesOpenFile(f, path) {
 			if err := os.Remove(path); err != nil {
 				errs = append(errs, fmt.Errorf("cannot remove stale temporary file: %w", err))
 			} else {
@@ -218,41 +217,4 @@ func writeTemp(f fileContent) (_ *os.File, err error) {
 // writeFile is writeFileAtomic with the daemon's ownership.
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	return writeFileAtomic(path, data, writeOptions{Mode: mode, UID: -1, GID: -1})
-}
-
-func syncDir(dir string) error {
-	if dir == "" {
-		dir = "."
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// readFileLimited reads a small file, refusing one larger than limit.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file %s is larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
-
-// isPlainName accepts a name that is one entry of a directory: not empty,
-// not "." or "..", without a slash or NUL.
-func isPlainName(name string) bool {
-	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }

@@ -1,0 +1,43 @@
+package main
+
+// Every pattern that a value from the network must match before the daemon
+// uses it lives here, so that one file holds what a reviewer audits.
+
+import (
+	"regexp"
+	"strings"
+)
+
+// isPlainName accepts a name that is one entry of a directory: not empty,
+// not "." or "..", without a slash or NUL.
+func isPlainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+// hostnamePattern admits DNS names (and the odd underscore); anything with
+// spaces, newlines or '#' would corrupt /etc/hosts.
+var hostnamePattern = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$`)
+
+// x509NamePattern is what x509_cert_create names its directories.
+var x509NamePattern = regexp.MustCompile(`^x509-[0-9_-]+-[A-Za-z0-9_]+$`)
+
+// pluginName is what a hook (or any run-parts style plugin) may be called.
+var pluginName = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// optionName is what an iallocator option may be called: it becomes a
+// --name argument of the iallocator script.
+var optionName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
+
+// componentPattern is an import/export component or key name: it becomes
+// part of a file name below the transfer directory.
+var componentPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// osScriptPathPattern is an OS script path that may be spliced into the
+// shell command of a transfer without quoting surprises.
+var osScriptPathPattern = regexp.MustCompile(`^[-a-zA-Z0-9._+/:%@]+$`)
+
+// transferMagicPattern is the import/export magic: Ganeti's own limits.
+var transferMagicPattern = regexp.MustCompile(`^[-_.a-zA-Z0-9]{5,100}$`)
+
+// compressToolPattern is a compression tool name: it is run as a command.
+var compressToolPattern = regexp.MustCompile(`^[-_a-zA-Z0-9]+$`)
