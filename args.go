@@ -42,6 +42,25 @@ func decodeArgs(args []json.RawMessage, dst ...any) error {
 	return nil
 }
 
+// decodeTuple unpacks one of Ganeti's tuples, a JSON list of exactly
+// len(dst) values, into dst in order; decodeArgs is the same for the
+// argument list itself. The error says which element did not decode.
+func decodeTuple(b []byte, dst ...any) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if len(raw) != len(dst) {
+		return fmt.Errorf("expected %d elements, got %d", len(dst), len(raw))
+	}
+	for i, d := range dst {
+		if err := json.Unmarshal(raw[i], d); err != nil {
+			return fmt.Errorf("element %d: %v", i+1, err)
+		}
+	}
+	return nil
+}
+
 // compressedText is an argument the master may compress (rpc's
 // ED_COMPRESS): [0, "plain text"] or [1, "<base64 of zlib data>"]. A plain
 // JSON string is accepted too.

@@ -152,3 +152,32 @@ func TestCheckedArithmetic(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeTuple(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr string
+	}{
+		{`["a", 1, {"k": true}]`, ""},
+		{`["a", 1]`, "expected 3 elements, got 2"},
+		{`["a", 1, {}, 4]`, "expected 3 elements, got 4"},
+		{`["a", "1", {}]`, "element 2: "},
+		{`{"a": 1}`, "cannot unmarshal object"},
+		{`null`, "expected 3 elements, got 0"},
+	}
+	for _, tt := range tests {
+		var s string
+		var i int
+		var m map[string]any
+		err := decodeTuple([]byte(tt.in), &s, &i, &m)
+		if tt.wantErr == "" {
+			if err != nil || s != "a" || i != 1 || m["k"] != true {
+				t.Errorf("decodeTuple(%s) = %v; got %q %d %v", tt.in, err, s, i, m)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("decodeTuple(%s) error = %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -28,18 +27,8 @@ type cryptoRequest struct {
 }
 
 func (r *cryptoRequest) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
-		return errors.New("token request must be [type, action, options]")
-	}
-	if err := json.Unmarshal(raw[0], &r.Type); err != nil {
-		return fmt.Errorf("token type: %v", err)
-	}
-	if err := json.Unmarshal(raw[1], &r.Action); err != nil {
-		return fmt.Errorf("token action: %v", err)
-	}
-	if err := json.Unmarshal(raw[2], &r.Options); err != nil {
-		return fmt.Errorf("token options: %v", err)
+	if err := decodeTuple(b, &r.Type, &r.Action, &r.Options); err != nil {
+		return fmt.Errorf("token request must be [type, action, options]: %v", err)
 	}
 	return nil
 }

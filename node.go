@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -35,17 +34,10 @@ type storageUnit struct {
 }
 
 func (u *storageUnit) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
-		return errors.New("storage unit must be [type, key, params]")
+	if err := decodeTuple(b, &u.Type, &u.Key, &u.Params); err != nil {
+		return fmt.Errorf("storage unit must be [type, key, params]: %v", err)
 	}
-	if err := json.Unmarshal(raw[0], &u.Type); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw[1], &u.Key); err != nil {
-		return err
-	}
-	return json.Unmarshal(raw[2], &u.Params)
+	return nil
 }
 
 // hvSpec is one [hypervisor name, hvparams] of node_info.
@@ -55,14 +47,10 @@ type hvSpec struct {
 }
 
 func (s *hvSpec) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 2 {
-		return errors.New("hypervisor spec must be [name, hvparams]")
+	if err := decodeTuple(b, &s.Name, &s.Params); err != nil {
+		return fmt.Errorf("hypervisor spec must be [name, hvparams]: %v", err)
 	}
-	if err := json.Unmarshal(raw[0], &s.Name); err != nil {
-		return err
-	}
-	return json.Unmarshal(raw[1], &s.Params)
+	return nil
 }
 
 // rpcNodeInfo answers [storage_units, hv_specs] with

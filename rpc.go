@@ -33,77 +33,192 @@ type rpcProcedure struct {
 	// run is the handler; nil is a procedure not implemented yet, which
 	// answers [false, "<name>: not implemented"].
 	run procedure
+	// object says what a body that is a JSON object rather than a list
+	// means: Ganeti's query daemon (its Haskell RPC client) sends a few
+	// calls so.
+	object objectBody
 }
+
+// objectBody is how a procedure takes a request body that is an object.
+type objectBody int
+
+const (
+	objectRefused  objectBody = iota // a body must be a list (most procedures)
+	objectIsNoArgs                   // the empty record of a call without arguments (version, export_list)
+	objectIsArg                      // the one argument, sent bare (instance_console_info)
+)
 
 // procedures maps every RPC of Ganeti 3.0's node daemon (plus resize_disk of
 // 3.1) to its argument count and handler.
 var procedures = map[string]rpcProcedure{
-	// daemon and cluster files
-	"version":                 {0, rpcVersion},
-	"test_delay":              {1, rpcTestDelay},
-	"master_node_name":        {0, rpcMasterNodeName},
-	"node_has_ip_address":     {1, rpcNodeHasIPAddress},
-	"get_watcher_pause":       {0, rpcGetWatcherPause},
-	"set_watcher_pause":       {1, rpcSetWatcherPause},
-	"write_ssconf_files":      {1, rpcWriteSsconfFiles},
-	"upload_file":             {1, rpcUploadFile},
-	"upload_file_single":      {7, rpcUploadFileSingle},
-	"get_file_info":           {1, rpcGetFileInfo},
-	"jobqueue_update":         {2, rpcJobqueueUpdate},
-	"jobqueue_purge":          {0, rpcJobqueuePurge},
-	"jobqueue_rename":         {1, rpcJobqueueRename},
-	"jobqueue_set_drain_flag": {1, rpcJobqueueSetDrainFlag},
-	"etc_hosts_modify":        {3, rpcEtcHostsModify},
-	"bridges_exist":           {1, rpcBridgesExist},
+	// node_queries.go
+	"version":             {args: 0, run: rpcVersion, object: objectIsNoArgs},
+	"test_delay":          {args: 1, run: rpcTestDelay},
+	"master_node_name":    {args: 0, run: rpcMasterNodeName},
+	"node_has_ip_address": {args: 1, run: rpcNodeHasIPAddress},
+	"bridges_exist":       {args: 1, run: rpcBridgesExist},
 
-	// node
-	"node_info": {2, rpcNodeInfo}, "node_verify": {3, rpcNodeVerify}, "node_verify_light": {3, rpcNodeVerify},
-	"node_start_master_daemons": {1, rpcNodeStartMasterDaemons}, "node_activate_master_ip": {2, rpcNodeActivateMasterIP},
-	"node_deactivate_master_ip": {2, rpcNodeDeactivateMasterIP}, "node_stop_master": {0, rpcNodeStopMaster},
-	"node_change_master_netmask": {4, rpcNodeChangeMasterNetmask}, "node_leave_cluster": {1, rpcNodeLeaveCluster},
-	"node_volumes": {0, rpcNodeVolumes}, "node_demote_from_mc": {0, rpcNodeDemoteFromMC}, "node_powercycle": {2, rpcNodePowercycle},
-	"node_configure_ovs": {2, rpcNodeConfigureOVS}, "node_crypto_tokens": {1, rpcNodeCryptoTokens},
-	"node_ensure_daemon": {2, rpcNodeEnsureDaemon}, "node_ssh_key_add": {6, rpcNodeSSHKeyAdd},
-	"node_ssh_keys_renew": {7, rpcNodeSSHKeysRenew}, "node_ssh_key_remove": {9, rpcNodeSSHKeyRemove},
-	"run_oob": {4, rpcRunOOB}, "restricted_command": {1, rpcRestrictedCommand}, "hooks_runner": {3, rpcHooksRunner},
-	"iallocator_runner": {3, rpcIallocatorRunner},
+	// watcher_pause.go
+	"get_watcher_pause": {args: 0, run: rpcGetWatcherPause},
+	"set_watcher_pause": {args: 1, run: rpcSetWatcherPause},
 
-	// storage
-	"blockdev_create": {6, rpcBlockdevCreate}, "blockdev_convert": {2, rpcBlockdevConvert},
-	"blockdev_pause_resume_sync": {2, rpcBlockdevPauseResumeSync}, "blockdev_image": {3, rpcBlockdevImage},
-	"blockdev_wipe": {3, rpcBlockdevWipe}, "blockdev_remove": {1, rpcBlockdevRemove}, "blockdev_rename": {1, rpcBlockdevRename},
-	"blockdev_assemble": {4, rpcBlockdevAssemble}, "blockdev_shutdown": {1, rpcBlockdevShutdown},
-	"blockdev_addchildren": {2, nil}, "blockdev_removechildren": {2, nil},
-	"blockdev_getmirrorstatus": {1, rpcBlockdevGetmirrorstatus}, "blockdev_getmirrorstatus_multi": {1, rpcBlockdevGetmirrorstatusMulti},
-	"blockdev_find": {1, rpcBlockdevFind}, "blockdev_snapshot": {3, rpcBlockdevSnapshot}, "blockdev_grow": {5, rpcBlockdevGrow},
-	"blockdev_close": {2, rpcBlockdevClose}, "blockdev_open": {3, rpcBlockdevOpen}, "blockdev_getdimensions": {1, rpcBlockdevGetdimensions},
-	"blockdev_setinfo": {2, rpcBlockdevSetinfo}, "drbd_disconnect_net": {1, nil},
-	"drbd_attach_net": {2, nil}, "drbd_wait_sync": {1, nil},
-	"drbd_needs_activation": {1, nil}, "drbd_helper": {0, rpcDRBDHelper}, "bdev_sizes": {1, rpcBdevSizes},
-	"lv_list": {1, rpcLVList}, "vg_list": {0, rpcVGList}, "storage_list": {4, rpcStorageList},
-	"storage_modify": {4, rpcStorageModify}, "storage_execute": {4, rpcStorageExecute},
-	"file_storage_dir_create": {1, rpcFileStorageDirCreate}, "file_storage_dir_remove": {1, rpcFileStorageDirRemove},
-	"file_storage_dir_rename": {2, rpcFileStorageDirRename},
+	// ssconf.go
+	"write_ssconf_files": {args: 1, run: rpcWriteSsconfFiles},
 
-	// instances and hypervisors
-	"instance_shutdown": {3, rpcInstanceShutdown}, "instance_start": {3, rpcInstanceStart}, "hotplug_device": {6, rpcHotplugDevice},
-	"hotplug_supported": {1, rpcHotplugSupported}, "instance_metadata_modify": {1, rpcInstanceMetadataModify},
-	"migration_info": {1, rpcMigrationInfo}, "accept_instance": {3, rpcAcceptInstance},
-	"instance_finalize_migration_dst": {3, rpcFinalizeMigrationDst}, "instance_migrate": {4, rpcInstanceMigrate},
-	"instance_finalize_migration_src": {3, rpcFinalizeMigrationSrc},
-	"instance_get_migration_status":   {1, rpcMigrationStatus}, "instance_reboot": {4, rpcInstanceReboot},
-	"instance_balloon_memory": {2, rpcInstanceBalloonMemory}, "instance_info": {3, rpcInstanceInfo},
-	"instance_migratable": {1, rpcInstanceMigratable}, "all_instances_info": {2, rpcAllInstancesInfo},
-	"instance_console_info": {1, rpcInstanceConsoleInfo}, "instance_list": {2, rpcInstanceList},
-	"hypervisor_validate_params": {2, rpcHypervisorValidateParams}, "resize_disk": {3, rpcResizeDisk},
+	// file_upload.go
+	"upload_file":        {args: 1, run: rpcUploadFile},
+	"upload_file_single": {args: 7, run: rpcUploadFileSingle},
+	"get_file_info":      {args: 1, run: rpcGetFileInfo},
 
-	// OS, import and export
-	"instance_os_add": {3, rpcInstanceOSAdd}, "instance_run_rename": {3, rpcInstanceRunRename}, "os_diagnose": {0, rpcOSDiagnose},
-	"os_validate": {5, rpcOSValidate}, "os_export": {2, rpcOSExport}, "extstorage_diagnose": {0, rpcExtStorageDiagnose},
-	"finalize_export": {2, rpcFinalizeExport}, "export_info": {1, rpcExportInfo}, "export_list": {0, rpcExportList},
-	"export_remove": {1, rpcExportRemove}, "x509_cert_create": {1, rpcX509CertCreate}, "x509_cert_remove": {1, rpcX509CertRemove},
-	"import_start": {4, rpcImportStart}, "export_start": {6, rpcExportStart}, "impexp_status": {1, rpcImpexpStatus},
-	"impexp_abort": {1, rpcImpexpAbort}, "impexp_cleanup": {1, rpcImpexpCleanup},
+	// etc_hosts.go
+	"etc_hosts_modify": {args: 3, run: rpcEtcHostsModify},
+
+	// jobqueue.go
+	"jobqueue_update":         {args: 2, run: rpcJobqueueUpdate},
+	"jobqueue_purge":          {args: 0, run: rpcJobqueuePurge},
+	"jobqueue_rename":         {args: 1, run: rpcJobqueueRename},
+	"jobqueue_set_drain_flag": {args: 1, run: rpcJobqueueSetDrainFlag},
+
+	// node.go
+	"node_info": {args: 2, run: rpcNodeInfo},
+
+	// verify.go
+	"node_verify":       {args: 3, run: rpcNodeVerify},
+	"node_verify_light": {args: 3, run: rpcNodeVerify},
+
+	// master.go
+	"node_start_master_daemons":  {args: 1, run: rpcNodeStartMasterDaemons},
+	"node_activate_master_ip":    {args: 2, run: rpcNodeActivateMasterIP},
+	"node_deactivate_master_ip":  {args: 2, run: rpcNodeDeactivateMasterIP},
+	"node_stop_master":           {args: 0, run: rpcNodeStopMaster},
+	"node_change_master_netmask": {args: 4, run: rpcNodeChangeMasterNetmask},
+
+	// node_admin.go
+	"node_leave_cluster":  {args: 1, run: rpcNodeLeaveCluster},
+	"node_volumes":        {args: 0, run: rpcNodeVolumes},
+	"node_demote_from_mc": {args: 0, run: rpcNodeDemoteFromMC},
+	"node_powercycle":     {args: 2, run: rpcNodePowercycle},
+	"node_configure_ovs":  {args: 2, run: rpcNodeConfigureOVS},
+	"node_ensure_daemon":  {args: 2, run: rpcNodeEnsureDaemon},
+
+	// crypto.go
+	"node_crypto_tokens": {args: 1, run: rpcNodeCryptoTokens},
+	"x509_cert_create":   {args: 1, run: rpcX509CertCreate},
+	"x509_cert_remove":   {args: 1, run: rpcX509CertRemove},
+
+	// sshkeys.go
+	"node_ssh_key_add":    {args: 6, run: rpcNodeSSHKeyAdd},
+	"node_ssh_keys_renew": {args: 7, run: rpcNodeSSHKeysRenew},
+	"node_ssh_key_remove": {args: 9, run: rpcNodeSSHKeyRemove},
+
+	// restricted.go
+	"run_oob":            {args: 4, run: rpcRunOOB},
+	"restricted_command": {args: 1, run: rpcRestrictedCommand},
+
+	// hooks.go
+	"hooks_runner":      {args: 3, run: rpcHooksRunner},
+	"iallocator_runner": {args: 3, run: rpcIallocatorRunner},
+
+	// blockdev.go
+	"blockdev_create":                {args: 6, run: rpcBlockdevCreate},
+	"blockdev_convert":               {args: 2, run: rpcBlockdevConvert},
+	"blockdev_pause_resume_sync":     {args: 2, run: rpcBlockdevPauseResumeSync},
+	"blockdev_image":                 {args: 3, run: rpcBlockdevImage},
+	"blockdev_wipe":                  {args: 3, run: rpcBlockdevWipe},
+	"blockdev_remove":                {args: 1, run: rpcBlockdevRemove},
+	"blockdev_rename":                {args: 1, run: rpcBlockdevRename},
+	"blockdev_assemble":              {args: 4, run: rpcBlockdevAssemble},
+	"blockdev_shutdown":              {args: 1, run: rpcBlockdevShutdown},
+	"blockdev_getmirrorstatus":       {args: 1, run: rpcBlockdevGetmirrorstatus},
+	"blockdev_getmirrorstatus_multi": {args: 1, run: rpcBlockdevGetmirrorstatusMulti},
+	"blockdev_find":                  {args: 1, run: rpcBlockdevFind},
+	"blockdev_snapshot":              {args: 3, run: rpcBlockdevSnapshot},
+	"blockdev_grow":                  {args: 5, run: rpcBlockdevGrow},
+	"blockdev_close":                 {args: 2, run: rpcBlockdevClose},
+	"blockdev_open":                  {args: 3, run: rpcBlockdevOpen},
+	"blockdev_getdimensions":         {args: 1, run: rpcBlockdevGetdimensions},
+	"blockdev_setinfo":               {args: 2, run: rpcBlockdevSetinfo},
+
+	// filestorage.go
+	"file_storage_dir_create": {args: 1, run: rpcFileStorageDirCreate},
+	"file_storage_dir_remove": {args: 1, run: rpcFileStorageDirRemove},
+	"file_storage_dir_rename": {args: 2, run: rpcFileStorageDirRename},
+
+	// storage.go
+	"bdev_sizes":      {args: 1, run: rpcBdevSizes},
+	"storage_list":    {args: 4, run: rpcStorageList},
+	"storage_modify":  {args: 4, run: rpcStorageModify},
+	"storage_execute": {args: 4, run: rpcStorageExecute},
+
+	// storage_lvm.go
+	"lv_list": {args: 1, run: rpcLVList},
+	"vg_list": {args: 0, run: rpcVGList},
+
+	// storage_drbd.go
+	"drbd_helper": {args: 0, run: rpcDRBDHelper},
+
+	// instance.go
+	"instance_shutdown":               {args: 3, run: rpcInstanceShutdown},
+	"instance_start":                  {args: 3, run: rpcInstanceStart},
+	"hotplug_device":                  {args: 6, run: rpcHotplugDevice},
+	"hotplug_supported":               {args: 1, run: rpcHotplugSupported},
+	"migration_info":                  {args: 1, run: rpcMigrationInfo},
+	"accept_instance":                 {args: 3, run: rpcAcceptInstance},
+	"instance_finalize_migration_dst": {args: 3, run: rpcFinalizeMigrationDst},
+	"instance_migrate":                {args: 4, run: rpcInstanceMigrate},
+	"instance_finalize_migration_src": {args: 3, run: rpcFinalizeMigrationSrc},
+	"instance_get_migration_status":   {args: 1, run: rpcMigrationStatus},
+	"instance_reboot":                 {args: 4, run: rpcInstanceReboot},
+	"instance_balloon_memory":         {args: 2, run: rpcInstanceBalloonMemory},
+	"instance_info":                   {args: 3, run: rpcInstanceInfo},
+	"instance_migratable":             {args: 1, run: rpcInstanceMigratable},
+	"instance_console_info":           {args: 1, run: rpcInstanceConsoleInfo, object: objectIsArg},
+	"resize_disk":                     {args: 3, run: rpcResizeDisk},
+
+	// hypervisor.go
+	"all_instances_info": {args: 2, run: rpcAllInstancesInfo},
+	"instance_list":      {args: 2, run: rpcInstanceList},
+
+	// metad.go
+	"instance_metadata_modify": {args: 1, run: rpcInstanceMetadataModify},
+
+	// os_definitions.go
+	"os_diagnose": {args: 0, run: rpcOSDiagnose},
+	"os_validate": {args: 5, run: rpcOSValidate},
+
+	// os_scripts.go
+	"instance_os_add":     {args: 3, run: rpcInstanceOSAdd},
+	"instance_run_rename": {args: 3, run: rpcInstanceRunRename},
+	"os_export":           {args: 2, run: rpcOSExport},
+
+	// extstorage.go
+	"extstorage_diagnose": {args: 0, run: rpcExtStorageDiagnose},
+
+	// exports.go
+	"export_info":   {args: 1, run: rpcExportInfo},
+	"export_list":   {args: 0, run: rpcExportList, object: objectIsNoArgs},
+	"export_remove": {args: 1, run: rpcExportRemove},
+
+	// exportconf.go
+	"finalize_export": {args: 2, run: rpcFinalizeExport},
+
+	// impexp.go
+	"import_start":   {args: 4, run: rpcImportStart},
+	"export_start":   {args: 6, run: rpcExportStart},
+	"impexp_status":  {args: 1, run: rpcImpexpStatus},
+	"impexp_abort":   {args: 1, run: rpcImpexpAbort},
+	"impexp_cleanup": {args: 1, run: rpcImpexpCleanup},
+
+	// hvparams.go
+	"hypervisor_validate_params": {args: 2, run: rpcHypervisorValidateParams},
+
+	// not implemented yet
+	"blockdev_addchildren":    {args: 2, run: nil},
+	"blockdev_removechildren": {args: 2, run: nil},
+	"drbd_disconnect_net":     {args: 1, run: nil},
+	"drbd_attach_net":         {args: 2, run: nil},
+	"drbd_wait_sync":          {args: 1, run: nil},
+	"drbd_needs_activation":   {args: 1, run: nil},
 }
 
 const (
@@ -112,12 +227,6 @@ const (
 	maxRequestBody = 64 << 20
 	ioTimeout      = 10 * time.Second // Ganeti's HTTP read and write timeout
 )
-
-// objectBodyNoArgs: procedures without arguments that Ganeti's query
-// daemon (its Haskell RPC client) calls with the body {} rather than []:
-// RpcCallVersion and RpcCallExportList encode their empty record as an
-// object (gnt-backup list asks luxid, which calls export_list so).
-var objectBodyNoArgs = map[string]bool{"version": true, "export_list": true}
 
 // rpcHandler serves POST /<procedure>.
 type rpcHandler struct {
@@ -287,11 +396,11 @@ func decodeBody(name string, arity int, body []byte) ([]json.RawMessage, error) 
 		// Ganeti's daemon ignores the body of a procedure without
 		// arguments; null is what Python's json encodes for none.
 		return nil, nil
-	case body[0] == '{' && name == "instance_console_info":
-		// Ganeti's query daemon sends this one's argument as a bare object.
+	case body[0] == '{' && procedures[name].object == objectIsArg:
 		return []json.RawMessage{body}, nil
-	case body[0] == '{' && objectBodyNoArgs[name]:
-		// and these, which take no arguments, as an empty object.
+	case body[0] == '{' && procedures[name].object == objectIsNoArgs:
+		// RpcCallVersion and RpcCallExportList encode their empty record
+		// as {} (gnt-backup list asks luxid, which calls export_list so).
 		return nil, nil
 	case body[0] != '[':
 		return nil, errors.New(notList)

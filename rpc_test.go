@@ -83,7 +83,7 @@ func TestProcedureTableIsComplete(t *testing.T) {
 
 func TestPanicBecomesBackendError(t *testing.T) {
 	n, logs := newTestNode(t)
-	procedures["test_panic"] = rpcProcedure{0, func(*node, []json.RawMessage) (any, error) { panic("boom") }}
+	procedures["test_panic"] = rpcProcedure{args: 0, run: func(*node, []json.RawMessage) (any, error) { panic("boom") }}
 	defer delete(procedures, "test_panic")
 	srv := httptest.NewServer(newHTTPServer(n).Handler)
 	defer srv.Close()

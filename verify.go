@@ -146,19 +146,16 @@ func (v *verifier) checkHypervisors(raw json.RawMessage) error {
 }
 
 func (v *verifier) checkHVParams(raw json.RawMessage) error {
-	var entries [][]json.RawMessage
+	var entries []json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
 		return fmt.Errorf("node_verify: bad hvparms: %v", err)
 	}
 	out := [][]any{}
 	for _, e := range entries {
-		if len(e) != 3 {
-			return errors.New("node_verify: hvparms entries must be [source, hypervisor, params]")
-		}
 		var source, hvName string
 		var params map[string]any
-		if json.Unmarshal(e[0], &source) != nil || json.Unmarshal(e[1], &hvName) != nil || json.Unmarshal(e[2], &params) != nil {
-			return errors.New("node_verify: bad hvparms entry")
+		if err := decodeTuple(e, &source, &hvName, &params); err != nil {
+			return fmt.Errorf("node_verify: hvparms entries must be [source, hypervisor, params]: %v", err)
 		}
 		if err := v.n.validateHVParams(hvName, params); err != nil {
 			var pe *hvParamError
@@ -303,10 +300,9 @@ func (v *verifier) nodedPort() int {
 }
 
 func (v *verifier) checkNetTest(raw json.RawMessage) error {
-	var arg []json.RawMessage
 	var nodes [][]string
 	var mcs []string
-	if json.Unmarshal(raw, &arg) != nil || len(arg) != 2 || json.Unmarshal(arg[0], &nodes) != nil || json.Unmarshal(arg[1], &mcs) != nil {
+	if decodeTuple(raw, &nodes, &mcs) != nil {
 		return errors.New("node_verify: node-net-test must be [nodes, master_candidates]")
 	}
 	out := map[string]string{}
@@ -346,11 +342,9 @@ func (v *verifier) checkNetTest(raw json.RawMessage) error {
 }
 
 func (v *verifier) checkMasterIP(raw json.RawMessage) error {
-	var arg []json.RawMessage
 	var masterName, masterIP string
 	var mcs []string
-	if json.Unmarshal(raw, &arg) != nil || len(arg) != 3 || json.Unmarshal(arg[0], &masterName) != nil ||
-		json.Unmarshal(arg[1], &masterIP) != nil || json.Unmarshal(arg[2], &mcs) != nil {
+	if decodeTuple(raw, &masterName, &masterIP, &mcs) != nil {
 		return errors.New("node_verify: master-ip must be [master_name, master_ip, master_candidates]")
 	}
 	if !slices.Contains(mcs, v.myName) {

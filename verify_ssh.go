@@ -66,14 +66,8 @@ type sshNodeStatus struct {
 }
 
 func (s *sshNodeStatus) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 5 {
-		return errors.New("ssh node status must have 5 fields")
-	}
-	for i, dst := range []any{&s.UUID, &s.Name, &s.MasterCandidate, &s.PotentialMC, &s.Online} {
-		if err := json.Unmarshal(raw[i], dst); err != nil {
-			return err
-		}
+	if err := decodeTuple(b, &s.UUID, &s.Name, &s.MasterCandidate, &s.PotentialMC, &s.Online); err != nil {
+		return fmt.Errorf("ssh node status must have 5 fields: %v", err)
 	}
 	return nil
 }
@@ -81,13 +75,9 @@ func (s *sshNodeStatus) UnmarshalJSON(b []byte) error {
 // checkSSHSetup compares the shared public keys file, this node's own key
 // and root's authorized_keys with the master's view of the nodes.
 func (v *verifier) checkSSHSetup(raw json.RawMessage) error {
-	var arg []json.RawMessage
-	if err := json.Unmarshal(raw, &arg); err != nil || len(arg) != 2 {
-		return errors.New("node_verify: ssh-setup must be [node_status_list, key_type]")
-	}
 	var nodes *[]sshNodeStatus
 	var keyType string
-	if json.Unmarshal(arg[0], &nodes) != nil || json.Unmarshal(arg[1], &keyType) != nil {
+	if decodeTuple(raw, &nodes, &keyType) != nil {
 		return errors.New("node_verify: bad ssh-setup value")
 	}
 	if keyType != "rsa" && keyType != "dsa" && keyType != "ecdsa" {
@@ -251,11 +241,9 @@ const sshCheckTimeout = 60 * time.Second
 // checkNodeList, on a master candidate, logs in over ssh to every node as
 // the master would and checks it reports the expected hostname.
 func (v *verifier) checkNodeList(raw json.RawMessage) error {
-	var arg []json.RawMessage
 	var nodes, mcs []string
 	var bynode map[string][]string
-	if json.Unmarshal(raw, &arg) != nil || len(arg) != 3 || json.Unmarshal(arg[0], &nodes) != nil ||
-		json.Unmarshal(arg[1], &bynode) != nil || json.Unmarshal(arg[2], &mcs) != nil {
+	if decodeTuple(raw, &nodes, &bynode, &mcs) != nil {
 		return errors.New("node_verify: nodelist must be [nodes, by_node, master_candidates]")
 	}
 	nodes = append(nodes, bynode[v.myName]...)
