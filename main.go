@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -129,23 +130,7 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	}
 	opts, paths := cfg.opts, cfg.paths
 
-	logPath := paths.LogFile
-	if opts.syslog == "only" {
-		logPath = ""
-	}
-	log, err := newLogger(logPath, opts.debug, stderr, opts.syslog != "no")
-	if err != nil && opts.syslog == "yes" {
-		// The log file still records everything; syslog was an extra.
-		log, err = newLogger(logPath, opts.debug, stderr, false)
-		if err == nil {
-			log.Warningf("cannot connect to syslog, logging to %s only", logPath)
-		}
-	}
-	if err != nil && stderr != nil && logPath != "" {
-		// In the foreground stderr still carries the log, as with Ganeti.
-		fmt.Fprintf(stderr, "Failed to enable logging to file '%s': %v\n", logPath, err)
-		log, err = newLogger("", opts.debug, stderr, false)
-	}
+	log, err := openLog(opts, paths, stderr)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -158,74 +143,13 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	defer pidFile.release()
 
 	log.Infof("%s daemon startup", daemonName)
-	for _, d := range paths.tempDirs() {
-		removed, err := removeStaleTemps(d.Dir, d.Only)
-		if len(removed) > 0 {
-			log.Infof("removed stale temporary files from %s: %s", d.Dir, strings.Join(removed, ", "))
-		}
-		if err != nil {
-			log.Warningf("%v", err)
-		}
-	}
-	if !opts.ssl {
-		log.Warningf("SSL disabled: the daemon accepts unauthenticated plain HTTP calls")
-	}
-	if opts.mlock {
-		if err := lockMemory(); err != nil {
-			log.Warningf("Cannot set memory lock: %v", err)
-		}
-		// Locked pages stay resident for good (the kernel will not let the
-		// runtime give them back), so collect earlier to keep the peak low.
-		if os.Getenv("GOGC") == "" {
-			debug.SetGCPercent(50)
-		}
-	}
-
-	n := &node{paths: paths, log: log, ents: lookupEnts()}
-	if err := n.prepareQueue(); err != nil {
-		// The job queue is not needed for the node's other duties.
-		log.Errorf("Can't init/verify the queue, proceeding anyway: %v", err)
-	}
+	n := startNode(opts, paths, log)
 	srv := newHTTPServer(n)
-
-	tcp, err := net.Listen(listenNetwork(cfg.addr), cfg.addr)
+	ln, err := listen(cfg, log)
 	if err != nil {
-		return fail("Socket-related error: %v", err)
+		return fail("%v", err)
 	}
-	var tlsConfig *tls.Config
-	if opts.ssl {
-		pair, leaf, err := loadKeyPair(opts.sslCert, opts.sslKey)
-		if err != nil {
-			tcp.Close()
-			return fail("%v", err)
-		}
-		check := &clientCheck{cluster: leaf, candidates: paths.ssconfPath("master_candidates_certs"), now: time.Now}
-		tlsConfig = serverTLSConfig(pair, check)
-	}
-	ln := newGateListener(tcp, tlsConfig, opts.maxClients, clusterAddresses(paths), log)
-	log.Infof("listening on %s (ssl=%v, max clients %d)", tcp.Addr(), opts.ssl, opts.maxClients)
-
-	stopping := make(chan os.Signal, 1)
-	signal.Notify(stopping, syscall.SIGTERM, syscall.SIGINT)
-	// node_leave_cluster's stop has its own channel: only a signal may cut
-	// the drain short, not a leave that finishes during it.
-	leaving := make(chan struct{}, 1)
-	n.stop = func() {
-		select {
-		case leaving <- struct{}{}:
-		default: // a stop is pending already
-		}
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			log.Infof("Reopening log files after receiving SIGHUP")
-			if err := log.Reopen(); err != nil {
-				log.Errorf("%v", err)
-			}
-		}
-	}()
+	stopping, leaving := watchSignals(n, log)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -250,6 +174,120 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 	if err := setProcessName(drainingName); err != nil {
 		log.Warningf("%v", err)
 	}
+	drain(srv, stopping, log)
+	log.Infof("%s daemon shutdown", daemonName)
+	return 0
+}
+
+// openLog opens the daemon's log as the options ask: the log file, syslog
+// too or only, and stderr in the foreground.
+func openLog(opts *options, paths *layout, stderr io.Writer) (*logger, error) {
+	logPath := paths.LogFile
+	if opts.syslog == "only" {
+		logPath = ""
+	}
+	log, err := newLogger(logPath, opts.debug, stderr, opts.syslog != "no")
+	if err != nil && opts.syslog == "yes" {
+		// The log file still records everything; syslog was an extra.
+		log, err = newLogger(logPath, opts.debug, stderr, false)
+		if err == nil {
+			log.Warningf("cannot connect to syslog, logging to %s only", logPath)
+		}
+	}
+	if err != nil && stderr != nil && logPath != "" {
+		// In the foreground stderr still carries the log, as with Ganeti.
+		fmt.Fprintf(stderr, "Failed to enable logging to file '%s': %v\n", logPath, err)
+		log, err = newLogger("", opts.debug, stderr, false)
+	}
+	return log, err
+}
+
+// startNode does the startup housekeeping (stale temporary files, memory
+// lock, job queue) and returns the node the procedures share.
+func startNode(opts *options, paths *layout, log *logger) *node {
+	for _, d := range paths.tempDirs() {
+		removed, err := removeStaleTemps(d.Dir, d.Only)
+		if len(removed) > 0 {
+			log.Infof("removed stale temporary files from %s: %s", d.Dir, strings.Join(removed, ", "))
+		}
+		if err != nil {
+			log.Warningf("%v", err)
+		}
+	}
+	if !opts.ssl {
+		log.Warningf("SSL disabled: the daemon accepts unauthenticated plain HTTP calls")
+	}
+	if opts.mlock {
+		if err := lockMemory(); err != nil {
+			log.Warningf("Cannot set memory lock: %v", err)
+		}
+		// Locked pages stay resident for good (the kernel will not let the
+		// runtime give them back), so collect earlier to keep the peak low.
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(50)
+		}
+	}
+	n := &node{paths: paths, log: log, ents: lookupEnts()}
+	if err := n.prepareQueue(); err != nil {
+		// The job queue is not needed for the node's other duties.
+		log.Errorf("Can't init/verify the queue, proceeding anyway: %v", err)
+	}
+	return n
+}
+
+// listen opens the daemon's port behind the gate that authenticates
+// clients (TLS with the cluster certificate unless --no-ssl).
+func listen(cfg *daemonConfig, log *logger) (*gateListener, error) {
+	opts, paths := cfg.opts, cfg.paths
+	tcp, err := net.Listen(listenNetwork(cfg.addr), cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("Socket-related error: %v", err)
+	}
+	var tlsConfig *tls.Config
+	if opts.ssl {
+		pair, leaf, err := loadKeyPair(opts.sslCert, opts.sslKey)
+		if err != nil {
+			tcp.Close()
+			return nil, err
+		}
+		check := &clientCheck{cluster: leaf, candidates: paths.ssconfPath("master_candidates_certs"), now: time.Now}
+		tlsConfig = serverTLSConfig(pair, check)
+	}
+	ln := newGateListener(tcp, tlsConfig, opts.maxClients, clusterAddresses(paths), log)
+	log.Infof("listening on %s (ssl=%v, max clients %d)", tcp.Addr(), opts.ssl, opts.maxClients)
+	return ln, nil
+}
+
+// watchSignals reopens the log on SIGHUP and returns the channels that end
+// the daemon: SIGTERM or SIGINT, and node_leave_cluster's n.stop.
+func watchSignals(n *node, log *logger) (stopping chan os.Signal, leaving chan struct{}) {
+	stopping = make(chan os.Signal, 1)
+	signal.Notify(stopping, syscall.SIGTERM, syscall.SIGINT)
+	// node_leave_cluster's stop has its own channel: only a signal may cut
+	// the drain short, not a leave that finishes during it.
+	leaving = make(chan struct{}, 1)
+	n.stop = func() {
+		select {
+		case leaving <- struct{}{}:
+		default: // a stop is pending already
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			log.Infof("Reopening log files after receiving SIGHUP")
+			if err := log.Reopen(); err != nil {
+				log.Errorf("%v", err)
+			}
+		}
+	}()
+	return stopping, leaving
+}
+
+// drain lets the calls in flight finish, for up to drainLimit or until a
+// second signal, and then closes what is left.
+func drain(srv *http.Server, stopping <-chan os.Signal, log *logger) {
 	drained := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), drainLimit)
@@ -268,8 +306,6 @@ func serve(cfg *daemonConfig, ready io.WriteCloser, stderr io.Writer) int {
 		log.Warningf("Received %v while finishing calls in flight, closing them", sig)
 		srv.Close()
 	}
-	log.Infof("%s daemon shutdown", daemonName)
-	return 0
 }
 
 // listenNetwork keeps an IPv4 bind address IPv4-only, as Ganeti binds it
