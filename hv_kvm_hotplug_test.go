@@ -224,9 +224,8 @@ func TestKVMSaveNICTap(t *testing.T) {
 // network's description, as Ganeti's ConfigureNIC gives them.
 func TestKVMIfupEnvironment(t *testing.T) {
 	envFile := filepath.Join(t.TempDir(), "env")
-	defer func(old string) { kvmIfup = old }(kvmIfup)
-	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "env > "+envFile)
 	n, _ := newTestNode(t)
+	n.paths.KVMIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "env > "+envFile)
 	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
 	inst := &instance{Name: "inst9.example.com", Tags: []string{"web", "prod"}}
 	nic := map[string]any{"mac": "aa:00:00:12:34:56", "uuid": "7f3e2a10-1111-4222-8333-444455556666", "network": "net-uuid",

@@ -237,9 +237,9 @@ func TestKVMExecuteParameters(t *testing.T) {
 	}
 	devlist := "name \"virtio-net-pci\", bus PCI\nname \"virtio-blk-pci\", bus PCI\nname \"scsi-hd\", bus SCSI\n"
 	kvm, argvFile := kvmRecordingBinary(t, devlist)
-	oldIfup, oldVhost := kvmIfup, vhostNetDevice
-	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
-	defer func() { kvmIfup, vhostNetDevice = oldIfup, oldVhost }()
+	ifup := fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
+	oldVhost := vhostNetDevice
+	defer func() { vhostNetDevice = oldVhost }()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte("secret\n\n"), 0o600)
 	emptyFile := filepath.Join(t.TempDir(), "empty")
@@ -247,6 +247,7 @@ func TestKVMExecuteParameters(t *testing.T) {
 
 	start := func(t *testing.T, params map[string]any) (string, error) {
 		n := newShortTestNode(t)
+		n.paths.KVMIfup = ifup
 		h := mustKVM(t, n)
 		_, inst := kvmTestInstance(t, params)
 		inst.HVParams["kvm_path"] = kvm

@@ -192,7 +192,7 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		// Name the controller, so that disks can be put on its bus.
 		cmd = append(cmd, "-device", hvStr(hvp, "scsi_controller_type")+",id=scsi")
 	}
-	cmd = append(cmd, "-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.LogDir, "kvm", name+".log"))
+	cmd = append(cmd, "-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.KVMLogDir, name+".log"))
 	if acpi, ok := hvp["acpi"].(bool); ok && !acpi {
 		cmd = append(cmd, "-no-acpi")
 	}

@@ -196,9 +196,7 @@ func TestKVMInstanceProcess(t *testing.T) {
 
 	// Hot-add a NIC (a stand-in kvm-ifup: the test has no bridge), then
 	// remove it again.
-	oldIfup := kvmIfup
-	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
-	defer func() { kvmIfup = oldIfup }()
+	n.paths.KVMIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
 	mustOK(t, call(t, n, "hotplug_supported", inst), nil)
 	nic := map[string]any{"mac": "aa:00:00:12:34:56", "uuid": "7f3e2a10-1111-4222-8333-444455556666", "nicparams": map[string]any{"mode": "bridged", "link": "br-test"}}
 	mustOK(t, call(t, n, "hotplug_device", inst, "hotadd", "nic", nic, nil, 0), nil)

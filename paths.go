@@ -71,7 +71,7 @@ type layout struct {
 	FakeHVDir         string // /var/run/ganeti/fake-hypervisor
 	KVMRunDir         string // /var/run/ganeti/kvm-hypervisor
 	KVMLogDir         string // /var/log/ganeti/kvm, qemu's -D logs
-	KvmdPidFile       string // ganeti-kvmd's, which watches for guest shutdowns
+	KvmdPidFile       string // /var/run/ganeti/ganeti-kvmd.pid
 	KVMIfup           string // /usr/lib/ganeti/kvm-ifup, never below the root
 	KVMConsoleWrapper string // /usr/lib/ganeti/tools/kvm-console-wrapper, never below the root
 }
