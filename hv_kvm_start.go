@@ -58,15 +58,7 @@ func (h *kvmHypervisor) kvmHelp(kvm string) (string, error) {
 func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, incoming string) error {
 	name := inst.Name
 	confHVP := inst.HVParams
-	// Parameters the guest sees keep their values from the start; newer
-	// keys come from the configuration.
-	upHVP := map[string]any{}
-	for k, v := range confHVP {
-		upHVP[k] = v
-	}
-	for k, v := range rt.HVParams {
-		upHVP[k] = v
-	}
+	upHVP := kvmUpHVParams(confHVP, rt)
 	if len(rt.Cmd) == 0 {
 		return hvErrorf("Failed to load KVM runtime file: no qemu command")
 	}
@@ -79,78 +71,21 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	if err := h.startKvmd(confHVP); err != nil {
 		return err
 	}
-	var argv []string
-	for _, a := range rt.Cmd {
-		argv = append(argv, pyStr(a))
-	}
-	securityModel := hvStr(confHVP, "security_model")
-	if securityModel == "user" {
-		argv = append(argv, "-runas", hvStr(confHVP, "security_domain"))
-	}
-	if km := hvStr(confHVP, "keymap"); km != "" {
-		argv = append(argv, "-k", km)
-	}
-	// Files qemu inherits (taps, vhost-net) are fds 3, 4, ... in order.
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	passFD := func(f *os.File) string {
-		files = append(files, f)
-		return strconv.Itoa(2 + len(files))
-	}
+	argv := kvmStoredArgv(rt, confHVP)
+	var files kvmInheritedFiles
+	defer files.close()
 	devlist := h.deviceList(pyStr(rt.Cmd[0]))
-	var tapNames []string
-	if len(rt.NICs) == 0 {
-		argv = append(argv, "-net", "none")
-	} else {
-		feat, err := kvmNICFeatures(upHVP, devlist, help)
-		if err != nil {
-			return err
-		}
-		for i, nic := range rt.NICs {
-			tap, err := openTap(feat.tap)
-			if err != nil {
-				return hvErrorf("%v", err)
-			}
-			tapNames = append(tapNames, tap.name)
-			var tapFDs, vhostFDs []string
-			for _, f := range tap.queues {
-				tapFDs = append(tapFDs, passFD(f))
-			}
-			for _, f := range tap.vhost {
-				vhostFDs = append(vhostFDs, passFD(f))
-			}
-			_, id, device := deviceString(nic["hvinfo"])
-			if id == "" {
-				id, device = fmt.Sprintf("netdev%d", i), feat.model
-			}
-			mac, _ := nic["mac"].(string)
-			argv = append(argv, "-netdev", "type=tap,id="+id+","+fdList("fd", tapFDs)+vhostFDList(vhostFDs)+feat.netdevExtra,
-				"-device", device+",netdev="+id+",mac="+mac+feat.deviceExtra)
-		}
+	nicArgs, tapNames, err := kvmNICArgs(rt, upHVP, devlist, help, &files)
+	if err != nil {
+		return err
 	}
+	argv = append(argv, nicArgs...)
 	if incoming != "" {
 		argv = append(argv, "-incoming", "tcp:"+incoming)
 	}
-	var vncPassword, spicePassword string
-	if f := hvStr(confHVP, "vnc_password_file"); f != "" {
-		pwd, err := readPasswordFile("VNC", f)
-		if err != nil {
-			return err
-		}
-		vncPassword = pwd
-	}
-	if f := hvStr(confHVP, "spice_password_file"); f != "" {
-		// Read before qemu starts (Ganeti reads it after), so that a bad
-		// file does not leave a paused qemu behind.
-		pwd, err := readPasswordFile("SPICE", f)
-		if err != nil {
-			return err
-		}
-		spicePassword = pwd
+	vncPassword, spicePassword, err := readKVMPasswords(confHVP)
+	if err != nil {
+		return err
 	}
 	if isTrue(confHVP["use_chroot"]) {
 		if err := h.prepareChroot(name); err != nil {
@@ -159,13 +94,8 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	}
 	ctrl := filepath.Join(h.rootDir, "ctrl", name)
 	argv = append(argv, "-qmp", "unix:"+ctrl+".qmp,server,nowait", "-qmp", "unix:"+ctrl+".kvmd,server,nowait")
-	for i, nic := range rt.NICs {
-		if incoming != "" && nicMode(nic) == "routed" {
-			continue // configured when the migration is finalized
-		}
-		if err := h.runIfup(inst, i, nic, tapNames[i]); err != nil {
-			return err
-		}
+	if err := h.ifupNICs(inst, rt, tapNames, incoming); err != nil {
+		return err
 	}
 	argv = append(argv, kvmDiskArgs(upHVP, rt.Disks, help, devlist)...)
 	addedPause := false
@@ -177,30 +107,157 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	if err != nil {
 		return err
 	}
-	var uid *lockedUID
-	if securityModel == "pool" {
-		if uid, err = h.n.requestUnusedUID(); err != nil {
-			return err
-		}
-		username, err := uid.userName()
-		if err == nil {
-			argv = append(argv, "-runas", username)
-			err = h.runKVM(name, argv, files)
-		}
-		uid.unlock()
-		if err != nil {
-			h.n.releaseUID(uid.uid)
-			return err
-		}
-		if err := writeFile(filepath.Join(h.rootDir, "uid", name), []byte(strconv.Itoa(uid.uid)), 0o600); err != nil {
-			return hvErrorf("Failed to start instance %s: %v", name, err)
-		}
-	} else if err := h.runKVM(name, argv, files); err != nil {
+	if err := h.launchKVM(name, hvStr(confHVP, "security_model"), argv, files); err != nil {
 		return err
 	}
 	for i, t := range tapNames {
 		h.saveNICTap(name, i, t)
 	}
+	return h.setUpStartedKVM(inst, vncPassword, spicePassword, cpuMasks, addedPause)
+}
+
+// kvmUpHVParams are the parameters a start uses: those the guest sees
+// keep their values from the start (the runtime's); newer keys come from
+// the configuration.
+func kvmUpHVParams(confHVP map[string]any, rt *kvmRuntime) map[string]any {
+	upHVP := map[string]any{}
+	for k, v := range confHVP {
+		upHVP[k] = v
+	}
+	for k, v := range rt.HVParams {
+		upHVP[k] = v
+	}
+	return upHVP
+}
+
+// kvmStoredArgv is the runtime's command with the user qemu runs as and
+// the keyboard layout.
+func kvmStoredArgv(rt *kvmRuntime, confHVP map[string]any) []string {
+	var argv []string
+	for _, a := range rt.Cmd {
+		argv = append(argv, pyStr(a))
+	}
+	if hvStr(confHVP, "security_model") == "user" {
+		argv = append(argv, "-runas", hvStr(confHVP, "security_domain"))
+	}
+	if km := hvStr(confHVP, "keymap"); km != "" {
+		argv = append(argv, "-k", km)
+	}
+	return argv
+}
+
+// kvmInheritedFiles are the files qemu inherits (taps, vhost-net), fds 3,
+// 4, ... in order.
+type kvmInheritedFiles []*os.File
+
+// pass adds f and returns the descriptor qemu sees it as.
+func (files *kvmInheritedFiles) pass(f *os.File) string {
+	*files = append(*files, f)
+	return strconv.Itoa(2 + len(*files))
+}
+
+func (files *kvmInheritedFiles) close() {
+	for _, f := range *files {
+		f.Close()
+	}
+}
+
+// kvmNICArgs opens a tap for each NIC of the runtime and returns their
+// -netdev and -device arguments (or -net none) and the taps' names.
+func kvmNICArgs(rt *kvmRuntime, upHVP map[string]any, devlist, help string, files *kvmInheritedFiles) (argv, tapNames []string, err error) {
+	if len(rt.NICs) == 0 {
+		return []string{"-net", "none"}, nil, nil
+	}
+	feat, err := kvmNICFeatures(upHVP, devlist, help)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, nic := range rt.NICs {
+		tap, err := openTap(feat.tap)
+		if err != nil {
+			return nil, nil, hvErrorf("%v", err)
+		}
+		tapNames = append(tapNames, tap.name)
+		var tapFDs, vhostFDs []string
+		for _, f := range tap.queues {
+			tapFDs = append(tapFDs, files.pass(f))
+		}
+		for _, f := range tap.vhost {
+			vhostFDs = append(vhostFDs, files.pass(f))
+		}
+		_, id, device := deviceString(nic["hvinfo"])
+		if id == "" {
+			id, device = fmt.Sprintf("netdev%d", i), feat.model
+		}
+		mac, _ := nic["mac"].(string)
+		argv = append(argv, "-netdev", "type=tap,id="+id+","+fdList("fd", tapFDs)+vhostFDList(vhostFDs)+feat.netdevExtra,
+			"-device", device+",netdev="+id+",mac="+mac+feat.deviceExtra)
+	}
+	return argv, tapNames, nil
+}
+
+// readKVMPasswords reads the VNC and SPICE password files.
+func readKVMPasswords(confHVP map[string]any) (vnc, spice string, err error) {
+	if f := hvStr(confHVP, "vnc_password_file"); f != "" {
+		if vnc, err = readPasswordFile("VNC", f); err != nil {
+			return "", "", err
+		}
+	}
+	if f := hvStr(confHVP, "spice_password_file"); f != "" {
+		// Read before qemu starts (Ganeti reads it after), so that a bad
+		// file does not leave a paused qemu behind.
+		if spice, err = readPasswordFile("SPICE", f); err != nil {
+			return "", "", err
+		}
+	}
+	return vnc, spice, nil
+}
+
+// ifupNICs configures the NICs' taps; a routed NIC of an incoming
+// migration is configured when the migration is finalized.
+func (h *kvmHypervisor) ifupNICs(inst *instance, rt *kvmRuntime, tapNames []string, incoming string) error {
+	for i, nic := range rt.NICs {
+		if incoming != "" && nicMode(nic) == "routed" {
+			continue // configured when the migration is finalized
+		}
+		if err := h.runIfup(inst, i, nic, tapNames[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// launchKVM runs qemu, as a uid from the pool when the security model
+// says so (recorded in uid/<name> for the stop to give back).
+func (h *kvmHypervisor) launchKVM(name, securityModel string, argv []string, files []*os.File) error {
+	if securityModel != "pool" {
+		return h.runKVM(name, argv, files)
+	}
+	uid, err := h.n.requestUnusedUID()
+	if err != nil {
+		return err
+	}
+	username, err := uid.userName()
+	if err == nil {
+		argv = append(argv, "-runas", username)
+		err = h.runKVM(name, argv, files)
+	}
+	uid.unlock()
+	if err != nil {
+		h.n.releaseUID(uid.uid)
+		return err
+	}
+	if err := writeFile(filepath.Join(h.rootDir, "uid", name), []byte(strconv.Itoa(uid.uid)), 0o600); err != nil {
+		return hvErrorf("Failed to start instance %s: %v", name, err)
+	}
+	return nil
+}
+
+// setUpStartedKVM sets, over QMP, what the paused qemu needs before it
+// runs: the display passwords, the vCPU pinning and the startup memory,
+// then lets it run if the start paused it.
+func (h *kvmHypervisor) setUpStartedKVM(inst *instance, vncPassword, spicePassword string, cpuMasks [][]int, addedPause bool) error {
+	name := inst.Name
 	c, err := dialQMP(h.qmpSocket(name), qmpTimeout)
 	if err != nil {
 		return hvErrorf("Failed to start instance %s: %v", name, err)
