@@ -106,7 +106,7 @@ func (h *kvmHypervisor) AllInstancesInfo(map[string]any) (map[string]instanceInf
 		name := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
 		if h.instanceAlive(name) {
 			out[name] = h.cmdlineInfo(name)
-		} else if fileExists(filepath.Join(h.rootDir, "ctrl", name+".shutdown")) {
+		} else if fileExists(h.shutdownFile(name)) {
 			out[name] = instanceInfo{State: 1}
 		}
 	}
