@@ -21,12 +21,17 @@ var fakeParamChecks = []hvParamCheck{hvMigrationModeCheck}
 
 const runDirsMode = 0o775 // Ganeti's RUN_DIRS_MODE
 
-func newFakeHypervisor(n *node) (*fakeHypervisor, error) {
-	h := &fakeHypervisor{dir: filepath.Join(n.paths.RunDir, "fake-hypervisor")}
+// open makes the instance directory.
+func (h *fakeHypervisor) open() error {
 	if err := ensureDir(h.dir, runDirsMode); err != nil {
-		return nil, fmt.Errorf("fake hypervisor: %w", err)
+		return fmt.Errorf("fake hypervisor: %w", err)
 	}
-	return h, nil
+	return nil
+}
+
+// ValidateParams checks the parameter table (fakeParamChecks).
+func (h *fakeHypervisor) ValidateParams(params map[string]any) error {
+	return hvParamTable(fakeParamChecks).ValidateParams(params)
 }
 
 func (h *fakeHypervisor) ListInstances(map[string]any) ([]string, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,14 +29,23 @@ type kvmHypervisor struct {
 // kvmSubdirs are the run-time directories Ganeti's KVM module keeps.
 var kvmSubdirs = []string{"pid", "uid", "ctrl", "conf", "nic", "chroot", "chroot-quarantine"}
 
+// newKVMHypervisor is the node's KVM module with its directories made.
 func newKVMHypervisor(n *node) (*kvmHypervisor, error) {
-	h := &kvmHypervisor{n: n, rootDir: filepath.Join(n.paths.RunDir, "kvm-hypervisor")}
-	for _, d := range append([]string{""}, kvmSubdirs...) {
-		if err := ensureDir(filepath.Join(h.rootDir, d), runDirsMode); err != nil {
-			return nil, fmt.Errorf("kvm hypervisor: %w", err)
-		}
+	h := &kvmHypervisor{n: n, rootDir: n.paths.KVMRunDir}
+	if err := h.open(); err != nil {
+		return nil, err
 	}
 	return h, nil
+}
+
+// open makes the run-time directories (kvmSubdirs).
+func (h *kvmHypervisor) open() error {
+	for _, d := range append([]string{""}, kvmSubdirs...) {
+		if err := ensureDir(filepath.Join(h.rootDir, d), runDirsMode); err != nil {
+			return fmt.Errorf("kvm hypervisor: %w", err)
+		}
+	}
+	return nil
 }
 
 func kvmPath(hvparams map[string]any) string {
@@ -96,7 +106,7 @@ func (h *kvmHypervisor) AllInstancesInfo(map[string]any) (map[string]instanceInf
 		name := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
 		if h.instanceAlive(name) {
 			out[name] = h.cmdlineInfo(name)
-		} else if fileExists(filepath.Join(h.rootDir, "ctrl", name+".shutdown")) {
+		} else if fileExists(h.shutdownFile(name)) {
 			out[name] = instanceInfo{State: 1}
 		}
 	}
@@ -122,6 +132,56 @@ func (h *kvmHypervisor) cmdlineInfo(name string) instanceInfo {
 		}
 	}
 	return info
+}
+
+func (h *kvmHypervisor) qmpSocket(name string) string {
+	return filepath.Join(h.rootDir, "ctrl", name+".qmp")
+}
+
+// pid is the pid qemu wrote for the instance (-pidfile), 0 if none.
+func (h *kvmHypervisor) pid(name string) int {
+	return readPidFile(filepath.Join(h.rootDir, "pid", name))
+}
+
+// shutdownFile is the marker ganeti-kvmd leaves when the guest powered
+// itself off.
+func (h *kvmHypervisor) shutdownFile(name string) string {
+	return filepath.Join(h.rootDir, "ctrl", name+".shutdown")
+}
+
+func (h *kvmHypervisor) InstanceInfo(name string, _ map[string]any) (*instanceInfo, error) {
+	if !h.instanceAlive(name) {
+		if fileExists(h.shutdownFile(name)) {
+			return &instanceInfo{State: 1}, nil // the guest powered off
+		}
+		return nil, nil
+	}
+	info := h.cmdlineInfo(name)
+	// The balloon tells the memory the guest has now.
+	if c, err := dialQMP(h.qmpSocket(name), 5*time.Second); err == nil {
+		if ret, err := c.Execute("query-balloon", nil); err == nil {
+			var b struct {
+				Actual int64 `json:"actual"`
+			}
+			if json.Unmarshal(ret, &b) == nil && b.Actual > 0 {
+				info.Memory = int(b.Actual >> 20)
+			}
+		}
+		c.Close()
+	}
+	return &info, nil
+}
+
+func (h *kvmHypervisor) BalloonMemory(inst *instance, mem int) error {
+	c, err := dialQMP(h.qmpSocket(inst.Name), qmpTimeout)
+	if err != nil {
+		return hvErrorf("Failed to balloon memory for %s: %v", inst.Name, err)
+	}
+	defer c.Close()
+	if _, err := c.Execute("balloon", map[string]any{"value": int64(mem) << 20}); err != nil {
+		return hvErrorf("Failed to balloon memory for %s: %v", inst.Name, err)
+	}
+	return nil
 }
 
 var kvmVersionPattern = regexp.MustCompile(`\b(\d+)\.(\d+)(\.(\d+))?\b`)

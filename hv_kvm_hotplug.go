@@ -142,25 +142,9 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if err := h.runIfup(inst, seq, nic, tap.name); err != nil {
 		return err
 	}
-	netdev := map[string]any{"type": "tap", "id": id}
-	for _, kind := range []struct {
-		files       []*os.File
-		key, prefix string
-	}{{tap.queues, "fds", id + "-"}, {tap.vhost, "vhostfds", id + "-vhost-"}} {
-		var names []string
-		for i, f := range kind.files {
-			name := fmt.Sprintf("%s%d", kind.prefix, i)
-			if err := c.SendFD(f); err != nil {
-				return hvErrorf("%v", err)
-			}
-			if _, err := c.Execute("getfd", map[string]any{"fdname": name}); err != nil {
-				return hvErrorf("%v", err)
-			}
-			names = append(names, name)
-		}
-		if len(names) > 0 {
-			netdev[kind.key] = strings.Join(names, ":")
-		}
+	netdev, err := sendTapFDs(c, tap, id)
+	if err != nil {
+		return err
 	}
 	if feat.tap.vhost {
 		netdev["vhost"] = true
@@ -194,6 +178,32 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	entry["hvinfo"] = info
 	rt.NICs = append(rt.NICs, entry)
 	return h.saveRuntime(inst.Name, rt)
+}
+
+// sendTapFDs hands the tap's queue and vhost-net descriptors to qemu
+// (getfd) and returns the netdev_add arguments that name them.
+func sendTapFDs(c *qmpClient, tap *tapDevice, id string) (map[string]any, error) {
+	netdev := map[string]any{"type": "tap", "id": id}
+	for _, kind := range []struct {
+		files       []*os.File
+		key, prefix string
+	}{{tap.queues, "fds", id + "-"}, {tap.vhost, "vhostfds", id + "-vhost-"}} {
+		var names []string
+		for i, f := range kind.files {
+			name := fmt.Sprintf("%s%d", kind.prefix, i)
+			if err := c.SendFD(f); err != nil {
+				return nil, hvErrorf("%v", err)
+			}
+			if _, err := c.Execute("getfd", map[string]any{"fdname": name}); err != nil {
+				return nil, hvErrorf("%v", err)
+			}
+			names = append(names, name)
+		}
+		if len(names) > 0 {
+			netdev[kind.key] = strings.Join(names, ":")
+		}
+	}
+	return netdev, nil
 }
 
 func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, uuid string, seq int) (any, error) {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,31 +101,6 @@ func TestKVMHotDelUnreleasedDevice(t *testing.T) {
 	}
 }
 
-// A pid file left by a qemu that died may name a process that reused the
-// pid: stopping the instance (e.g. a failed migration's target) must not
-// signal it.
-func TestKVMKillStalePidFile(t *testing.T) {
-	n, _ := newTestNode(t)
-	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
-	other := exec.Command("sleep", "30")
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { other.Wait(); close(exited) }()
-	defer other.Process.Kill()
-	os.MkdirAll(filepath.Join(h.rootDir, "pid"), 0o755)
-	os.WriteFile(filepath.Join(h.rootDir, "pid", "gone.example.com"), []byte(strconv.Itoa(other.Process.Pid)+"\n"), 0o644)
-	if err := h.kill("gone.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		t.Fatal("an unrelated process named by a stale pid file was killed")
-	case <-time.After(300 * time.Millisecond):
-	}
-}
-
 // Device uuids and MACs from the master end up in qemu's comma-separated
 // options and in the human monitor's drive_add line; one carrying a
 // separator (",file=/etc/shadow") is refused before anything runs.
@@ -201,77 +174,5 @@ func TestKVMHotAddDiskLink(t *testing.T) {
 				t.Fatalf("link %q was passed to qemu", link)
 			}
 		}
-	}
-}
-
-// The tap name of a NIC is recorded in nic/<name>/<seq>; a failure to
-// write it is reported in the log, not dropped.
-func TestKVMSaveNICTap(t *testing.T) {
-	n, logs := newTestNode(t)
-	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
-	h.saveNICTap("inst7.example.com", 2, "tap5")
-	if data, err := os.ReadFile(h.nicFile("inst7.example.com", 2)); err != nil || string(data) != "tap5" {
-		t.Fatalf("nic file %q %v", data, err)
-	}
-	os.WriteFile(filepath.Join(h.rootDir, "nic", "inst8.example.com"), nil, 0o600) // a file where the directory goes
-	h.saveNICTap("inst8.example.com", 0, "tap6")
-	if !strings.Contains(logs.String(), "Cannot record tap tap6 of NIC 0 of instance inst8.example.com") {
-		t.Fatalf("log %s", logs.String())
-	}
-}
-
-// kvm-ifup gets the instance's tags and, for a NIC on a network, the
-// network's description, as Ganeti's ConfigureNIC gives them.
-func TestKVMIfupEnvironment(t *testing.T) {
-	envFile := filepath.Join(t.TempDir(), "env")
-	defer func(old string) { kvmIfup = old }(kvmIfup)
-	kvmIfup = fakeTool(t, t.TempDir(), "kvm-ifup", "env > "+envFile)
-	n, _ := newTestNode(t)
-	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
-	inst := &instance{Name: "inst9.example.com", Tags: []string{"web", "prod"}}
-	nic := map[string]any{"mac": "aa:00:00:12:34:56", "uuid": "7f3e2a10-1111-4222-8333-444455556666", "network": "net-uuid",
-		"nicparams": map[string]any{"mode": "routed", "link": "100"},
-		"netinfo": map[string]any{"name": "backend", "uuid": "net-uuid", "tags": []any{"a", "b"}, "network": "10.0.0.0/24",
-			"gateway": "10.0.0.1", "network6": nil, "mac_prefix": "aa:00:01"}}
-	if err := h.runIfup(inst, 3, nic, "tap9"); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(envFile)
-	env := "\n" + string(data)
-	for _, want := range []string{"TAGS=web prod", "NETWORK_NAME=backend", "NETWORK_UUID=net-uuid", "NETWORK_TAGS=a b",
-		"NETWORK_SUBNET=10.0.0.0/24", "NETWORK_GATEWAY=10.0.0.1", "NETWORK_MAC_PREFIX=aa:00:01", "INTERFACE_INDEX=3", "LINK=100"} {
-		if !strings.Contains(env, "\n"+want+"\n") {
-			t.Errorf("kvm-ifup environment lacks %s:\n%s", want, data)
-		}
-	}
-	if strings.Contains(env, "NETWORK_SUBNET6") || strings.Contains(env, "NETWORK_GATEWAY6") || strings.Contains(env, "\nBRIDGE=") {
-		t.Errorf("unexpected variables:\n%s", data)
-	}
-}
-
-// Accepting an instance that already runs here is refused before any
-// tap, network script or qemu (Ganeti's _CheckDown).
-func TestKVMAcceptRunningInstance(t *testing.T) {
-	kvm, argvFile := kvmRecordingBinary(t, "")
-	n, _ := newTestNode(t)
-	h := mustKVM(t, n)
-	_, inst := kvmTestInstance(t, map[string]any{"kvm_path": kvm})
-	running := exec.Command("sh", "-c", "sleep 30; :", "-name", inst.Name) // a process whose command line names the instance
-	if err := running.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { running.Process.Kill(); running.Wait() }()
-	os.WriteFile(filepath.Join(h.rootDir, "pid", inst.Name), []byte(strconv.Itoa(running.Process.Pid)+"\n"), 0o644)
-	for deadline := time.Now().Add(5 * time.Second); !h.instanceAlive(inst.Name); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) { // the child may not have run exec yet
-			t.Fatal("stand-in qemu not seen as running")
-		}
-	}
-	info := `[["` + kvm + `", "-name", "` + inst.Name + `"], [], {}, []]`
-	if err := h.AcceptInstance(inst, info, "127.0.0.1"); err == nil || err.Error() != "Failed to start instance "+inst.Name+": already running" {
-		t.Fatalf("accept: %v", err)
-	}
-	if _, err := os.Stat(argvFile); err == nil {
-		t.Fatal("a second qemu was started")
 	}
 }

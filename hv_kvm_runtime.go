@@ -170,8 +170,44 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	if _, err := kvmCPUMasks(hvStr(hvp, "cpu_mask"), vcpus); err != nil {
 		return nil, err
 	}
+	cmd, err := h.kvmMachineArgs(inst, maxMem, vcpus, help, machines)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := kvmBootArgs(hvp, paused, help)
+	if err != nil {
+		return nil, err
+	}
+	cmd = append(cmd, boot...)
+	if mp := hvStr(hvp, "mem_path"); mp != "" {
+		cmd = append(cmd, "-mem-path", mp, "-mem-prealloc")
+	}
+	io, err := h.kvmConsoleArgs(inst, help)
+	if err != nil {
+		return nil, err
+	}
+	cmd = append(cmd, io...)
+	cmd = append(cmd, h.kvmGuestArgs(inst, help)...)
+
+	// Bus slots: disks first, then NICs, each on the lowest free slot.
+	slots := newKVMBusSlots(hvp)
+	disks, err := kvmRuntimeDisks(inst, links, slots)
+	if err != nil {
+		return nil, err
+	}
+	nics, err := kvmRuntimeNICs(inst, slots)
+	if err != nil {
+		return nil, err
+	}
+	return &kvmRuntime{Cmd: cmd, NICs: nics, HVParams: hvp, Disks: disks}, nil
+}
+
+// kvmMachineArgs are the arguments that start the stored command: the
+// binary, name, memory and CPUs, the pid file, sound, the SCSI
+// controller, the balloon, the log, ACPI, reboot and the machine type.
+func (h *kvmHypervisor) kvmMachineArgs(inst *instance, maxMem, vcpus int, help, machines string) ([]any, error) {
+	hvp := inst.HVParams
 	name := inst.Name
-	ctrl := filepath.Join(h.rootDir, "ctrl", name)
 	cmd := []any{kvmPath(hvp), "-name", name, "-m", maxMem}
 	smp := strconv.Itoa(vcpus)
 	for _, k := range []string{"cores", "threads", "sockets"} {
@@ -187,12 +223,11 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		}
 		cmd = append(cmd, "-soundhw", snd)
 	}
-	diskType := hvStr(hvp, "disk_type")
-	if contains(kvmSCSIDeviceTypes, diskType) {
+	if contains(kvmSCSIDeviceTypes, hvStr(hvp, "disk_type")) {
 		// Name the controller, so that disks can be put on its bus.
 		cmd = append(cmd, "-device", hvStr(hvp, "scsi_controller_type")+",id=scsi")
 	}
-	cmd = append(cmd, "-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.LogDir, "kvm", name+".log"))
+	cmd = append(cmd, "-device", "virtio-balloon", "-daemonize", "-D", filepath.Join(h.n.paths.KVMLogDir, name+".log"))
 	if acpi, ok := hvp["acpi"].(bool); ok && !acpi {
 		cmd = append(cmd, "-no-acpi")
 	}
@@ -212,6 +247,13 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	default:
 		cmd = append(cmd, "-machine", machine)
 	}
+	return cmd, nil
+}
+
+// kvmBootArgs are the start paused (-S), the boot device, the CD-ROM and
+// floppy images and the kernel with its initrd and command line.
+func kvmBootArgs(hvp map[string]any, paused bool, help string) ([]any, error) {
+	var cmd []any
 	if paused {
 		cmd = append(cmd, "-S")
 	}
@@ -222,7 +264,7 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	}
 	cdromType := hvStr(hvp, "cdrom_disk_type")
 	if cdromType == "" {
-		cdromType = diskType
+		cdromType = hvStr(hvp, "disk_type")
 	}
 	if img := hvStr(hvp, "cdrom_image_path"); img != "" {
 		opts, err := kvmCdromOption(img, cdromType, kernel == "" && boot == "cdrom", kvmHelpOptionMentions(help, "-drive", ",boot=on|off"))
@@ -257,10 +299,15 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		}
 		cmd = append(cmd, "-append", appendArg)
 	}
-	if mp := hvStr(hvp, "mem_path"); mp != "" {
-		cmd = append(cmd, "-mem-path", mp, "-mem-prealloc")
-	}
-	cmd = append(cmd, "-monitor", "unix:"+ctrl+".monitor,server,nowait")
+	return cmd, nil
+}
+
+// kvmConsoleArgs are the ways in: the monitor and serial sockets, the USB
+// pointer and the display (VNC, SPICE or none).
+func (h *kvmHypervisor) kvmConsoleArgs(inst *instance, help string) ([]any, error) {
+	hvp := inst.HVParams
+	ctrl := filepath.Join(h.rootDir, "ctrl", inst.Name)
+	cmd := []any{"-monitor", "unix:" + ctrl + ".monitor,server,nowait"}
 	if isTrue(hvp["serial_console"]) {
 		cmd = append(cmd, "-serial", "unix:"+ctrl+".serial,server,nowait")
 	} else {
@@ -288,18 +335,27 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 	default:
 		cmd = append(cmd, "-nographic")
 	}
+	return cmd, nil
+}
+
+// kvmGuestArgs are the rest of what the guest sees: clock, chroot, CPU
+// model, graphics card, USB devices, UUID, the guest agent's channel and
+// the administrator's kvm_extra.
+func (h *kvmHypervisor) kvmGuestArgs(inst *instance, help string) []any {
+	hvp := inst.HVParams
+	var cmd []any
 	if isTrue(hvp["use_localtime"]) {
 		cmd = append(cmd, "-rtc", "base=localtime")
 	}
 	if isTrue(hvp["use_chroot"]) {
-		cmd = append(cmd, "-chroot", h.chrootDir(name))
+		cmd = append(cmd, "-chroot", h.chrootDir(inst.Name))
 	}
 	if c := hvStr(hvp, "cpu_type"); c != "" {
 		cmd = append(cmd, "-cpu", c)
 	}
 	if v := hvStr(hvp, "vga"); v != "" {
 		cmd = append(cmd, "-vga", v)
-	} else if spice != "" {
+	} else if hvStr(hvp, "spice_bind") != "" {
 		cmd = append(cmd, "-vga", "qxl")
 	}
 	if devs := hvStr(hvp, "usb_devices"); devs != "" {
@@ -311,6 +367,7 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		cmd = append(cmd, "-uuid", inst.UUID)
 	}
 	if isTrue(hvp["use_guest_agent"]) {
+		ctrl := filepath.Join(h.rootDir, "ctrl", inst.Name)
 		cmd = append(cmd, "-chardev", "socket,path="+ctrl+".qga,server,nowait,id=qga0",
 			"-device", "virtio-serial,id=qga0", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0")
 	}
@@ -319,10 +376,14 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 			cmd = append(cmd, a)
 		}
 	}
+	return cmd
+}
 
-	// Bus slots: disks first, then NICs, each on the lowest free slot.
-	slots := newKVMBusSlots(hvp)
-	rt := &kvmRuntime{Cmd: cmd, NICs: []map[string]any{}, HVParams: hvp, Disks: [][3]any{}}
+// kvmRuntimeDisks are the runtime's disks: each disk object with its
+// hvinfo (bus slot), its instance-disks link and no URI.
+func kvmRuntimeDisks(inst *instance, links []string, slots kvmBusSlots) ([][3]any, error) {
+	hvp := inst.HVParams
+	disks := [][3]any{}
 	for i, d := range inst.DisksInfo {
 		if d.Mode != "" && d.Mode != "rw" {
 			return nil, hvErrorf("Instance has read-only disks which are not supported by KVM")
@@ -330,7 +391,7 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		if err := checkKVMDeviceUUID("disk", d.UUID); err != nil {
 			return nil, err
 		}
-		hvinfo, err := slots.hvinfo(kvmDiskDriver(hvp), kvmDeviceID("disk", d.UUID), kvmDiskBus(diskType))
+		hvinfo, err := slots.hvinfo(kvmDiskDriver(hvp), kvmDeviceID("disk", d.UUID), kvmDiskBus(hvStr(hvp, "disk_type")))
 		if err != nil {
 			return nil, err
 		}
@@ -342,8 +403,16 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 		if i < len(links) {
 			link = links[i]
 		}
-		rt.Disks = append(rt.Disks, [3]any{obj, link, nil})
+		disks = append(disks, [3]any{obj, link, nil})
 	}
+	return disks, nil
+}
+
+// kvmRuntimeNICs are the runtime's NICs: copies of the NIC objects with
+// their hvinfo (bus slot).
+func kvmRuntimeNICs(inst *instance, slots kvmBusSlots) ([]map[string]any, error) {
+	hvp := inst.HVParams
+	nics := []map[string]any{}
 	for _, nic := range inst.NICs {
 		uuid, _ := nic["uuid"].(string)
 		if err := checkKVMDeviceUUID("nic", uuid); err != nil {
@@ -361,9 +430,9 @@ func (h *kvmHypervisor) generateKVMRuntime(inst *instance, links []string, pause
 			obj[k] = v
 		}
 		obj["hvinfo"] = hvinfo
-		rt.NICs = append(rt.NICs, obj)
+		nics = append(nics, obj)
 	}
-	return rt, nil
+	return nics, nil
 }
 
 const (

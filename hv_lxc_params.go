@@ -1,8 +1,9 @@
 package main
 
 // lxcParamChecks are the PARAMETERS of Ganeti 3.0's LXCHypervisor, in its
-// order. This node runs no LXC instances (hypervisorFor refuses them); it
-// checks their parameters as Ganeti does on a node.
+// order. This node runs no LXC instances (its hvModules entry is this
+// table alone, which hypervisorFor refuses); it checks their parameters as
+// Ganeti does on a node.
 var lxcParamChecks = []hvParamCheck{
 	hvSyntax("cpu_mask", false, lxcCPUMaskOK, "CPU mask definition is not well-formed"),
 	hvNoCheck("devices"),

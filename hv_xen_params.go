@@ -6,9 +6,9 @@ import (
 )
 
 // Ganeti 3.0's Xen parameter tables. This node runs no Xen instances
-// (hypervisorFor refuses them); it checks their parameters as Ganeti does
-// on a node, so that a cluster can enable Xen and keep OS parameters for
-// it.
+// (their hvModules entries are these tables alone, which hypervisorFor
+// refuses); it checks their parameters as Ganeti does on a node, so that a
+// cluster can enable Xen and keep OS parameters for it.
 
 // xenCommands are the Xen toolstacks Ganeti knows, sorted (Ganeti lists
 // its set in no fixed order).

@@ -11,7 +11,7 @@ import (
 
 // hypervisor is what every hypervisor module offers the node procedures,
 // as Ganeti's hypervisor/ classes do. Xen, LXC and chroot slot in by
-// implementing it and registering in hypervisorFor.
+// implementing it (their modules in hvModules only check parameters).
 type hypervisor interface {
 	// NodeInfo reports memory (MiB) and CPU facts for node_info.
 	NodeInfo(hvparams map[string]any) (map[string]any, error)
@@ -24,6 +24,20 @@ type hypervisor interface {
 	AllInstancesInfo(hvparams map[string]any) (map[string]instanceInfo, error)
 }
 
+// paramValidator is a module that checks a full hypervisor parameter set
+// on this node, as Ganeti's master (CheckParameterSyntax) and node
+// (ValidateParameters) do one after the other. A parameter it refuses is
+// an *hvParamError; other errors are failures of the check itself.
+type paramValidator interface {
+	ValidateParams(params map[string]any) error
+}
+
+// hvOpener is a module that needs its run-time directories before it
+// serves a node procedure, as Ganeti's hypervisor constructors make them.
+type hvOpener interface {
+	open() error
+}
+
 // instanceInfo is a hypervisor's view of one instance; state 0 is
 // running, 1 shut down (by the user, inside the guest).
 type instanceInfo struct {
@@ -33,21 +47,63 @@ type instanceInfo struct {
 	Time   int `json:"time"`
 }
 
-// hypervisorNames are Ganeti 3.0's hypervisor types.
-var hypervisorNames = []string{"chroot", "fake", "kvm", "lxc", "xen-hvm", "xen-pvm"}
+// hvModules is the one registry of Ganeti 3.0's hypervisor types: name →
+// the type's module bound to a node. Making a module touches nothing on
+// the node. What a module can do it shows by the interfaces it implements,
+// as an http.ResponseWriter shows http.Flusher: hypervisor (node
+// procedures), instanceHypervisor (running instances), paramValidator
+// (hypervisor_validate_params, node_verify) and hvOpener.
+var hvModules = map[string]func(n *node) any{
+	"chroot":  func(*node) any { return hvParamTable(chrootParamChecks) },
+	"fake":    func(n *node) any { return &fakeHypervisor{dir: n.paths.FakeHVDir} },
+	"kvm":     func(n *node) any { return &kvmHypervisor{n: n, rootDir: n.paths.KVMRunDir} },
+	"lxc":     func(*node) any { return hvParamTable(lxcParamChecks) },
+	"xen-hvm": func(*node) any { return hvParamTable(xenHVMParamChecks) },
+	"xen-pvm": func(*node) any { return hvParamTable(xenPVMParamChecks) },
+}
 
 // hypervisorFor returns the module for name, creating its run-time
-// directories as Ganeti's constructors do.
+// directories as Ganeti's constructors do. Types whose module only checks
+// parameters are known but not supported.
 func (n *node) hypervisorFor(name string) (hypervisor, error) {
-	switch name {
-	case "fake":
-		return newFakeHypervisor(n)
-	case "kvm":
-		return newKVMHypervisor(n)
-	case "chroot", "lxc", "xen-hvm", "xen-pvm":
+	module, ok := hvModules[name]
+	if !ok {
+		return nil, fmt.Errorf("Unknown hypervisor type '%s'", name)
+	}
+	hv, ok := module(n).(hypervisor)
+	if !ok {
 		return nil, fmt.Errorf("Hypervisor %s is not supported on this node", name)
 	}
-	return nil, fmt.Errorf("Unknown hypervisor type '%s'", name)
+	if o, ok := hv.(hvOpener); ok {
+		if err := o.open(); err != nil {
+			return nil, err
+		}
+	}
+	return hv, nil
+}
+
+// validateHVParams checks a full hypervisor parameter set on this node
+// with the module's paramValidator; one without has no parameters to
+// check. Validating makes no run-time directories.
+func (n *node) validateHVParams(hvName string, params map[string]any) error {
+	module, ok := hvModules[hvName]
+	if !ok {
+		return hvParamFail("Unknown hypervisor type '%s'", hvName)
+	}
+	if v, ok := module(n).(paramValidator); ok {
+		return v.ValidateParams(params)
+	}
+	return nil
+}
+
+// rpcHypervisorValidateParams: [hvname, hvparams] → null, or why not.
+func rpcHypervisorValidateParams(n *node, args []json.RawMessage) (any, error) {
+	var name string
+	var params map[string]any
+	if err := decodeArgs(args, &name, &params); err != nil {
+		return nil, err
+	}
+	return nil, n.validateHVParams(name, params)
 }
 
 // Where Linux reports memory and CPUs; tests point these elsewhere.
@@ -109,55 +165,4 @@ func ensureDir(path string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(path, mode)
-}
-
-// rpcInstanceList names the running instances of the given hypervisors:
-// [hypervisor_list, {hvname: hvparams}].
-func rpcInstanceList(n *node, args []json.RawMessage) (any, error) {
-	var names []string
-	var hvparams map[string]map[string]any
-	if err := decodeArgs(args, &names, &hvparams); err != nil {
-		return nil, err
-	}
-	all := []string{}
-	for _, name := range names {
-		hv, err := n.hypervisorFor(name)
-		if err != nil {
-			return nil, err
-		}
-		list, err := hv.ListInstances(hvparams[name])
-		if err != nil {
-			return nil, fmt.Errorf("Error enumerating instances (hypervisor %s): %v", name, err)
-		}
-		all = append(all, list...)
-	}
-	return all, nil
-}
-
-// rpcAllInstancesInfo merges the instances of the given hypervisors:
-// [hypervisor_list, {hvname: hvparams}] → {name: {memory, vcpus, state, time}}.
-func rpcAllInstancesInfo(n *node, args []json.RawMessage) (any, error) {
-	var names []string
-	var hvparams map[string]map[string]any
-	if err := decodeArgs(args, &names, &hvparams); err != nil {
-		return nil, err
-	}
-	all := map[string]instanceInfo{}
-	for _, name := range names {
-		hv, err := n.hypervisorFor(name)
-		if err != nil {
-			return nil, err
-		}
-		infos, err := hv.AllInstancesInfo(hvparams[name])
-		if err != nil {
-			return nil, err
-		}
-		for inst, info := range infos {
-			if prev, ok := all[inst]; ok && (prev.Memory != info.Memory || prev.VCPUs != info.VCPUs) {
-				return nil, fmt.Errorf("Instance %s is running twice with different parameters", inst)
-			}
-			all[inst] = info
-		}
-	}
-	return all, nil
 }

@@ -66,6 +66,14 @@ type layout struct {
 	FileStoragePathsFile  string
 	RestrictedCommandsDir string
 	HooksBaseDir          string
+
+	// Hypervisors.
+	FakeHVDir         string // /var/run/ganeti/fake-hypervisor
+	KVMRunDir         string // /var/run/ganeti/kvm-hypervisor
+	KVMLogDir         string // /var/log/ganeti/kvm, qemu's -D logs
+	KvmdPidFile       string // /var/run/ganeti/ganeti-kvmd.pid
+	KVMIfup           string // /usr/lib/ganeti/kvm-ifup, never below the root
+	KVMConsoleWrapper string // /usr/lib/ganeti/tools/kvm-console-wrapper, never below the root
 }
 
 // newLayout builds the paths below root ("" for a real node).
@@ -115,6 +123,16 @@ func newLayout(root, hostname string) *layout {
 	l.FileStoragePathsFile = l.ConfDir + "/file-storage-paths"
 	l.RestrictedCommandsDir = l.ConfDir + "/restricted-commands"
 	l.HooksBaseDir = l.ConfDir + "/hooks"
+
+	// Hypervisors.
+	l.FakeHVDir = l.RunDir + "/fake-hypervisor"
+	l.KVMRunDir = l.RunDir + "/kvm-hypervisor"
+	l.KVMLogDir = l.LogDir + "/kvm"
+	l.KvmdPidFile = l.RunDir + "/ganeti-kvmd.pid"
+	// Ganeti's helper scripts are installed once per machine: a virtual
+	// cluster's nodes share them.
+	l.KVMIfup = pkgLibDir + "/kvm-ifup"
+	l.KVMConsoleWrapper = toolsDir + "/kvm-console-wrapper"
 	return l
 }
 
