@@ -175,9 +175,12 @@ var procedures = map[string]rpcProcedure{
 	"instance_console_info":           {args: 1, run: rpcInstanceConsoleInfo, object: objectIsArg},
 	"resize_disk":                     {args: 3, run: rpcResizeDisk},
 
-	// hypervisor.go
+	// instance_info.go
 	"all_instances_info": {args: 2, run: rpcAllInstancesInfo},
 	"instance_list":      {args: 2, run: rpcInstanceList},
+
+	// hypervisor.go
+	"hypervisor_validate_params": {args: 2, run: rpcHypervisorValidateParams},
 
 	// metad.go
 	"instance_metadata_modify": {args: 1, run: rpcInstanceMetadataModify},
@@ -208,9 +211,6 @@ var procedures = map[string]rpcProcedure{
 	"impexp_status":  {args: 1, run: rpcImpexpStatus},
 	"impexp_abort":   {args: 1, run: rpcImpexpAbort},
 	"impexp_cleanup": {args: 1, run: rpcImpexpCleanup},
-
-	// hvparams.go
-	"hypervisor_validate_params": {args: 2, run: rpcHypervisorValidateParams},
 
 	// not implemented yet
 	"blockdev_addchildren":    {args: 2, run: nil},
