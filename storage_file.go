@@ -129,7 +129,7 @@ func (f *fileDevice) Rename(newID json.RawMessage) error {
 // Grow extends the file by amount MiB. The new size is checked before
 // anything is done, so a wrapped sum can never shrink the file. A file
 // has no logical layer apart from its backing store.
-func (f *fileDevice) Grow(amount mebibytes, dryrun, backingstore, exclStor bool) error {
+func (f *fileDevice) Grow(amount mebibytes, dryrun, backingstore, _ bool) error {
 	if amount < 0 || amount > maxMiB {
 		return fmt.Errorf("%s: can't grow by invalid amount %d MiB", f.path, amount)
 	}
