@@ -67,23 +67,29 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 
 // rpcBlockdevRemove: [disk]. A device that is already gone is fine.
 func rpcBlockdevRemove(n *node, args []json.RawMessage) (any, error) {
-	var d disk
-	if err := decodeArgs(args, &d); err != nil {
-		return nil, err
+	d, found, err := n.releaseDevice(args, blockDevice.Remove)
+	if err == nil && !found {
+		n.log.Infof("Can't attach to device %s in remove", d)
 	}
-	dev, err := n.findDevice(&d)
-	if err != nil {
-		return nil, err
+	return nil, err
+}
+
+// releaseDevice decodes [disk] and, when its device is present, runs op
+// on it (remove, shutdown) and forgets the device's owner.
+func (n *node) releaseDevice(args []json.RawMessage, op func(blockDevice) error) (d *disk, found bool, err error) {
+	d = new(disk)
+	if err := decodeArgs(args, d); err != nil {
+		return d, false, err
 	}
-	if dev == nil {
-		n.log.Infof("Can't attach to device %s in remove", &d)
-		return nil, nil
+	dev, err := n.findDevice(d)
+	if err != nil || dev == nil {
+		return d, false, err
 	}
-	if err := dev.Remove(); err != nil {
-		return nil, err
+	if err := op(dev); err != nil {
+		return d, true, err
 	}
 	n.removeBdevCache(dev.Path())
-	return nil, nil
+	return d, true, nil
 }
 
 // rpcBlockdevRename: [[[disk, new_unique_id], ...]].
@@ -161,22 +167,8 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 
 // rpcBlockdevShutdown deactivates a disk and forgets its owner: [disk].
 func rpcBlockdevShutdown(n *node, args []json.RawMessage) (any, error) {
-	var d disk
-	if err := decodeArgs(args, &d); err != nil {
-		return nil, err
-	}
-	dev, err := n.findDevice(&d)
-	if err != nil {
-		return nil, err
-	}
-	if dev == nil {
-		return nil, nil
-	}
-	if err := dev.Shutdown(); err != nil {
-		return nil, err
-	}
-	n.removeBdevCache(dev.Path())
-	return nil, nil
+	_, _, err := n.releaseDevice(args, blockDevice.Shutdown)
+	return nil, err
 }
 
 // rpcBlockdevFind: [disk] → its status, or null when absent.
