@@ -2,11 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 )
 
 // disk is Ganeti's objects.Disk as the master sends it; unknown fields are
@@ -29,157 +25,95 @@ func (d *disk) String() string {
 	return fmt.Sprintf("Disk(type=%s, logical_id=%s, iv_name=%s, size=%d)", d.DevType, d.LogicalID, d.IVName, d.Size)
 }
 
-// blockDevice is one kind of storage behind a disk, as Ganeti's storage/
-// classes: file and shared-file now; LVM, DRBD, RBD, ExtStorage, Gluster
-// and adopted block devices implement the same methods.
+// blockDevice is one kind of storage behind a disk, with the life cycle of
+// Ganeti's storage.base.BlockDev, so that the blockdev_* procedures work
+// on any kind without naming it. A device is built from its disk object
+// unattached; Attach binds it to what is on the node, Create makes it.
 type blockDevice interface {
 	// Path is the device's path on this node (what instances use).
 	Path() string
 	// UniqueID is the logical id the master stores for the device.
 	UniqueID() any
-	// Exists tells whether the device is present (attached).
-	Exists() bool
-	Create(size mebibytes) error
-	Remove() error
-	Rename(newID json.RawMessage) error
-	// Grow adds amount MiB; dryrun checks only; backingstore false means
-	// only the logical layer (nothing to do for files).
-	Grow(amount mebibytes, dryrun, backingstore bool) error
+	// Children are the devices this one is built on (DRBD's volumes).
+	Children() []blockDevice
+	// Attach tells whether the device is present on this node.
+	Attach() bool
+	// Create makes the device of size MiB; a refusal Ganeti raises as a
+	// ProgrammerError (exclusive storage a kind cannot honour) is a
+	// *programmerError.
+	Create(size mebibytes, exclStor bool) error
+	// Assemble makes an existing device usable on this node.
+	Assemble() error
+	// Shutdown is Assemble's reverse; the data stays.
+	Shutdown() error
+	// Open makes an assembled device ready for an instance's I/O.
+	Open(exclusive bool) error
+	// Close is Open's reverse.
+	Close() error
+	// Status is the device's objects.BlockDevStatus, its children's
+	// combined.
+	Status() (blockDevStatus, error)
+	// SetInfo records the master's text in the device's metadata, where
+	// a kind has any.
+	SetInfo(text string) error
 	// SizeBytes is the current size.
 	SizeBytes() (int64, error)
+	// Grow adds amount MiB; dryrun checks only; backingstore false means
+	// only the logical layer (DRBD over its grown volumes).
+	Grow(amount mebibytes, dryrun, backingstore, exclStor bool) error
+	// Rename gives the device the new logical id.
+	Rename(newID json.RawMessage) error
+	// Remove deletes the device and its data.
+	Remove() error
+}
+
+// snapshotter is a device that can be snapshotted (LVM, RBD, ExtStorage
+// in Ganeti); the others are refused by type.
+type snapshotter interface {
+	// Snapshot makes a snapshot of size MiB (the device's when nil) and
+	// returns its logical id.
+	Snapshot(name string, size *mebibytes) (any, error)
+}
+
+// syncPauser is a mirroring device whose resynchronisation can be paused;
+// others have no sync, so pausing it always succeeds.
+type syncPauser interface {
+	PauseResumeSync(pause bool) error
+}
+
+// programmerError is a refusal that Ganeti raises as ProgrammerError, not
+// BlockDeviceError: handlers pass it on without their own prefix.
+type programmerError struct{ msg string }
+
+func (e *programmerError) Error() string { return e.msg }
+
+// deviceKind builds the (unattached) device of a disk of one dev_type, or
+// says why the disk object is unfit for it.
+type deviceKind func(n *node, d *disk) (blockDevice, error)
+
+// deviceKinds are Ganeti's disk types; nil ones are not implemented here
+// yet. "diskless" is none: diskless instances have no block devices.
+var deviceKinds = map[string]deviceKind{
+	"file":       newFileDevice,
+	"sharedfile": newFileDevice,
+	"plain":      nil,
+	"drbd":       nil,
+	"blockdev":   nil,
+	"rbd":        nil,
+	"ext":        nil,
+	"gluster":    nil,
 }
 
 // deviceFor maps a disk to its device implementation.
 func (n *node) deviceFor(d *disk) (blockDevice, error) {
-	switch d.DevType {
-	case "file", "sharedfile":
-		if len(d.Children) > 0 {
-			return nil, errors.New("Invalid setup for file device")
-		}
-		var id []string
-		if err := json.Unmarshal(d.LogicalID, &id); err != nil || len(id) != 2 {
-			return nil, fmt.Errorf("Invalid configuration data %s", d.LogicalID)
-		}
-		path, err := n.checkStoragePath(id[1])
-		if err != nil {
-			return nil, err
-		}
-		if path == filepath.Dir(path) || n.isStorageRoot(path) {
-			return nil, fmt.Errorf("Invalid file disk path '%s'", id[1])
-		}
-		return &fileDevice{driver: id[0], path: path, n: n}, nil
-	case "plain", "drbd", "blockdev", "rbd", "ext", "gluster":
+	kind, known := deviceKinds[d.DevType]
+	if !known {
+		return nil, fmt.Errorf("Error while executing backend function: Invalid block device type '%s'", d.DevType)
+	}
+	if kind == nil {
 		return nil, fmt.Errorf("Disk template '%s' is not supported on this node yet", d.DevType)
 	}
-	// Includes "diskless": diskless instances have no block devices.
-	return nil, fmt.Errorf("Error while executing backend function: Invalid block device type '%s'", d.DevType)
-}
-
-// isStorageRoot refuses using a storage directory itself as a disk file.
-func (n *node) isStorageRoot(path string) bool {
-	for _, d := range append(n.clusterStorageDirs(), n.allowedFileStoragePaths()...) {
-		if filepath.Clean(d) == path {
-			return true
-		}
-	}
-	return false
-}
-
-// fileDevice is a disk stored in a (sparse) file.
-type fileDevice struct {
-	driver, path string
-	n            *node
-}
-
-func (f *fileDevice) Path() string  { return f.path }
-func (f *fileDevice) UniqueID() any { return []string{f.driver, f.path} }
-
-func (f *fileDevice) Exists() bool {
-	st, err := os.Stat(f.path)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// Create makes a sparse file of the given size; an existing file is never
-// overwritten.
-func (f *fileDevice) Create(size mebibytes) error {
-	if size < 0 || size > maxMiB {
-		return fmt.Errorf("%s: can't create: invalid size %d MiB", f.path, size)
-	}
-	file, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("%s: can't create: %v", f.path, err)
-	}
-	err = file.Truncate(size.bytes())
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.path)
-		return fmt.Errorf("%s: can't create: %v", f.path, err)
-	}
-	return nil
-}
-
-// Remove deletes the file; a missing one is not an error.
-func (f *fileDevice) Remove() error {
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s: can't remove: %v", f.path, err)
-	}
-	return nil
-}
-
-func (f *fileDevice) Rename(newID json.RawMessage) error {
-	var id []string
-	if err := json.Unmarshal(newID, &id); err != nil || len(id) != 2 {
-		return fmt.Errorf("Invalid configuration data %s", newID)
-	}
-	if !f.Exists() {
-		return fmt.Errorf("%s: No such file", f.path)
-	}
-	target, err := f.n.checkStoragePath(id[1])
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(f.path, target); err != nil {
-		return fmt.Errorf("%s: can't rename to %s: %v", f.path, target, err)
-	}
-	f.path = target
-	return nil
-}
-
-// Grow extends the file by amount MiB. The new size is checked before
-// anything is done, so a wrapped sum can never shrink the file.
-func (f *fileDevice) Grow(amount mebibytes, dryrun, backingstore bool) error {
-	if amount < 0 || amount > maxMiB {
-		return fmt.Errorf("%s: can't grow by invalid amount %d MiB", f.path, amount)
-	}
-	if !backingstore || dryrun {
-		return nil
-	}
-	if !f.Exists() {
-		return fmt.Errorf("%s: No such file", f.path)
-	}
-	size, err := f.SizeBytes()
-	if err != nil {
-		return err
-	}
-	newSize, err := checkedAdd(size, amount.bytes(), "new size in bytes")
-	if err != nil || newSize > maxBytes {
-		return fmt.Errorf("%s: can't grow by %d MiB: the size would exceed %d bytes", f.path, amount, int64(maxBytes))
-	}
-	// Truncate extends sparsely and keeps the data.
-	if err := os.Truncate(f.path, newSize); err != nil {
-		return fmt.Errorf("%s: can't grow: %v", f.path, err)
-	}
-	return nil
-}
-
-func (f *fileDevice) SizeBytes() (int64, error) {
-	st, err := os.Stat(f.path)
-	if err != nil {
-		return 0, fmt.Errorf("%s: can't stat: %v", f.path, err)
-	}
-	return st.Size(), nil
+	return kind(n, d)
 }
 
 // blockDevStatus is objects.BlockDevStatus on the wire.
@@ -195,59 +129,8 @@ type blockDevStatus struct {
 
 const ldiskOkay = 1
 
-// status of a device that does not mirror: never syncing, never degraded.
+// deviceStatus is the status of a device that does not mirror: never
+// syncing, never degraded (BlockDev.GetSyncStatus).
 func deviceStatus(dev blockDevice) blockDevStatus {
 	return blockDevStatus{DevPath: dev.Path(), LDiskStatus: ldiskOkay}
-}
-
-// bdevCachePath is where Ganeti records which instance owns a device.
-func (l *layout) bdevCachePath(devPath string) string {
-	p := strings.TrimPrefix(devPath, "/dev/")
-	return filepath.Join(l.RunDir, "bdev-cache", "bdev_"+strings.ReplaceAll(p, "/", "_"))
-}
-
-func (n *node) updateBdevCache(devPath, owner string, primary bool, ivName string) {
-	state := "secondary"
-	if primary {
-		state = "primary"
-	}
-	if ivName == "" {
-		ivName = "not_visible"
-	}
-	path := n.paths.bdevCachePath(devPath)
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := writeFile(path, []byte(fmt.Sprintf("%s %s %s\n", owner, state, ivName)), 0o600); err != nil {
-		n.log.Errorf("Can't update bdev cache for %s: %v", devPath, err)
-	}
-}
-
-func (n *node) removeBdevCache(devPath string) {
-	if err := os.Remove(n.paths.bdevCachePath(devPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		n.log.Errorf("Can't update bdev cache for %s: %v", devPath, err)
-	}
-}
-
-// diskLinkPath is the symlink Ganeti keeps for an activated instance disk.
-func (l *layout) diskLinkPath(instance string, idx int) string {
-	return filepath.Join(l.RunDir, "instance-disks", fmt.Sprintf("%s:%d", instance, idx))
-}
-
-// symlinkDisk points /var/run/ganeti/instance-disks/<instance>:<idx> at
-// the device, replacing a stale link.
-func (n *node) symlinkDisk(instance string, idx int, devPath string) (string, error) {
-	link := n.paths.diskLinkPath(instance, idx)
-	os.MkdirAll(filepath.Dir(link), 0o755)
-	if cur, err := os.Readlink(link); err == nil && cur == devPath {
-		return link, nil
-	}
-	tmp := link + ".new"
-	os.Remove(tmp)
-	if err := os.Symlink(devPath, tmp); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return link, nil
 }

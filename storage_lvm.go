@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -219,6 +220,125 @@ func (v *verifier) checkPVList(raw json.RawMessage) error {
 			}
 		}
 		v.result["exclusive-pvs"] = shared
+	}
+	return nil
+}
+
+// lvmStorageList lists volume groups or physical volumes with vgs/pvs.
+func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, error) {
+	type column struct {
+		lvm []string
+		val func(v []string) any
+	}
+	size := func(s string) any { f, _ := strconv.ParseFloat(s, 64); return f }
+	var tool string
+	var cols map[string]column
+	if kind == "lvm-vg" {
+		tool = "vgs"
+		cols = map[string]column{
+			"name":        {[]string{"vg_name"}, func(v []string) any { return v[0] }},
+			"size":        {[]string{"vg_size"}, func(v []string) any { return size(v[0]) }},
+			"free":        {[]string{"vg_free"}, func(v []string) any { return size(v[0]) }},
+			"used":        {[]string{"vg_size", "vg_free"}, func(v []string) any { return size(v[0]).(float64) - size(v[1]).(float64) }},
+			"allocatable": {nil, func([]string) any { return true }},
+		}
+	} else {
+		tool = "pvs"
+		cols = map[string]column{
+			"name":        {[]string{"pv_name"}, func(v []string) any { return v[0] }},
+			"size":        {[]string{"pv_size"}, func(v []string) any { return size(v[0]) }},
+			"used":        {[]string{"pv_used"}, func(v []string) any { return size(v[0]) }},
+			"free":        {[]string{"pv_free"}, func(v []string) any { return size(v[0]) }},
+			"allocatable": {[]string{"pv_attr"}, func(v []string) any { return strings.HasPrefix(v[0], "a") }},
+		}
+	}
+	var lvmFields []string
+	for _, f := range fields {
+		c, ok := cols[f]
+		if !ok {
+			return nil, fmt.Errorf("Error while executing backend function: Unknown field: '%s'", f)
+		}
+		for _, l := range c.lvm {
+			if !slices.Contains(lvmFields, l) {
+				lvmFields = append(lvmFields, l)
+			}
+		}
+	}
+	if len(lvmFields) == 0 {
+		lvmFields = []string{cols["name"].lvm[0]}
+	}
+	argv := []string{tool, "--noheadings", "--units=m", "--nosuffix", "--separator", "|", "--options", strings.Join(lvmFields, ",")}
+	if name != nil {
+		if !lvmNamePattern.MatchString(strings.TrimPrefix(*name, "/dev/")) {
+			return nil, fmt.Errorf("Invalid LVM name '%s'", *name)
+		}
+		argv = append(argv, *name)
+	}
+	res, err := n.runCommand(command{Args: argv, Timeout: lvmTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("Error while executing backend function: Failed to run '%s', command output: %s", tool, outputOf(res, err))
+	}
+	rows := []any{}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		vals := strings.Split(line, "|")
+		if len(vals) != len(lvmFields) {
+			return nil, fmt.Errorf("Error while executing backend function: Can't parse %s output: line '%s'", tool, line)
+		}
+		byName := map[string]string{}
+		for i, f := range lvmFields {
+			byName[f] = strings.TrimSpace(vals[i])
+		}
+		row := []any{}
+		for _, f := range fields {
+			var args []string
+			for _, l := range cols[f].lvm {
+				args = append(args, byName[l])
+			}
+			row = append(row, cols[f].val(args))
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// pvSetAllocatable is storage_modify's one change: whether LVM may
+// allocate on a physical volume (pvchange).
+func (n *node) pvSetAllocatable(name string, alloc bool) error {
+	// A device path can never be mistaken for an option.
+	if !strings.HasPrefix(name, "/dev/") || filepath.Clean(name) != name || strings.ContainsAny(name, " \t\n;") {
+		return fmt.Errorf("Invalid physical volume name '%s'", name)
+	}
+	flag := "n"
+	if alloc {
+		flag = "y"
+	}
+	res, err := n.runCommand(command{Args: []string{"pvchange", "--allocatable", flag, name}, Timeout: lvmTimeout})
+	if err != nil {
+		return fmt.Errorf("Error while executing backend function: Failed to modify physical volume, pvchange output: %s", outputOf(res, err))
+	}
+	return nil
+}
+
+// vgFixConsistency is storage_execute's fix-consistency: vgreduce
+// --removemissing (forced when LVM asks for it), then vgs must find no
+// missing device.
+func (n *node) vgFixConsistency(name string) error {
+	if !lvmNamePattern.MatchString(name) {
+		return fmt.Errorf("Invalid volume group name '%s'", name)
+	}
+	res, _ := n.runCommand(command{Args: []string{"vgreduce", "--removemissing", name}, Timeout: lvmTimeout})
+	out := outputOf(res, errors.New("vgreduce did not run"))
+	if !strings.Contains(out, "Wrote out consistent volume group") || strings.Contains(out, "vgreduce --removemissing --force") {
+		res, _ = n.runCommand(command{Args: []string{"vgreduce", "--removemissing", "--force", name}, Timeout: lvmTimeout})
+		out += "\n" + outputOf(res, errors.New("vgreduce did not run"))
+	}
+	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--nosuffix", name}, Timeout: lvmTimeout})
+	if err != nil || strings.Contains(outputOf(res, err), "Couldn't find device with uuid") {
+		return fmt.Errorf("Error while executing backend function: Volume group '%s' still not consistent, 'vgreduce' output: %q, 'vgs' output: %q", name, out, outputOf(res, err))
 	}
 	return nil
 }

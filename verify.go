@@ -486,31 +486,6 @@ func (v *verifier) checkBridges(raw json.RawMessage) error {
 	return nil
 }
 
-func (v *verifier) checkAllowedFileStoragePaths(raw json.RawMessage) error {
-	var master string
-	if err := json.Unmarshal(raw, &master); err != nil {
-		return fmt.Errorf("node_verify: bad allowed-file-storage-paths: %v", err)
-	}
-	if master == v.myName {
-		v.result["allowed-file-storage-paths"] = v.n.forbiddenAllowedPaths()
-	}
-	return nil
-}
-
-func (v *verifier) checkStorageDir(key string, raw json.RawMessage) error {
-	var dir string
-	if err := json.Unmarshal(raw, &dir); err != nil {
-		return fmt.Errorf("node_verify: bad %s: %v", key, err)
-	}
-	if dir == "" {
-		return nil
-	}
-	if err := v.n.checkFileStoragePath(dir); err != nil {
-		v.result[key] = err.Error()
-	}
-	return nil
-}
-
 // fqdn is the node's fully qualified name, lower-case, as Ganeti compares
 // it with the names the master sends.
 func (n *node) fqdn() string {

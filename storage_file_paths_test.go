@@ -6,20 +6,6 @@ import (
 	"testing"
 )
 
-// storageNode is a node whose paths file and ssconf name its file and
-// shared-file storage directories.
-func storageNode(t *testing.T) (*node, string, string) {
-	n, _ := newTestNode(t)
-	file := filepath.Join(n.paths.Root, "srv/ganeti/file-storage")
-	shared := filepath.Join(n.paths.Root, "srv/ganeti/shared-file-storage")
-	os.MkdirAll(file, 0o755)
-	os.MkdirAll(shared, 0o755)
-	os.WriteFile(n.paths.FileStoragePathsFile, []byte(file+"\n"+shared+"\n"), 0o644)
-	os.WriteFile(n.paths.ssconfPath("file_storage_dir"), []byte(file+"\n"), 0o444)
-	os.WriteFile(n.paths.ssconfPath("shared_file_storage_dir"), []byte(shared+"\n"), 0o444)
-	return n, file, shared
-}
-
 func TestFileStorageDirs(t *testing.T) {
 	n, file, shared := storageNode(t)
 	inst := filepath.Join(file, "inst1.example.com")

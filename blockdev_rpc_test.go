@@ -11,13 +11,6 @@ import (
 	"testing"
 )
 
-// fileDisk is a file disk object as the master sends it.
-func fileDisk(kind, path string, sizeMiB int) map[string]any {
-	return map[string]any{"dev_type": kind, "logical_id": []string{"loop", path}, "iv_name": "disk/0",
-		"size": sizeMiB, "mode": "rw", "params": map[string]any{}, "dynamic_params": map[string]any{},
-		"uuid": "354003d2-e3c7-4cd6-bb4e-54e2aa8bf948", "children": []any{}, "future_field": 1}
-}
-
 func TestBlockdevFileLifecycle(t *testing.T) {
 	n, file, _ := storageNode(t)
 	dir := filepath.Join(file, "inst1.example.com")

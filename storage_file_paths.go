@@ -249,3 +249,32 @@ func rpcFileStorageDirRename(n *node, args []json.RawMessage) (any, error) {
 	}
 	return nil, nil
 }
+
+// checkAllowedFileStoragePaths is node_verify's
+// allowed-file-storage-paths, answered on the master only.
+func (v *verifier) checkAllowedFileStoragePaths(raw json.RawMessage) error {
+	var master string
+	if err := json.Unmarshal(raw, &master); err != nil {
+		return fmt.Errorf("node_verify: bad allowed-file-storage-paths: %v", err)
+	}
+	if master == v.myName {
+		v.result["allowed-file-storage-paths"] = v.n.forbiddenAllowedPaths()
+	}
+	return nil
+}
+
+// checkStorageDir is node_verify's file-storage-path and
+// shared-file-storage-path: why the directory cannot hold file disks.
+func (v *verifier) checkStorageDir(key string, raw json.RawMessage) error {
+	var dir string
+	if err := json.Unmarshal(raw, &dir); err != nil {
+		return fmt.Errorf("node_verify: bad %s: %v", key, err)
+	}
+	if dir == "" {
+		return nil
+	}
+	if err := v.n.checkFileStoragePath(dir); err != nil {
+		v.result[key] = err.Error()
+	}
+	return nil
+}

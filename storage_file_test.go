@@ -3,11 +3,30 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
+
+// storageNode is a node whose paths file and ssconf name its file and
+// shared-file storage directories.
+func storageNode(t *testing.T) (*node, string, string) {
+	n, _ := newTestNode(t)
+	file := filepath.Join(n.paths.Root, "srv/ganeti/file-storage")
+	shared := filepath.Join(n.paths.Root, "srv/ganeti/shared-file-storage")
+	os.MkdirAll(file, 0o755)
+	os.MkdirAll(shared, 0o755)
+	os.WriteFile(n.paths.FileStoragePathsFile, []byte(file+"\n"+shared+"\n"), 0o644)
+	os.WriteFile(n.paths.ssconfPath("file_storage_dir"), []byte(file+"\n"), 0o444)
+	os.WriteFile(n.paths.ssconfPath("shared_file_storage_dir"), []byte(shared+"\n"), 0o444)
+	return n, file, shared
+}
+
+// fileDisk is a file disk object as the master sends it.
+func fileDisk(kind, path string, sizeMiB int) map[string]any {
+	return map[string]any{"dev_type": kind, "logical_id": []string{"loop", path}, "iv_name": "disk/0",
+		"size": sizeMiB, "mode": "rw", "params": map[string]any{}, "dynamic_params": map[string]any{},
+		"uuid": "354003d2-e3c7-4cd6-bb4e-54e2aa8bf948", "children": []any{}, "future_field": 1}
+}
 
 func TestStorageListFile(t *testing.T) {
 	n, _ := newTestNode(t)
@@ -26,72 +45,6 @@ func TestStorageListFile(t *testing.T) {
 	mustFail(t, call(t, n, "storage_list", "file", []any{[]string{dir}}, nil, []string{"colour"}), "Unknown field: 'colour'")
 	mustFail(t, call(t, n, "storage_list", "file", []any{[]string{"/nonexistent"}}, nil, []string{"size"}), "No such file or directory: '/nonexistent'")
 	mustFail(t, call(t, n, "storage_list", "tape", []any{}, nil, []string{"name"}), "Unknown storage type: 'tape'")
-}
-
-func TestStorageListLVM(t *testing.T) {
-	n, _ := newTestNode(t)
-	bin := withFakePath(t)
-	fakeTool(t, bin, "vgs", `echo "$*" > `+bin+`/args; echo "  xenvg|20480.00|1024.00"`)
-	var rows [][]any
-	mustOK(t, call(t, n, "storage_list", "lvm-vg", []any{}, nil, []string{"name", "size", "used", "allocatable"}), &rows)
-	if b, _ := json.Marshal(rows); string(b) != `[["xenvg",20480,19456,true]]` {
-		t.Fatalf("rows %s", b)
-	}
-	if args, _ := os.ReadFile(bin + "/args"); strings.TrimSpace(string(args)) != "--noheadings --units=m --nosuffix --separator | --options vg_name,vg_size,vg_free" {
-		t.Fatalf("vgs args %q", args)
-	}
-	mustFail(t, call(t, n, "storage_list", "lvm-vg", []any{}, "xen;vg", []string{"name"}), "Invalid LVM name")
-}
-
-func TestBdevSizes(t *testing.T) {
-	n, _ := newTestNode(t)
-	var sizes map[string]int
-	mustOK(t, call(t, n, "bdev_sizes", []string{"/etc/passwd", "relative", "/dev/null", "/dev/../etc/shadow"}), &sizes)
-	if len(sizes) != 0 {
-		t.Fatalf("non-block devices reported: %v", sizes)
-	}
-	// A loop device, where the machine has them.
-	if out, err := exec.Command("sh", "-c", "ls /dev/loop0").CombinedOutput(); err == nil && strings.TrimSpace(string(out)) == "/dev/loop0" {
-		mustOK(t, call(t, n, "bdev_sizes", []string{"/dev/loop0"}), &sizes)
-		if _, ok := sizes["/dev/loop0"]; !ok && os.Geteuid() == 0 {
-			t.Errorf("loop0 not reported: %v", sizes)
-		}
-	}
-}
-
-func TestAllInstancesInfo(t *testing.T) {
-	n, _ := newTestNode(t)
-	var infos map[string]map[string]int
-	mustOK(t, call(t, n, "all_instances_info", []string{"fake", "kvm"}, map[string]any{}), &infos)
-	if len(infos) != 0 {
-		t.Fatalf("instances %v", infos)
-	}
-	os.WriteFile(filepath.Join(n.paths.RunDir, "fake-hypervisor", "inst1.example.com"), []byte("0\n256\n2\n"), 0o644)
-	os.WriteFile(filepath.Join(n.paths.RunDir, "kvm-hypervisor", "conf", "inst2.example.com.conf"), []byte("{}"), 0o644)
-	os.WriteFile(filepath.Join(n.paths.RunDir, "kvm-hypervisor", "ctrl", "inst2.example.com.shutdown"), nil, 0o644)
-	mustOK(t, call(t, n, "all_instances_info", []string{"fake", "kvm"}, map[string]any{}), &infos)
-	if b, _ := json.Marshal(infos); string(b) != `{"inst1.example.com":{"memory":256,"state":0,"time":0,"vcpus":2},"inst2.example.com":{"memory":0,"state":1,"time":0,"vcpus":0}}` {
-		t.Fatalf("instances %s", b)
-	}
-	mustFail(t, call(t, n, "all_instances_info", []string{"lxc"}, map[string]any{}), "not supported")
-}
-
-func TestStorageModifyExecute(t *testing.T) {
-	n, _ := newTestNode(t)
-	bin := withFakePath(t)
-	log := filepath.Join(t.TempDir(), "calls")
-	fakeTool(t, bin, "pvchange", `echo "pvchange $*" >> `+log)
-	fakeTool(t, bin, "vgreduce", `echo "vgreduce $*" >> `+log+`; echo "Wrote out consistent volume group xenvg"`)
-	fakeTool(t, bin, "vgs", `echo "  xenvg"`)
-	mustOK(t, call(t, n, "storage_modify", "lvm-pv", []any{}, "/dev/sda1", map[string]any{"allocatable": false}), nil)
-	mustOK(t, call(t, n, "storage_modify", "file", []any{[]string{"/srv"}}, "/srv", map[string]any{}), nil)
-	mustFail(t, call(t, n, "storage_modify", "file", []any{[]string{"/srv"}}, "/srv", map[string]any{"size": 1}), "Unable to modify the followingfields: ['size']")
-	mustFail(t, call(t, n, "storage_modify", "lvm-pv", []any{}, "/dev/sda1;reboot", map[string]any{"allocatable": true}), "Invalid physical volume name")
-	mustOK(t, call(t, n, "storage_execute", "lvm-vg", []any{}, "xenvg", "fix-consistency"), nil)
-	mustFail(t, call(t, n, "storage_execute", "file", []any{}, "/srv", "fix-consistency"), "not supported")
-	if data, _ := os.ReadFile(log); string(data) != "pvchange --allocatable n /dev/sda1\nvgreduce --removemissing xenvg\n" {
-		t.Fatalf("commands %q", data)
-	}
 }
 
 func TestBytesToMiB(t *testing.T) {

@@ -18,7 +18,7 @@ func (n *node) findDevice(d *disk) (blockDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !dev.Exists() {
+	if !dev.Attach() {
 		return nil, nil
 	}
 	return dev, nil
@@ -50,11 +50,12 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Can't create block device: %v", err)
 	}
-	if exclStor {
-		return nil, errors.New("Error while executing backend function: FileStorage device requested with exclusive_storage")
-	}
 	// Ganeti sizes the device from the disk object, not the size argument.
-	if err := dev.Create(d.Size); err != nil {
+	if err := dev.Create(d.Size, exclStor); err != nil {
+		var pe *programmerError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("Can't create block device: %v", err)
 	}
 	if onPrimary {
@@ -66,23 +67,29 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 
 // rpcBlockdevRemove: [disk]. A device that is already gone is fine.
 func rpcBlockdevRemove(n *node, args []json.RawMessage) (any, error) {
-	var d disk
-	if err := decodeArgs(args, &d); err != nil {
-		return nil, err
+	d, found, err := n.releaseDevice(args, blockDevice.Remove)
+	if err == nil && !found {
+		n.log.Infof("Can't attach to device %s in remove", d)
 	}
-	dev, err := n.findDevice(&d)
-	if err != nil {
-		return nil, err
+	return nil, err
+}
+
+// releaseDevice decodes [disk] and, when its device is present, runs op
+// on it (remove, shutdown) and forgets the device's owner.
+func (n *node) releaseDevice(args []json.RawMessage, op func(blockDevice) error) (d *disk, found bool, err error) {
+	d = new(disk)
+	if err := decodeArgs(args, d); err != nil {
+		return d, false, err
 	}
-	if dev == nil {
-		n.log.Infof("Can't attach to device %s in remove", &d)
-		return nil, nil
+	dev, err := n.findDevice(d)
+	if err != nil || dev == nil {
+		return d, false, err
 	}
-	if err := dev.Remove(); err != nil {
-		return nil, err
+	if err := op(dev); err != nil {
+		return d, true, err
 	}
 	n.removeBdevCache(dev.Path())
-	return nil, nil
+	return d, true, nil
 }
 
 // rpcBlockdevRename: [[[disk, new_unique_id], ...]].
@@ -143,8 +150,8 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Error while assembling disk: %v", err)
 	}
-	if !dev.Exists() {
-		return nil, fmt.Errorf("Error while assembling disk: %s: No such file", dev.Path())
+	if err := dev.Assemble(); err != nil {
+		return nil, fmt.Errorf("Error while assembling disk: %v", err)
 	}
 	n.updateBdevCache(dev.Path(), inst.Name, primary, d.IVName)
 	var link any
@@ -158,21 +165,10 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	return []any{dev.Path(), link, nil}, nil
 }
 
-// rpcBlockdevShutdown deactivates a disk (nothing to do for files but the
-// device cache): [disk].
+// rpcBlockdevShutdown deactivates a disk and forgets its owner: [disk].
 func rpcBlockdevShutdown(n *node, args []json.RawMessage) (any, error) {
-	var d disk
-	if err := decodeArgs(args, &d); err != nil {
-		return nil, err
-	}
-	dev, err := n.findDevice(&d)
-	if err != nil {
-		return nil, err
-	}
-	if dev != nil {
-		n.removeBdevCache(dev.Path())
-	}
-	return nil, nil
+	_, _, err := n.releaseDevice(args, blockDevice.Shutdown)
+	return nil, err
 }
 
 // rpcBlockdevFind: [disk] → its status, or null when absent.
@@ -188,7 +184,7 @@ func rpcBlockdevFind(n *node, args []json.RawMessage) (any, error) {
 	if dev == nil {
 		return nil, nil
 	}
-	return deviceStatus(dev), nil
+	return dev.Status()
 }
 
 // rpcBlockdevGetmirrorstatus: [[disk, ...]] → [status, ...]; a missing
@@ -200,11 +196,11 @@ func rpcBlockdevGetmirrorstatus(n *node, args []json.RawMessage) (any, error) {
 	}
 	out := []any{}
 	for i := range disks {
-		dev, err := n.requireDevice(&disks[i], "Can't find device %s")
+		status, err := n.findStatus(&disks[i])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, deviceStatus(dev))
+		out = append(out, status)
 	}
 	return out, nil
 }
@@ -218,17 +214,23 @@ func rpcBlockdevGetmirrorstatusMulti(n *node, args []json.RawMessage) (any, erro
 	}
 	out := []any{}
 	for i := range disks {
-		dev, err := n.findDevice(&disks[i])
-		switch {
-		case err != nil:
+		status, err := n.findStatus(&disks[i])
+		if err != nil {
 			out = append(out, []any{false, err.Error()})
-		case dev == nil:
-			out = append(out, []any{false, fmt.Sprintf("Can't find device %s", &disks[i])})
-		default:
-			out = append(out, []any{true, deviceStatus(dev)})
+		} else {
+			out = append(out, []any{true, status})
 		}
 	}
 	return out, nil
+}
+
+// findStatus is the status of a disk's device, or why there is none.
+func (n *node) findStatus(d *disk) (blockDevStatus, error) {
+	dev, err := n.requireDevice(d, "Can't find device %s")
+	if err != nil {
+		return blockDevStatus{}, err
+	}
+	return dev.Status()
 }
 
 // rpcBlockdevGrow: [disk, amount MiB, dryrun, backingstore, excl_stor].
@@ -243,21 +245,43 @@ func rpcBlockdevGrow(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := dev.Grow(amount, dryrun, backingstore); err != nil {
+	if err := dev.Grow(amount, dryrun, backingstore, exclStor); err != nil {
 		return nil, fmt.Errorf("Failed to grow block device: %v", err)
 	}
 	return nil, nil
 }
 
-// rpcBlockdevSnapshot: file disks cannot be snapshotted.
+// rpcBlockdevSnapshot: [disk, snap_name, snap_size MiB or null] → the
+// snapshot's logical id. As in Ganeti, a kind that cannot snapshot is
+// refused whatever the disk, before its device is looked for.
 func rpcBlockdevSnapshot(n *node, args []json.RawMessage) (any, error) {
 	var d disk
 	var snapName *string
-	var snapSize any
+	var snapSize json.RawMessage
 	if err := decodeArgs(args, &d, &snapName, &snapSize); err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("Cannot snapshot block device '%s' of type '%s'", pyLogicalID(d.LogicalID), d.DevType)
+	dev, err := n.deviceFor(&d)
+	snap, ok := dev.(snapshotter)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("Cannot snapshot block device '%s' of type '%s'", pyLogicalID(d.LogicalID), d.DevType)
+	}
+	var size *mebibytes
+	if err := json.Unmarshal(snapSize, &size); err != nil {
+		return nil, &argError{fmt.Sprintf("argument 3: %v", err), err}
+	}
+	if !dev.Attach() {
+		return nil, fmt.Errorf("Cannot find block device %s", &d)
+	}
+	return snap.Snapshot(orEmpty(snapName), size)
+}
+
+// orEmpty is an optional text argument, "" when null.
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // pyLogicalID prints a logical id as Python prints the tuple Ganeti holds.
@@ -301,15 +325,21 @@ func rpcBlockdevGetdimensions(n *node, args []json.RawMessage) (any, error) {
 	return out, nil
 }
 
-// rpcBlockdevSetinfo: [disk, info]; files carry no metadata.
+// rpcBlockdevSetinfo: [disk, info].
 func rpcBlockdevSetinfo(n *node, args []json.RawMessage) (any, error) {
 	var d disk
 	var info *string
 	if err := decodeArgs(args, &d, &info); err != nil {
 		return nil, err
 	}
-	_, err := n.requireDevice(&d, "Cannot find block device %s")
-	return nil, err
+	dev, err := n.requireDevice(&d, "Cannot find block device %s")
+	if err != nil {
+		return nil, err
+	}
+	if err := dev.SetInfo(orEmpty(info)); err != nil {
+		return nil, fmt.Errorf("Failed to set information on device: %v", err)
+	}
+	return nil, nil
 }
 
 // findAll finds every disk or fails naming the first missing one.
@@ -325,29 +355,32 @@ func (n *node) findAll(disks []disk) ([]blockDevice, error) {
 	return devs, nil
 }
 
-// rpcBlockdevClose: [instance name or null, [disk, ...]]; drops the
-// instance's disk links.
+// rpcBlockdevClose: [instance name or null, [disk, ...]]; closes the
+// devices and drops the instance's disk links.
 func rpcBlockdevClose(n *node, args []json.RawMessage) (any, error) {
 	var inst *string
 	var disks []disk
 	if err := decodeArgs(args, &inst, &disks); err != nil {
 		return nil, err
 	}
-	if _, err := n.findAll(disks); err != nil {
+	devs, err := n.findAll(disks)
+	if err != nil {
 		return nil, err
+	}
+	var msgs []string
+	for _, dev := range devs {
+		if err := dev.Close(); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return nil, fmt.Errorf("Can't close devices: %s", strings.Join(msgs, ","))
 	}
 	if inst != nil && *inst != "" {
 		if !hostnamePattern.MatchString(*inst) {
 			return nil, fmt.Errorf("Invalid instance name '%s'", *inst)
 		}
-		for i := range disks {
-			link := n.paths.diskLinkPath(*inst, i)
-			if st, err := os.Lstat(link); err == nil && st.Mode()&os.ModeSymlink != 0 {
-				if err := os.Remove(link); err != nil {
-					n.log.Errorf("Can't remove symlink '%s': %v", link, err)
-				}
-			}
-		}
+		n.removeDiskLinks(*inst, len(disks))
 	}
 	return nil, nil
 }
@@ -370,7 +403,11 @@ func rpcBlockdevOpen(n *node, args []json.RawMessage) (any, error) {
 	}
 	var msgs []string
 	for i, dev := range devs {
-		if _, err := n.symlinkDisk(inst, i, dev.Path()); err != nil {
+		err := dev.Open(exclusive)
+		if err == nil {
+			_, err = n.symlinkDisk(inst, i, dev.Path())
+		}
+		if err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
@@ -535,7 +572,7 @@ func rpcBlockdevConvert(n *node, args []json.RawMessage) (any, error) {
 }
 
 // rpcBlockdevPauseResumeSync: [[disk, ...], pause] → [[ok, error], ...];
-// files do not sync, so every present one succeeds.
+// a present device that does not mirror has no sync and succeeds.
 func rpcBlockdevPauseResumeSync(n *node, args []json.RawMessage) (any, error) {
 	var disks []disk
 	var pause bool
@@ -551,8 +588,18 @@ func rpcBlockdevPauseResumeSync(n *node, args []json.RawMessage) (any, error) {
 		case dev == nil:
 			out = append(out, []any{false, fmt.Sprintf("Cannot change sync for device %s: device not found", disks[i].IVName)})
 		default:
-			out = append(out, []any{true, nil})
+			out = append(out, pauseResumeSync(dev, pause))
 		}
 	}
 	return out, nil
+}
+
+// pauseResumeSync is one device's [ok, error] for blockdev_pause_resume_sync.
+func pauseResumeSync(dev blockDevice, pause bool) []any {
+	if p, ok := dev.(syncPauser); ok {
+		if err := p.PauseResumeSync(pause); err != nil {
+			return []any{false, err.Error()}
+		}
+	}
+	return []any{true, nil}
 }
