@@ -119,7 +119,7 @@ var procedures = map[string]rpcProcedure{
 	"hooks_runner":      {args: 3, run: rpcHooksRunner},
 	"iallocator_runner": {args: 3, run: rpcIallocatorRunner},
 
-	// blockdev.go
+	// blockdev_rpc.go
 	"blockdev_create":                {args: 6, run: rpcBlockdevCreate},
 	"blockdev_convert":               {args: 2, run: rpcBlockdevConvert},
 	"blockdev_pause_resume_sync":     {args: 2, run: rpcBlockdevPauseResumeSync},
@@ -139,12 +139,12 @@ var procedures = map[string]rpcProcedure{
 	"blockdev_getdimensions":         {args: 1, run: rpcBlockdevGetdimensions},
 	"blockdev_setinfo":               {args: 2, run: rpcBlockdevSetinfo},
 
-	// filestorage.go
+	// storage_file_paths.go
 	"file_storage_dir_create": {args: 1, run: rpcFileStorageDirCreate},
 	"file_storage_dir_remove": {args: 1, run: rpcFileStorageDirRemove},
 	"file_storage_dir_rename": {args: 2, run: rpcFileStorageDirRename},
 
-	// storage.go
+	// storage_rpc.go
 	"bdev_sizes":      {args: 1, run: rpcBdevSizes},
 	"storage_list":    {args: 4, run: rpcStorageList},
 	"storage_modify":  {args: 4, run: rpcStorageModify},
