@@ -284,23 +284,6 @@ func orEmpty(s *string) string {
 	return *s
 }
 
-// pyLogicalID prints a logical id as Python prints the tuple Ganeti holds.
-func pyLogicalID(raw json.RawMessage) string {
-	var parts []any
-	if json.Unmarshal(raw, &parts) != nil {
-		return string(raw)
-	}
-	var s []string
-	for _, p := range parts {
-		if str, ok := p.(string); ok {
-			s = append(s, "'"+str+"'")
-		} else {
-			s = append(s, pyStr(p))
-		}
-	}
-	return "(" + strings.Join(s, ", ") + ")"
-}
-
 // rpcBlockdevGetdimensions: [[disk, ...]] → [[size bytes, spindles] or
 // null, ...].
 func rpcBlockdevGetdimensions(n *node, args []json.RawMessage) (any, error) {

@@ -1,5 +1,8 @@
 package main
 
+// Helpers for files, directories, PID files and locks that every concern
+// shares; atomic writes are in atomic_write.go.
+
 import (
 	"errors"
 	"fmt"
@@ -123,3 +126,16 @@ func unlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_U
 
 // isLocked tells whether tryLock failed because the lock is held elsewhere.
 func isLocked(err error) bool { return errors.Is(err, syscall.EWOULDBLOCK) }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// ensureDir makes a directory (and parents) with mode if missing.
+func ensureDir(path string, mode os.FileMode) error {
+	if err := os.MkdirAll(path, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
+}

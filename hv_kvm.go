@@ -237,8 +237,3 @@ func formatVerifyResults(msgs []string) string {
 	}
 	return strings.Join(msgs, "; ")
 }
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
-	"strings"
 )
 
 // Console is the serial console over ssh, VNC, or a message.
@@ -33,14 +31,4 @@ func (h *kvmHypervisor) Console(inst *instance, where consolePlace) map[string]a
 		return c
 	}
 	return map[string]any{"instance": inst.Name, "kind": "msg", "message": fmt.Sprintf("No serial shell for instance %s", inst.Name)}
-}
-
-var shellSafe = regexp.MustCompile(`^[-.,=:/_+@A-Za-z0-9]+$`)
-
-// shellQuote quotes an argument for a POSIX shell, as Ganeti does.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
-	"syscall"
 )
 
 // kvmVNCArgs are -vnc (and the TLS object before it). An interface name
@@ -162,15 +160,4 @@ func readPasswordFile(kind, path string) (string, error) {
 		return "", hvErrorf("Failed to open %s password file %s: %s", kind, path, pyEnvError(err))
 	}
 	return pwd, nil
-}
-
-// pyEnvError renders a file error as Python's EnvironmentError does:
-// "[Errno 2] No such file or directory: '/path'".
-func pyEnvError(err error) string {
-	var pe *os.PathError
-	var errno syscall.Errno
-	if errors.As(err, &pe) && errors.As(pe.Err, &errno) {
-		return fmt.Sprintf("[Errno %d] %s: '%s'", int(errno), pyStrerror(errno), pe.Path)
-	}
-	return err.Error()
 }

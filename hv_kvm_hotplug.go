@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (h *kvmHypervisor) hotplug(inst *instance, action, devType string, device, 
 	if err != nil {
 		return nil, err
 	}
-	if t := hvStr(rt.HVParams, devType+"_type"); !contains(hotplugTypes[devType], t) {
+	if t := hvStr(rt.HVParams, devType+"_type"); !slices.Contains(hotplugTypes[devType], t) {
 		return nil, hvErrorf("Hotplug is not supported for device type %s", t)
 	}
 	var dev map[string]any

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,15 +100,6 @@ func kvmDeviceID(kind, uuid string) string {
 	}
 	return kind + "-" + strings.Join(parts, "-")
 }
-
-// Device objects come from the master. What they put into qemu's
-// comma-separated options (-netdev, -device, -drive) and into the human
-// monitor's drive_add line must not carry separators: a uuid becomes the
-// device id, a MAC the NIC's mac option.
-var (
-	kvmUUIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]*$`)
-	kvmMACPattern  = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
-)
 
 func checkKVMDeviceUUID(kind, uuid string) error {
 	if !kvmUUIDPattern.MatchString(uuid) {
@@ -223,7 +215,7 @@ func (h *kvmHypervisor) kvmMachineArgs(inst *instance, maxMem, vcpus int, help, 
 		}
 		cmd = append(cmd, "-soundhw", snd)
 	}
-	if contains(kvmSCSIDeviceTypes, hvStr(hvp, "disk_type")) {
+	if slices.Contains(kvmSCSIDeviceTypes, hvStr(hvp, "disk_type")) {
 		// Name the controller, so that disks can be put on its bus.
 		cmd = append(cmd, "-device", hvStr(hvp, "scsi_controller_type")+",id=scsi")
 	}
@@ -443,7 +435,7 @@ const (
 // kvmDiskBus is where a disk model attaches. Models without a -device
 // (ide, scsi, sd...) still get a PCI slot, as in Ganeti.
 func kvmDiskBus(diskType string) string {
-	if contains(kvmSCSIDeviceTypes, diskType) {
+	if slices.Contains(kvmSCSIDeviceTypes, diskType) {
 		return kvmSCSIBus
 	}
 	return kvmPCIBus

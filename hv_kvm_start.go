@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	}
 	argv = append(argv, kvmDiskArgs(upHVP, rt.Disks, help, devlist)...)
 	addedPause := false
-	if !contains(argv, "-S") && incoming == "" {
+	if !slices.Contains(argv, "-S") && incoming == "" {
 		argv = append(argv, "-S")
 		addedPause = true
 	}

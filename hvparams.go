@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -18,24 +19,6 @@ func hvParamFail(format string, args ...any) error {
 }
 
 var urlPattern = regexp.MustCompile(`^(https?|ftps?)://`)
-
-// pyStr formats a parameter value as Python's "%s" would.
-func pyStr(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	case float64:
-		if x == float64(int64(x)) {
-			return fmt.Sprintf("%d", int64(x))
-		}
-	}
-	return fmt.Sprint(v)
-}
 
 // isEmptyParam is Python's falsiness for an optional parameter.
 func isEmptyParam(v any) bool {
@@ -85,7 +68,7 @@ func hvSyntax(name string, required bool, ok func(any) bool, why string) hvParam
 // hvInSet is a parameter whose value must be one of values (listed in
 // the message in the order given).
 func hvInSet(name string, required bool, values ...string) hvParamCheck {
-	return hvSyntax(name, required, func(v any) bool { s, ok := v.(string); return ok && contains(values, s) },
+	return hvSyntax(name, required, func(v any) bool { s, ok := v.(string); return ok && slices.Contains(values, s) },
 		"The value must be one of: "+strings.Join(values, ", "))
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -157,12 +156,4 @@ func linuxNodeInfo() (map[string]any, error) {
 	info["cpu_nodes"] = 1
 	info["cpu_sockets"] = 1
 	return info, nil
-}
-
-// ensureDir makes a directory (and parents) with mode if missing.
-func ensureDir(path string, mode os.FileMode) error {
-	if err := os.MkdirAll(path, mode); err != nil {
-		return err
-	}
-	return os.Chmod(path, mode)
 }

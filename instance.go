@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -483,7 +484,7 @@ func rpcInstanceBalloonMemory(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !contains(names, inst.Name) {
+	if !slices.Contains(names, inst.Name) {
 		n.log.Infof("Instance %s is not running, cannot balloon", inst.Name)
 		return nil, nil
 	}
@@ -494,15 +495,6 @@ func rpcInstanceBalloonMemory(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Failed to balloon instance memory: %v", err)
 	}
 	return nil, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // rpcInstanceMigratable: [instance]; it must run here.
@@ -519,7 +511,7 @@ func rpcInstanceMigratable(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !contains(names, inst.Name) {
+	if !slices.Contains(names, inst.Name) {
 		return nil, fmt.Errorf("Instance %s is not running", inst.Name)
 	}
 	for i := range inst.DisksInfo {

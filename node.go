@@ -108,20 +108,3 @@ func (n *node) storageSpaceInfo(u storageUnit) (map[string]any, error) {
 	}
 	return nil, fmt.Errorf("Error while executing backend function: storage space reporting is not implemented for storage type '%s'", u.Type)
 }
-
-// fileStorageSpaceInfo is statvfs of the directory in whole MiB: Ganeti's
-// GetFileStorageSpaceInfo divides without rounding (unlike storage_list's
-// GetFilesystemStats, see fileStorageRow), so node_info and list-storage
-// can differ by one.
-func fileStorageSpaceInfo(path string) (map[string]any, error) {
-	total, avail, err := fsSpace(path)
-	if err != nil {
-		return nil, fmt.Errorf("Failed to retrieve file system information about path: %s - %s", path, pyStrerror(err))
-	}
-	return map[string]any{
-		"type":         "file",
-		"name":         path,
-		"storage_size": total / mib,
-		"storage_free": avail / mib,
-	}, nil
-}

@@ -10,41 +10,6 @@ import (
 	"time"
 )
 
-// rpcNodeVolumes lists logical volumes with the physical device each
-// lives on: [] → [{name, size, dev, vg}, ...].
-func rpcNodeVolumes(n *node, args []json.RawMessage) (any, error) {
-	if err := decodeArgs(args); err != nil {
-		return nil, err
-	}
-	res, err := n.runCommand(command{Args: []string{"lvs", "--noheadings", "--units=m", "--nosuffix",
-		"--separator=|", "--options=lv_name,lv_size,devices,vg_name"}, Timeout: lvmTimeout})
-	if res == nil {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("Failed to list logical volumes, lvs output: %s", res.Output)
-	}
-	vols := []any{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		if strings.Count(line, "|") < 3 {
-			n.log.Warningf("Strange line in the output from lvs: '%s'", line)
-			continue
-		}
-		f := strings.Split(line, "|")
-		for i := range f {
-			f[i] = strings.TrimSpace(f[i])
-		}
-		for _, dev := range strings.Split(f[2], ",") {
-			dev, _, _ = strings.Cut(dev, "(")
-			vols = append(vols, map[string]string{"name": f[0], "size": f[1], "dev": dev, "vg": f[3]})
-		}
-	}
-	return vols, nil
-}
-
 // rpcNodeDemoteFromMC drops this node's copy of the configuration, after
 // a backup, unless it is the master.
 func rpcNodeDemoteFromMC(n *node, args []json.RawMessage) (any, error) {

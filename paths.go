@@ -198,9 +198,9 @@ func (l *layout) tempDirs() []tempDir {
 		{Dir: l.ConfDir},           // vnc-cluster-password, kvm-vif-bridge
 		{Dir: l.RunDir + "/instance-reason"},
 		{Dir: l.RunDir + "/bdev-cache"},
-		{Dir: l.RunDir + "/kvm-hypervisor/conf"},
-		{Dir: l.RunDir + "/kvm-hypervisor/uid"},
-		{Dir: l.RunDir + "/fake-hypervisor"},
+		{Dir: l.KVMRunDir + "/conf"},
+		{Dir: l.KVMRunDir + "/uid"},
+		{Dir: l.FakeHVDir},
 		{Dir: filepath.Dir(l.EtcHosts), Only: []string{filepath.Base(l.EtcHosts)}},
 		{Dir: l.XenConfigDir, Only: []string{"xend-config.sxp"}},
 		{Dir: l.XenConfigDir + "/xen", Only: []string{"xl.conf"}},

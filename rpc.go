@@ -95,7 +95,6 @@ var procedures = map[string]rpcProcedure{
 
 	// node_admin.go
 	"node_leave_cluster":  {args: 1, run: rpcNodeLeaveCluster},
-	"node_volumes":        {args: 0, run: rpcNodeVolumes},
 	"node_demote_from_mc": {args: 0, run: rpcNodeDemoteFromMC},
 	"node_powercycle":     {args: 2, run: rpcNodePowercycle},
 	"node_configure_ovs":  {args: 2, run: rpcNodeConfigureOVS},
@@ -151,8 +150,9 @@ var procedures = map[string]rpcProcedure{
 	"storage_execute": {args: 4, run: rpcStorageExecute},
 
 	// storage_lvm.go
-	"lv_list": {args: 1, run: rpcLVList},
-	"vg_list": {args: 0, run: rpcVGList},
+	"node_volumes": {args: 0, run: rpcNodeVolumes},
+	"lv_list":      {args: 1, run: rpcLVList},
+	"vg_list":      {args: 0, run: rpcVGList},
 
 	// storage_drbd.go
 	"drbd_helper": {args: 0, run: rpcDRBDHelper},
@@ -337,13 +337,6 @@ func certDigest(c *x509.Certificate) string {
 		out = append(out, hexdigits[b>>4], hexdigits[b&15])
 	}
 	return string(out)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // newHTTPServer builds the server; the caller provides the listener.

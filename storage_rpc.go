@@ -31,15 +31,6 @@ func rpcStorageList(n *node, args []json.RawMessage) (any, error) {
 	return nil, fmt.Errorf("Error while executing backend function: Unknown storage type: '%s'", kind)
 }
 
-// pyStrerror is the C library's message, as Python prints it.
-func pyStrerror(err error) string {
-	s := err.Error()
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 // rpcBdevSizes reports the size in MiB of block devices below /dev:
 // [paths] → {path: MiB}; anything else is left out.
 func rpcBdevSizes(n *node, args []json.RawMessage) (any, error) {

@@ -41,3 +41,15 @@ var transferMagicPattern = regexp.MustCompile(`^[-_.a-zA-Z0-9]{5,100}$`)
 
 // compressToolPattern is a compression tool name: it is run as a command.
 var compressToolPattern = regexp.MustCompile(`^[-_a-zA-Z0-9]+$`)
+
+// lvmNamePattern is what LVM accepts as a volume group or volume name.
+var lvmNamePattern = regexp.MustCompile(`^[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*$`)
+
+// Device objects come from the master. What they put into qemu's
+// comma-separated options (-netdev, -device, -drive) and into the human
+// monitor's drive_add line must not carry separators: a uuid becomes the
+// device id, a MAC the NIC's mac option.
+var (
+	kvmUUIDPattern = regexp.MustCompile(`^[0-9A-Za-z-]*$`)
+	kvmMACPattern  = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
+)
