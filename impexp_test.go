@@ -21,7 +21,7 @@ const testMagic = "4d7c1bd0e2a8f1c3b5d6e7f8091a2b3c4d5e6f70"
 const ganetiHelper = "/usr/lib/ganeti/import-export"
 
 // transferNode is a node with the cluster certificate whose transfers run
-// exe (the built daemon unless told otherwise).
+// exe (the test binary as the daemon, see TestMain, unless told otherwise).
 func transferNode(t *testing.T, exe string) (*node, string) {
 	t.Helper()
 	n, file, _ := storageNode(t)
@@ -32,7 +32,7 @@ func transferNode(t *testing.T, exe string) (*node, string) {
 	os.MkdirAll(filepath.Dir(n.paths.NodedCertFile), 0o700)
 	os.WriteFile(n.paths.NodedCertFile, pem, 0o400)
 	if exe == "" {
-		exe = daemonBin
+		exe = daemonExe(t)
 	}
 	n.transferExe = exe
 	return n, file

@@ -110,8 +110,12 @@ const (
 	// maxRequestBody admits the largest legitimate call, a compressed
 	// configuration upload of a large cluster, with room to spare.
 	maxRequestBody = 64 << 20
-	ioTimeout      = 10 * time.Second // Ganeti's HTTP read and write timeout
 )
+
+// ioTimeout is Ganeti's HTTP read and write timeout. It is a variable only
+// so that the tests' daemon processes (the re-run test binary, see TestMain
+// in daemon_test.go) can shorten it; the daemon never changes it.
+var ioTimeout = 10 * time.Second
 
 // node is the daemon's state shared by all procedures.
 type node struct {
@@ -128,6 +132,10 @@ type node struct {
 	// transferExe is the program disk transfers run; "" is this binary
 	// again (tests use a built daemon or Ganeti's own helper).
 	transferExe string
+
+	// queueLockTimeout, when not zero, replaces jobQueueLockTimeout; only
+	// tests set it, so as not to wait 10 s for a lock they hold.
+	queueLockTimeout time.Duration
 }
 
 // objectBodyNoArgs: procedures without arguments that Ganeti's query
