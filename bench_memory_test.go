@@ -105,6 +105,7 @@ func printMemoryRows(rows []memoryRow) {
 // TestMemoryPerCall runs the memory rows outside make bench too, so a
 // decoding change that multiplies memory fails make test.
 func TestMemoryPerCall(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("sends 70 MB")
 	}

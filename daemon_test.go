@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +47,15 @@ func TestMain(m *testing.M) {
 			ioTimeout = d
 		}
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	// Most tests wait (for their daemons, for timeouts) rather than
+	// compute: unless told otherwise, run more of them at once than
+	// -test.parallel's default, the number of CPUs.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
 	}
 	// Nothing is built up front: fuzz workers, and runs of tests that
 	// need no daemon binary, pay nothing.
@@ -262,6 +273,7 @@ const (
 )
 
 func TestDaemonClientCertificates(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
 	try := func(cert string) error {
@@ -305,6 +317,7 @@ func TestDaemonClientCertificates(t *testing.T) {
 }
 
 func TestDaemonNoSSL(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	os.Remove(l.NodedCertFile) // --no-ssl needs no certificate
 	d := startDaemon(t, l, "--no-ssl", "--no-mlock")
@@ -319,6 +332,7 @@ func TestDaemonNoSSL(t *testing.T) {
 }
 
 func TestDaemonStartupRefusals(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	run := func(args ...string) (int, string) {
 		cmd := daemonCommand(t, l, args...)
@@ -359,6 +373,7 @@ func TestDaemonStartupRefusals(t *testing.T) {
 }
 
 func TestDaemonDetachAndPidLock(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	port := freePort(t)
 	start := func(port int) (*exec.Cmd, string, error) {
@@ -422,6 +437,7 @@ func TestDaemonDetachAndPidLock(t *testing.T) {
 }
 
 func TestDaemonDetachReportsStartupError(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -440,6 +456,7 @@ func TestDaemonDetachReportsStartupError(t *testing.T) {
 }
 
 func TestDaemonLogFormatAndSighup(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock", "-d")
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -474,6 +491,7 @@ func TestDaemonLogFormatAndSighup(t *testing.T) {
 }
 
 func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -500,6 +518,7 @@ func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
 }
 
 func TestDaemonMaxClients(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock", "--max-clients", "2")
 	// Two idle authenticated connections hold both slots (idle ones
@@ -536,6 +555,7 @@ func TestDaemonMaxClients(t *testing.T) {
 }
 
 func TestDaemonBindInterface(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	port := freePort(t)
 	cmd := daemonCommand(t, l, "-f", "-i", "lo", "-p", strconv.Itoa(port), "--no-ssl", "--no-mlock")
@@ -552,6 +572,7 @@ func TestDaemonBindInterface(t *testing.T) {
 }
 
 func TestDaemonMlock(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mlockall needs root (or a large RLIMIT_MEMLOCK)")
 	}
@@ -644,6 +665,7 @@ func vmLocked(t testing.TB, pid int) int {
 }
 
 func TestDaemonSyslogOnly(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	port := freePort(t)
 	cmd := daemonCommand(t, l, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock", "--syslog=only")
@@ -680,6 +702,7 @@ func sessionID(t testing.TB, pid int) int {
 }
 
 func TestDaemonHolds200Clients(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l) // default --max-clients 20: the rest wait their turn
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -743,6 +766,7 @@ func TestDaemonReadTimeout(t *testing.T) {
 // line) do while a call runs: the new daemon answers within a second and
 // the old one still finishes the call.
 func TestDaemonRestartWithCallInFlight(t *testing.T) {
+	t.Parallel()
 	const daemonUtilPath = "/usr/lib/ganeti/daemon-util"
 	for _, tool := range []string{daemonUtilPath, "/usr/sbin/start-stop-daemon"} {
 		if _, err := os.Stat(tool); err != nil {
@@ -837,6 +861,7 @@ func TestDaemonRestartWithCallInFlight(t *testing.T) {
 // TestDaemonLeaveClusterStops checks node_leave_cluster's own stop path:
 // the reply arrives, then the daemon exits and frees its PID file.
 func TestDaemonLeaveClusterStops(t *testing.T) {
+	t.Parallel()
 	skipUnderSystemd(t)
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
@@ -887,6 +912,7 @@ func processRunning(pid int) bool {
 // every other file, and in shared directories the temporaries of files
 // that are not its own.
 func TestDaemonRemovesStaleTemps(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	stale := []string{
 		l.DataDir + "/.ssconf_cluster_name.1234567890.new",

@@ -10,6 +10,7 @@ import (
 )
 
 func TestUploadFile(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	path := n.paths.ClusterConfFile
 	mtime := 1700000000.25
@@ -53,6 +54,7 @@ func TestUploadFile(t *testing.T) {
 }
 
 func TestUploadFileRefusals(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	ok := func(path string) []any {
 		return []any{path, []any{0, "evil"}, 0o644, "root", "root", nil, nil}
@@ -86,6 +88,7 @@ func TestUploadFileRefusals(t *testing.T) {
 }
 
 func TestGetFileInfo(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	path := filepath.Join(n.paths.DataDir, "some-file")
 	os.WriteFile(path, []byte("12345"), 0o600)
@@ -101,6 +104,7 @@ func TestGetFileInfo(t *testing.T) {
 }
 
 func TestEtcHostsModify(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	hosts := n.paths.EtcHosts
 	os.WriteFile(hosts, []byte("# comment 10.0.0.5\n127.0.0.1\tlocalhost\n10.0.0.5 old.example.com old\n10.0.0.5 dup\n10.0.0.9 other"), 0o640)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestJobqueueUpdateAndRename(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	job := q + "/job-17"
@@ -45,6 +46,7 @@ func TestJobqueueUpdateAndRename(t *testing.T) {
 }
 
 func TestJobqueueRefusesOutsidePaths(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	for _, bad := range []string{q, q + "/../config.data", q + "2/job-1", "/etc/passwd", "job-1", n.paths.DataDir + "/queue/../../../x"} {
@@ -63,6 +65,7 @@ func TestJobqueueRefusesOutsidePaths(t *testing.T) {
 }
 
 func TestJobqueuePurgeAndDrain(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	mustOK(t, call(t, n, "jobqueue_set_drain_flag", true), nil)

@@ -28,6 +28,7 @@ func withFakePath(t *testing.T) string {
 }
 
 func TestHooksRunner(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	dir := filepath.Join(n.paths.HooksBaseDir, "cluster-verify-post.d")
 	mark := filepath.Join(t.TempDir(), "mark")
@@ -67,6 +68,7 @@ func mustJSON(v any) []byte {
 }
 
 func TestSafeEncode(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"plain": "plain", "a\tb\nc\rd": `a\tb\nc\'rd`, "\x01\x7f": `\x01\x7f`, "é€": `\xe9\u20ac`} {
 		if got := safeEncode(in); got != want {
 			t.Errorf("safeEncode(%q) = %q, want %q", in, got, want)
@@ -178,8 +180,9 @@ func TestNodeLeaveCluster(t *testing.T) {
 	}
 }
 
-func TestRunOOBAndRestrictedCommand(t *testing.T) {
-	n, logs := newTestNode(t)
+func TestRunOOB(t *testing.T) {
+	t.Parallel() // its timed-out helper costs the 5 s kill grace
+	n, _ := newTestNode(t)
 	bin := t.TempDir()
 	oob := fakeTool(t, bin, "oob", `[ "$1" = power-status ] && echo '{"powered": true}'; [ "$1" = health ] && exit 2; exit 0`)
 	var out map[string]any
@@ -201,7 +204,12 @@ func TestRunOOBAndRestrictedCommand(t *testing.T) {
 	if time.Since(began) > 15*time.Second {
 		t.Fatal("oob timeout not enforced")
 	}
+}
 
+// TestRunRestrictedCommand swaps restrictedOwner and restrictedFailureDelay
+// (restrictedCommandsDir), so it cannot run in parallel.
+func TestRunRestrictedCommand(t *testing.T) {
+	n, logs := newTestNode(t)
 	dir := restrictedCommandsDir(t, n)
 	fakeTool(t, dir, "uptime-check", `echo "env:$(env | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' | wc -l)"`)
 	fakeTool(t, dir, "fails", "echo bad; exit 4")

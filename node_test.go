@@ -81,6 +81,7 @@ func mustAbs(t *testing.T, p string) string {
 }
 
 func TestInstanceListNoInstances(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	var names []string
 	mustOK(t, call(t, n, "instance_list", []string{"fake", "kvm"}, map[string]any{"fake": map[string]any{}, "kvm": map[string]any{}}), &names)
@@ -103,6 +104,7 @@ func TestInstanceListNoInstances(t *testing.T) {
 }
 
 func TestParseKVMVersion(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][3]int{
 		"QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)": {7, 2, 22},
 		"QEMU emulator version 2.5, Copyright":                           {2, 5, 0},

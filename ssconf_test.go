@@ -10,6 +10,7 @@ import (
 )
 
 func TestWriteSsconfFiles(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	values := map[string]any{
 		"cluster_name":    "cluster.example.com",
@@ -50,6 +51,7 @@ func TestWriteSsconfFiles(t *testing.T) {
 }
 
 func TestWriteSsconfWaitsForLock(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	unlock, err := lockFile(n.paths.SsconfLockFile, time.Second)
 	if err != nil {
