@@ -68,9 +68,8 @@ func TestWatcherPause(t *testing.T) {
 	}
 	until := time.Now().Unix() + 600
 	mustOK(t, call(t, n, "set_watcher_pause", float64(until)+0.7), nil)
-	data, _ := os.ReadFile(n.paths.WatcherPauseFile)
-	if string(data) != strconv.FormatInt(until, 10)+"\n" {
-		t.Fatalf("pause file %q", data)
+	if !fileHolds(t, n.paths.WatcherPauseFile, strconv.FormatInt(until, 10)+"\n") {
+		t.FailNow()
 	}
 	if st, _ := os.Stat(n.paths.WatcherPauseFile); st.Mode().Perm() != 0o644 {
 		t.Fatalf("pause file mode %v", st.Mode())

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -136,17 +134,6 @@ func daemonCommand(t testing.TB, l *layout, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // daemonProc is a daemon started by a test.
 type daemonProc struct {
 	paths *layout
@@ -201,41 +188,6 @@ func waitListening(t testing.TB, port int, out fmt.Stringer) {
 	t.Fatalf("daemon not listening on %d; output:\n%s", port, out)
 }
 
-// tlsConfigFor is the master's side: it presents certFile ("" for none)
-// and accepts only the cluster certificate as the server's.
-func tlsConfigFor(t testing.TB, certFile string) *tls.Config {
-	t.Helper()
-	cluster, err := os.ReadFile("testdata/certs/cluster.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cluster, cluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{
-		InsecureSkipVerify: true, // Ganeti's certificates name no host; checked below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || !bytes.Equal(raw[0], pair.Certificate[0]) {
-				return errors.New("server did not present the cluster certificate")
-			}
-			return nil
-		},
-	}
-	if certFile != "" {
-		client, err := tls.LoadX509KeyPair(certFile, certFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{client}
-	}
-	return cfg
-}
-
-func httpClient(cfg *tls.Config) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
-}
-
 // rpc calls a procedure over the network like the master does.
 func (d *daemonProc) rpc(t testing.TB, client *http.Client, scheme, name string, args ...any) (rpcReply, error) {
 	t.Helper()
@@ -254,23 +206,6 @@ func (d *daemonProc) rpc(t testing.TB, client *http.Client, scheme, name string,
 	}
 	return decodeReply(t, data), nil
 }
-
-func writeCandidates(t testing.TB, l *layout, digests ...string) {
-	var b strings.Builder
-	for i, d := range digests {
-		fmt.Fprintf(&b, "uuid-%d=%s\n", i, d)
-	}
-	if err := os.WriteFile(l.ssconfPath("master_candidates_certs"), []byte(b.String()), 0o444); err != nil {
-		t.Fatal(err)
-	}
-}
-
-const (
-	clusterDigest = "DB:60:0F:2E:B7:02:1B:B7:FD:CC:8C:CB:1D:CB:40:F1:A4:4E:97:42"
-	clientDigest  = "2D:07:5F:9F:4F:62:72:35:95:9F:6E:CD:E6:8A:53:71:B0:63:4F:D1"
-	client2Digest = "36:F5:C4:1A:00:5E:35:09:75:84:0C:05:57:B1:E3:59:CC:2B:B9:9A"
-	foreignDigest = "0E:59:35:B2:4D:41:77:87:04:A1:6D:6E:5C:69:24:92:9F:65:74:2F"
-)
 
 func TestDaemonClientCertificates(t *testing.T) {
 	t.Parallel()

@@ -114,8 +114,8 @@ func TestFinalizeExport(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(final, "old-dump")); !os.IsNotExist(err) {
 		t.Fatal("previous export not replaced")
 	}
-	if data, _ := os.ReadFile(filepath.Join(final, "d0d0d0d0-0000-4000-8000-000000000000")); string(data) != "disk data" {
-		t.Fatal("disk dump lost")
+	if !fileHolds(t, filepath.Join(final, "d0d0d0d0-0000-4000-8000-000000000000"), "disk data") {
+		t.FailNow()
 	}
 	var info string
 	mustOK(t, call(t, n, "export_info", final), &info)

@@ -28,8 +28,8 @@ func TestUploadFile(t *testing.T) {
 	if atime.Sec != 1700000000-10 {
 		t.Errorf("atime %v", atime)
 	}
-	if data, err := os.ReadFile(path); err != nil || string(data) != big {
-		t.Fatalf("uploaded content wrong: %v", err)
+	if !fileHolds(t, path, big) {
+		t.FailNow()
 	}
 
 	// upload_file_single takes the same fields flat; null mode means 0600.
@@ -43,9 +43,7 @@ func TestUploadFile(t *testing.T) {
 	for _, p := range n.paths.uploadAllowed() {
 		virt := virtualPathPrefix + strings.TrimPrefix(p, n.paths.Root)
 		mustOK(t, call(t, n, "upload_file_single", virt, []any{0, "x"}, 0o644, "root", "root", nil, nil), nil)
-		if data, _ := os.ReadFile(p); string(data) != "x" {
-			t.Errorf("%s not written through its virtual path", p)
-		}
+		fileHolds(t, p, "x")
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(n.paths.DataDir, ".*.new"))
 	if len(leftovers) > 0 {

@@ -13,18 +13,18 @@ func TestJobqueueUpdateAndRename(t *testing.T) {
 	q := n.paths.QueueDir
 	job := q + "/job-17"
 	mustOK(t, call(t, n, "jobqueue_update", job, []any{1, zlibBase64(t, `{"id": 17}`)}), nil)
-	if data, _ := os.ReadFile(job); string(data) != `{"id": 17}` {
-		t.Fatalf("job file %q", data)
+	if !fileHolds(t, job, `{"id": 17}`) {
+		t.FailNow()
 	}
 	if st, _ := os.Stat(job); st.Mode().Perm() != 0o640 {
 		t.Fatalf("job file mode %v", st.Mode())
 	}
 	// The queue was initialised on first use.
-	if data, _ := os.ReadFile(n.paths.QueueVersionFile); string(data) != "1\n" {
-		t.Fatalf("version file %q", data)
+	if !fileHolds(t, n.paths.QueueVersionFile, "1\n") {
+		t.FailNow()
 	}
-	if data, _ := os.ReadFile(n.paths.QueueSerialFile); string(data) != "0\n" {
-		t.Fatalf("serial file %q", data)
+	if !fileHolds(t, n.paths.QueueSerialFile, "0\n") {
+		t.FailNow()
 	}
 
 	// Virtual paths are localized.

@@ -9,24 +9,6 @@ import (
 	"time"
 )
 
-// fakeTool writes an executable shell script into dir.
-func fakeTool(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// withFakePath puts a directory of fake tools first on PATH.
-func withFakePath(t *testing.T) string {
-	dir := t.TempDir()
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-	return dir
-}
-
 func TestHooksRunner(t *testing.T) {
 	t.Parallel()
 	n, _ := newTestNode(t)
@@ -50,8 +32,9 @@ func TestHooksRunner(t *testing.T) {
 	if got, _ := json.Marshal(res); string(got) != string(mustJSON(want)) {
 		t.Fatalf("results %s\nwant    %s", got, mustJSON(want))
 	}
-	if data, _ := os.ReadFile(mark); string(data) != "cluster.example.com /sbin:/bin:/usr/sbin:/usr/bin\n" {
-		t.Fatalf("hook environment %q (must be exactly what the master sent)", data)
+	// The hook environment must be exactly what the master sent.
+	if !fileHolds(t, mark, "cluster.example.com /sbin:/bin:/usr/sbin:/usr/bin\n") {
+		t.FailNow()
 	}
 	mustOK(t, call(t, n, "hooks_runner", "no-such-hooks", "pre", env), &res)
 	if len(res) != 0 {
@@ -60,11 +43,6 @@ func TestHooksRunner(t *testing.T) {
 	mustFail(t, call(t, n, "hooks_runner", "cluster-verify", "middle", env), "Unknown hooks phase 'middle'")
 	mustFail(t, call(t, n, "hooks_runner", "../../../tmp", "pre", env), "Invalid hooks path")
 	mustFail(t, call(t, n, "hooks_runner", "x", "pre", map[string]string{"A=B": "c"}), "Invalid hook environment")
-}
-
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }
 
 func TestSafeEncode(t *testing.T) {
@@ -125,8 +103,8 @@ func TestMasterDaemonsAndIP(t *testing.T) {
 	if string(calls) != want {
 		t.Fatalf("commands run:\n%s\nwant:\n%s", calls, want)
 	}
-	if data, _ := os.ReadFile(hookMark); string(data) != "post 10.77.0.100\n" {
-		t.Fatalf("turnup post hook: %q", data)
+	if !fileHolds(t, hookMark, "post 10.77.0.100\n") {
+		t.FailNow()
 	}
 
 	// Refusals.
@@ -170,9 +148,7 @@ func TestNodeLeaveCluster(t *testing.T) {
 	if _, err := os.Stat(n.paths.DataDir + "/rapi"); err != nil {
 		t.Error("directories must stay")
 	}
-	if calls, _ := os.ReadFile(log); string(calls) != "stop ganeti-confd\nstop ganeti-mond\nstop ganeti-kvmd\n" {
-		t.Errorf("daemon-util calls %q", calls)
-	}
+	fileHolds(t, log, "stop ganeti-confd\nstop ganeti-mond\nstop ganeti-kvmd\n")
 	select {
 	case <-stopped:
 	default:
@@ -300,8 +276,8 @@ func TestNodeAdminProcedures(t *testing.T) {
 	ovsLog := filepath.Join(t.TempDir(), "ovs")
 	fakeTool(t, bin, "ovs-vsctl", `echo "$*" >> `+ovsLog)
 	mustOK(t, call(t, n, "node_configure_ovs", "switch1", "eth0"), nil)
-	if data, _ := os.ReadFile(ovsLog); string(data) != "--may-exist add-br switch1\n--may-exist add-port switch1 eth0\n" {
-		t.Fatalf("ovs calls %q", data)
+	if !fileHolds(t, ovsLog, "--may-exist add-br switch1\n--may-exist add-port switch1 eth0\n") {
+		t.FailNow()
 	}
 	mustFail(t, call(t, n, "node_configure_ovs", "sw/1", nil), "Invalid switch")
 
@@ -347,8 +323,8 @@ func TestNodeAdminProcedures(t *testing.T) {
 		t.Fatalf("powercycle reply %q", msg)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if data, _ := os.ReadFile(trigger); string(data) != "b" {
-		t.Fatalf("sysrq-trigger got %q", data)
+	if !fileHolds(t, trigger, "b") {
+		t.FailNow()
 	}
 	mustFail(t, call(t, n, "node_powercycle", "vmware", map[string]any{}), "Unknown hypervisor type")
 }

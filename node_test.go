@@ -8,13 +8,6 @@ import (
 	"testing"
 )
 
-// withProc points the /proc readers at recorded files for one test.
-func withProc(t *testing.T) {
-	oldMem, oldCPU, oldBoot := procMeminfo, procCPUinfo, bootIDPath
-	procMeminfo, procCPUinfo, bootIDPath = "testdata/proc/meminfo", "testdata/proc/cpuinfo", "testdata/proc/boot_id"
-	t.Cleanup(func() { procMeminfo, procCPUinfo, bootIDPath = oldMem, oldCPU, oldBoot })
-}
-
 func TestNodeInfo(t *testing.T) {
 	withProc(t)
 	n, _ := newTestNode(t)
@@ -70,14 +63,6 @@ func TestNodeInfo(t *testing.T) {
 	mustFail(t, call(t, n, "node_info", nil, [][]any{{"xen-pvm", map[string]any{}}}), "not supported")
 	mustFail(t, call(t, n, "node_info", nil, [][]any{{"nonsense", map[string]any{}}}), "Unknown hypervisor type")
 	mustFail(t, call(t, n, "node_info", nil, [][]any{{"kvm", map[string]any{"kvm_path": "/nonexistent/kvm"}}}), "Unable to get KVM")
-}
-
-func mustAbs(t *testing.T, p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
 }
 
 func TestInstanceListNoInstances(t *testing.T) {

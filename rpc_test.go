@@ -124,14 +124,6 @@ func TestAuditLine(t *testing.T) {
 	}
 }
 
-func zlibBase64(t testing.TB, data string) string {
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(data))
-	w.Close()
-	return base64.StdEncoding.EncodeToString(b.Bytes())
-}
-
 func TestCompressedText(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
