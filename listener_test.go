@@ -100,8 +100,9 @@ func serverConfigForTest(t *testing.T, digests ...string) (*tls.Config, *layout)
 
 // Handshakes do not take slots: idle and trickling unauthenticated
 // connections, far more than the slots, do not delay a candidate.
+// Not parallel: it measures a hand-over latency (500 ms) that the load of
+// parallel tests distorts on a small machine.
 func TestGateListenerHandshakesOutsideSlots(t *testing.T) {
-	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
 	l, _ := gateForTest(t, cfg, 2)
 	accepted := acceptInto(l)
@@ -559,6 +560,7 @@ func TestGateListenerRefusalLogIsBounded(t *testing.T) {
 // TestDaemonClientHelloFlood: clients outside the cluster's addresses that
 // send ClientHellos in a loop (each costing the daemon a key exchange and a
 // signature) do not slow the master's handshakes, which skip their queue.
+// Not parallel: it loads the CPUs and measures latency.
 func TestDaemonClientHelloFlood(t *testing.T) {
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
