@@ -13,6 +13,7 @@ import (
 // an attacker) could send: values at and beyond the limits, fractions
 // where an integer is needed, and non-numbers.
 func TestRequestNumbers(t *testing.T) {
+	t.Parallel()
 	type value interface{ UnmarshalJSON([]byte) error }
 	cases := []struct {
 		name string
@@ -76,6 +77,7 @@ func TestRequestNumbers(t *testing.T) {
 // arguments and struct fields, that null keeps the zero value as for
 // plain numbers, and that a refused number stays recognisable.
 func TestRequestNumbersThroughDecodeArgs(t *testing.T) {
+	t.Parallel()
 	var size mebibytes
 	var d disk
 	var wait seconds
@@ -101,6 +103,7 @@ func TestRequestNumbersThroughDecodeArgs(t *testing.T) {
 }
 
 func TestWholeParam(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   any
 		want int64
@@ -126,6 +129,7 @@ func TestWholeParam(t *testing.T) {
 }
 
 func TestCheckedArithmetic(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		f        func(a, b int64, what string) (int64, error)

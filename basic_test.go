@@ -10,6 +10,7 @@ import (
 )
 
 func TestTestDelay(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	start := time.Now()
 	mustOK(t, call(t, n, "test_delay", 0.2), nil)
@@ -22,6 +23,7 @@ func TestTestDelay(t *testing.T) {
 }
 
 func TestMasterNodeName(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "master_node_name"), "Cluster configuration incomplete: Can't read ssconf file "+n.paths.ssconfPath("master_node"))
 	os.WriteFile(n.paths.ssconfPath("master_node"), []byte("node1.example.com\n\n"), 0o444)
@@ -35,6 +37,7 @@ func TestMasterNodeName(t *testing.T) {
 }
 
 func TestNodeHasIPAddress(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	for addr, want := range map[string]bool{
 		"127.0.0.1":   true,
@@ -53,6 +56,7 @@ func TestNodeHasIPAddress(t *testing.T) {
 }
 
 func TestWatcherPause(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	get := func() *int64 {
 		var v *int64
@@ -64,9 +68,8 @@ func TestWatcherPause(t *testing.T) {
 	}
 	until := time.Now().Unix() + 600
 	mustOK(t, call(t, n, "set_watcher_pause", float64(until)+0.7), nil)
-	data, _ := os.ReadFile(n.paths.WatcherPauseFile)
-	if string(data) != strconv.FormatInt(until, 10)+"\n" {
-		t.Fatalf("pause file %q", data)
+	if !fileHolds(t, n.paths.WatcherPauseFile, strconv.FormatInt(until, 10)+"\n") {
+		t.FailNow()
 	}
 	if st, _ := os.Stat(n.paths.WatcherPauseFile); st.Mode().Perm() != 0o644 {
 		t.Fatalf("pause file mode %v", st.Mode())

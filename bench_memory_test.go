@@ -60,7 +60,7 @@ func measureMemory(t *testing.T, what, proc string, body func(root *layout) []by
 	t.Helper()
 	root := newTestRoot(t)
 	port := freePort(t)
-	s := startBenchServer(t, "memory "+what, []string{daemonBin, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, daemonEnv(root), port)
+	s := startBenchServer(t, "memory "+what, []string{builtDaemonExe(t), "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, daemonEnv(root), port)
 	defer func() { s.cmd.Process.Kill(); s.cmd.Wait() }()
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
 	// One small call first, so the baseline includes a served request.
@@ -105,6 +105,7 @@ func printMemoryRows(rows []memoryRow) {
 // TestMemoryPerCall runs the memory rows outside make bench too, so a
 // decoding change that multiplies memory fails make test.
 func TestMemoryPerCall(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("sends 70 MB")
 	}

@@ -190,6 +190,7 @@ func TestBenchReport(t *testing.T) {
 	floorPort := freePort(t)
 	servers := []*benchServer{startBenchServer(t, "floor (Go TLS)", []string{self}, append(os.Environ(), benchFloorEnv+"=127.0.0.1:"+strconv.Itoa(floorPort)), floorPort)}
 
+	daemonBin := builtDaemonExe(t) // the real binary is measured
 	ours := newTestRoot(t)
 	roots := map[string]*layout{"this daemon": ours}
 	port := freePort(t)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestRunCommand(t *testing.T) {
+	t.Parallel()
 	n, logs := newTestNode(t)
 	res, err := n.runCommand(command{Args: []string{"sh", "-c", "echo out; echo err >&2; echo $LC_ALL $EXTRA"}, Env: []string{"EXTRA=x"}})
 	if err != nil || res.ExitCode != 0 || res.Output != "out\nC x\nerr\n" || res.Stdout != "out\nC x\n" {
@@ -53,6 +54,7 @@ func TestRunCommand(t *testing.T) {
 // TestStartDetachedCleansUpAfterFailure: a process whose pid cannot be
 // recorded is not left running without one.
 func TestStartDetachedCleansUpAfterFailure(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "pid")
@@ -80,6 +82,7 @@ func TestStartDetachedCleansUpAfterFailure(t *testing.T) {
 // grace period gets SIGTERM first (a trap can clean up), and one that
 // ignores it is killed, with its group, when the grace is over.
 func TestRunCommandTermGrace(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mark := filepath.Join(t.TempDir(), "cleaned")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 )
 
 func TestNodeCryptoTokens(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "node_crypto_tokens", [][]any{{"ssl", "get", map[string]any{}}}), "no such file")
 	copyFile(t, "testdata/certs/client.pem", n.paths.NodedClientCertFile)
@@ -50,6 +51,7 @@ func TestNodeCryptoTokens(t *testing.T) {
 }
 
 func TestX509Certificates(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	var res []string
 	mustOK(t, call(t, n, "x509_cert_create", 30*24*3600), &res)

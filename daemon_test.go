@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,44 +22,116 @@ import (
 	"time"
 )
 
-// daemonBin is the daemon built once for the process-level tests.
-var daemonBin string
+// The process-level tests run this test binary as the daemon, as os/exec's
+// tests do with their helperCommand: with daemonHelperEnv set, TestMain
+// runs the daemon's run instead of the tests. The daemon's own
+// re-executions of its binary reach run too: a detaching daemon's child
+// inherits the marker (and has detachedEnv), and the transfer processes
+// that in-process test nodes start have transferEnv.
+const (
+	daemonHelperEnv = "NODED_TEST_RUN_DAEMON"
+	// helperIOTimeoutEnv sets the helper daemon's ioTimeout (a Go
+	// duration), for TestDaemonReadTimeout; only TestMain reads it.
+	helperIOTimeoutEnv = "NODED_TEST_IO_TIMEOUT"
+)
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(benchFloorEnv); addr != "" {
 		runFloorServer(addr)
 		return
 	}
-	if slices.ContainsFunc(os.Args, func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
-		// A fuzz worker runs only fuzz targets, none of which starts the
-		// daemon: building it for every worker would stall the fuzzer.
-		os.Exit(m.Run())
+	if os.Getenv(daemonHelperEnv) == "1" || os.Getenv(transferEnv) == "1" || isDetachedChild() {
+		if d, err := time.ParseDuration(os.Getenv(helperIOTimeoutEnv)); err == nil {
+			ioTimeout = d
+		}
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	dir, err := os.MkdirTemp("", "noded-test-bin")
-	if err != nil {
-		panic(err)
+	// Most tests wait (for their daemons, for timeouts) rather than
+	// compute: unless told otherwise, run more of them at once than
+	// -test.parallel's default, the number of CPUs.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", strconv.Itoa(2*runtime.GOMAXPROCS(0)))
 	}
-	daemonBin = filepath.Join(dir, "ganeti-noded")
-	build := exec.Command("go", "build", "-o", daemonBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the daemon: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	// Nothing is built up front: fuzz workers, and runs of tests that
+	// need no daemon binary, pay nothing.
 	code := m.Run()
-	os.RemoveAll(dir)
+	if dir, err := testBinDir(); err == nil {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
+// testBinDir is the temporary directory of the daemon binaries below.
+var testBinDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "noded-test-bin") })
+
+// helperDaemon is this test binary under the daemon's name (a hard link,
+// or a copy across file systems), so that its processes are named as the
+// daemon's: daemon-util stops the daemon by name.
+var helperDaemon = sync.OnceValues(func() (string, error) {
+	dir, err := testBinDir()
+	if err != nil {
+		return "", err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, daemonName)
+	if os.Link(self, exe) == nil {
+		return exe, nil
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		return "", err
+	}
+	return exe, os.WriteFile(exe, data, 0o755)
+})
+
+// builtDaemon is the daemon built by go build, for the tests that measure
+// the real binary (its locked and resident memory); built on first use.
+var builtDaemon = sync.OnceValues(func() (string, error) {
+	dir, err := testBinDir()
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "built", daemonName)
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the daemon: %v\n%s", err, out)
+	}
+	return exe, nil
+})
+
+// daemonExe is the program the process tests run as the daemon.
+func daemonExe(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	exe, err := helperDaemon()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return exe
+}
+
+// builtDaemonExe is the daemon binary itself (see builtDaemon).
+func builtDaemonExe(t testing.TB) string {
+	t.Helper()
+	exe, err := builtDaemon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// daemonCommand runs the daemon (daemonExe) with args on the node root l.
+func daemonCommand(t testing.TB, l *layout, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(daemonExe(t), args...)
+	cmd.Env = daemonEnv(l)
+	return cmd
 }
 
 // daemonProc is a daemon started by a test.
@@ -70,18 +142,26 @@ type daemonProc struct {
 	out   *syncBuffer
 }
 
+// daemonEnv is the environment of a daemon on the node root l; the marker
+// makes the test binary the daemon (the built daemon ignores it).
 func daemonEnv(l *layout) []string {
-	return append(os.Environ(), "GANETI_ROOTDIR="+l.Root, "GANETI_HOSTNAME="+l.Hostname)
+	return append(os.Environ(), "GANETI_ROOTDIR="+l.Root, "GANETI_HOSTNAME="+l.Hostname, daemonHelperEnv+"=1")
 }
 
 // startDaemon runs the daemon in the foreground on a free loopback port
 // and waits until it accepts connections.
 func startDaemon(t testing.TB, l *layout, args ...string) *daemonProc {
 	t.Helper()
+	return startDaemonCmd(t, l, daemonCommand(t, l), args...)
+}
+
+// startDaemonCmd is startDaemon running cmd (its program and environment)
+// with the foreground arguments and args.
+func startDaemonCmd(t testing.TB, l *layout, cmd *exec.Cmd, args ...string) *daemonProc {
+	t.Helper()
 	port := freePort(t)
-	all := append([]string{"-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)
-	d := &daemonProc{paths: l, port: port, cmd: exec.Command(daemonBin, all...), out: &syncBuffer{}}
-	d.cmd.Env = daemonEnv(l)
+	cmd.Args = append(append(cmd.Args[:1:1], "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port)), args...)
+	d := &daemonProc{paths: l, port: port, cmd: cmd, out: &syncBuffer{}}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -108,41 +188,6 @@ func waitListening(t testing.TB, port int, out fmt.Stringer) {
 	t.Fatalf("daemon not listening on %d; output:\n%s", port, out)
 }
 
-// tlsConfigFor is the master's side: it presents certFile ("" for none)
-// and accepts only the cluster certificate as the server's.
-func tlsConfigFor(t testing.TB, certFile string) *tls.Config {
-	t.Helper()
-	cluster, err := os.ReadFile("testdata/certs/cluster.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cluster, cluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{
-		InsecureSkipVerify: true, // Ganeti's certificates name no host; checked below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || !bytes.Equal(raw[0], pair.Certificate[0]) {
-				return errors.New("server did not present the cluster certificate")
-			}
-			return nil
-		},
-	}
-	if certFile != "" {
-		client, err := tls.LoadX509KeyPair(certFile, certFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{client}
-	}
-	return cfg
-}
-
-func httpClient(cfg *tls.Config) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
-}
-
 // rpc calls a procedure over the network like the master does.
 func (d *daemonProc) rpc(t testing.TB, client *http.Client, scheme, name string, args ...any) (rpcReply, error) {
 	t.Helper()
@@ -162,24 +207,8 @@ func (d *daemonProc) rpc(t testing.TB, client *http.Client, scheme, name string,
 	return decodeReply(t, data), nil
 }
 
-func writeCandidates(t testing.TB, l *layout, digests ...string) {
-	var b strings.Builder
-	for i, d := range digests {
-		fmt.Fprintf(&b, "uuid-%d=%s\n", i, d)
-	}
-	if err := os.WriteFile(l.ssconfPath("master_candidates_certs"), []byte(b.String()), 0o444); err != nil {
-		t.Fatal(err)
-	}
-}
-
-const (
-	clusterDigest = "DB:60:0F:2E:B7:02:1B:B7:FD:CC:8C:CB:1D:CB:40:F1:A4:4E:97:42"
-	clientDigest  = "2D:07:5F:9F:4F:62:72:35:95:9F:6E:CD:E6:8A:53:71:B0:63:4F:D1"
-	client2Digest = "36:F5:C4:1A:00:5E:35:09:75:84:0C:05:57:B1:E3:59:CC:2B:B9:9A"
-	foreignDigest = "0E:59:35:B2:4D:41:77:87:04:A1:6D:6E:5C:69:24:92:9F:65:74:2F"
-)
-
 func TestDaemonClientCertificates(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
 	try := func(cert string) error {
@@ -223,6 +252,7 @@ func TestDaemonClientCertificates(t *testing.T) {
 }
 
 func TestDaemonNoSSL(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	os.Remove(l.NodedCertFile) // --no-ssl needs no certificate
 	d := startDaemon(t, l, "--no-ssl", "--no-mlock")
@@ -237,10 +267,10 @@ func TestDaemonNoSSL(t *testing.T) {
 }
 
 func TestDaemonStartupRefusals(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	run := func(args ...string) (int, string) {
-		cmd := exec.Command(daemonBin, args...)
-		cmd.Env = daemonEnv(l)
+		cmd := daemonCommand(t, l, args...)
 		out, _ := cmd.CombinedOutput()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
@@ -270,19 +300,19 @@ func TestDaemonStartupRefusals(t *testing.T) {
 		}
 	}
 	// A bad virtual-cluster root is refused too.
-	cmd := exec.Command(daemonBin, "-f")
-	cmd.Env = append(os.Environ(), "GANETI_ROOTDIR="+l.Root, "GANETI_HOSTNAME=other.example.com")
+	cmd := daemonCommand(t, l, "-f")
+	cmd.Env = append(cmd.Env, "GANETI_HOSTNAME=other.example.com")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must match hostname") {
 		t.Errorf("mismatched GANETI_HOSTNAME: %v %s", err, out)
 	}
 }
 
 func TestDaemonDetachAndPidLock(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	port := freePort(t)
 	start := func(port int) (*exec.Cmd, string, error) {
-		cmd := exec.Command(daemonBin, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
-		cmd.Env = daemonEnv(l)
+		cmd := daemonCommand(t, l, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
 		out, err := cmd.CombinedOutput()
 		return cmd, string(out), err
 	}
@@ -342,6 +372,7 @@ func TestDaemonDetachAndPidLock(t *testing.T) {
 }
 
 func TestDaemonDetachReportsStartupError(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -349,8 +380,7 @@ func TestDaemonDetachReportsStartupError(t *testing.T) {
 	}
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
-	cmd := exec.Command(daemonBin, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
-	cmd.Env = daemonEnv(l)
+	cmd := daemonCommand(t, l, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "address already in use") {
 		t.Fatalf("start on a busy port: %v %q", err, out)
@@ -361,6 +391,7 @@ func TestDaemonDetachReportsStartupError(t *testing.T) {
 }
 
 func TestDaemonLogFormatAndSighup(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock", "-d")
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -395,6 +426,7 @@ func TestDaemonLogFormatAndSighup(t *testing.T) {
 }
 
 func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -421,6 +453,7 @@ func TestDaemonTermFinishesCallsInFlight(t *testing.T) {
 }
 
 func TestDaemonMaxClients(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock", "--max-clients", "2")
 	// Two idle authenticated connections hold both slots (idle ones
@@ -456,11 +489,12 @@ func TestDaemonMaxClients(t *testing.T) {
 	}
 }
 
+// Not parallel: the daemon logs "listening on" just after it listens, and
+// under the load of parallel tests the check below can come in between.
 func TestDaemonBindInterface(t *testing.T) {
 	l := newTestRoot(t)
 	port := freePort(t)
-	cmd := exec.Command(daemonBin, "-f", "-i", "lo", "-p", strconv.Itoa(port), "--no-ssl", "--no-mlock")
-	cmd.Env = daemonEnv(l)
+	cmd := daemonCommand(t, l, "-f", "-i", "lo", "-p", strconv.Itoa(port), "--no-ssl", "--no-mlock")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -474,14 +508,23 @@ func TestDaemonBindInterface(t *testing.T) {
 }
 
 func TestDaemonMlock(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mlockall needs root (or a large RLIMIT_MEMLOCK)")
 	}
+	// The real binary: the test binary's mappings are larger.
+	daemonBin := builtDaemonExe(t)
+	start := func(args ...string) *daemonProc {
+		l := newTestRoot(t)
+		cmd := exec.Command(daemonBin)
+		cmd.Env = daemonEnv(l)
+		return startDaemonCmd(t, l, cmd, args...)
+	}
 	locked := func(args ...string) int {
-		d := startDaemon(t, newTestRoot(t), args...)
+		d := start(args...)
 		return vmLocked(t, d.cmd.Process.Pid)
 	}
-	d := startDaemon(t, newTestRoot(t))
+	d := start()
 	pid := d.cmd.Process.Pid
 	// The executable's mappings are resident and locked whole; the rest
 	// (the heap) only as far as it was touched.
@@ -558,10 +601,10 @@ func vmLocked(t testing.TB, pid int) int {
 }
 
 func TestDaemonSyslogOnly(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	port := freePort(t)
-	cmd := exec.Command(daemonBin, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock", "--syslog=only")
-	cmd.Env = daemonEnv(l)
+	cmd := daemonCommand(t, l, "-f", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock", "--syslog=only")
 	if _, err := os.Stat("/dev/log"); err != nil {
 		// Without a syslog socket, "only" would log nowhere: refused.
 		out, err := cmd.CombinedOutput()
@@ -595,6 +638,7 @@ func sessionID(t testing.TB, pid int) int {
 }
 
 func TestDaemonHolds200Clients(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l) // default --max-clients 20: the rest wait their turn
 	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
@@ -627,11 +671,13 @@ func TestDaemonHolds200Clients(t *testing.T) {
 }
 
 func TestDaemonReadTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the 10 s read timeout")
-	}
+	t.Parallel()
+	// Ganeti's 10 s, shortened in the test daemon (see helperIOTimeoutEnv).
+	const timeout = 2 * time.Second
 	l := newTestRoot(t)
-	d := startDaemon(t, l, "--no-mlock", "--max-clients", "1")
+	cmd := daemonCommand(t, l)
+	cmd.Env = append(cmd.Env, helperIOTimeoutEnv+"="+timeout.String())
+	d := startDaemonCmd(t, l, cmd, "--no-mlock", "--max-clients", "1")
 	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), tlsConfigFor(t, "testdata/certs/cluster.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -642,8 +688,8 @@ func TestDaemonReadTimeout(t *testing.T) {
 	began := time.Now()
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	io.ReadAll(conn)
-	if took := time.Since(began); took < 9*time.Second || took > 15*time.Second {
-		t.Fatalf("stalled request closed after %s, want about 10 s", took)
+	if took := time.Since(began); took < timeout*9/10 || took > timeout*15/10 {
+		t.Fatalf("stalled request closed after %s, want about %s", took, timeout)
 	}
 	r, err := d.rpc(t, httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem")), "https", "version")
 	if err != nil || !r.OK {
@@ -656,6 +702,7 @@ func TestDaemonReadTimeout(t *testing.T) {
 // line) do while a call runs: the new daemon answers within a second and
 // the old one still finishes the call.
 func TestDaemonRestartWithCallInFlight(t *testing.T) {
+	t.Parallel()
 	const daemonUtilPath = "/usr/lib/ganeti/daemon-util"
 	for _, tool := range []string{daemonUtilPath, "/usr/sbin/start-stop-daemon"} {
 		if _, err := os.Stat(tool); err != nil {
@@ -669,7 +716,7 @@ func TestDaemonRestartWithCallInFlight(t *testing.T) {
 	start := func() int {
 		t.Helper()
 		cmd := exec.Command("start-stop-daemon", "--start", "--quiet", "--oknodo", "--pidfile", l.PidFile,
-			"--startas", daemonBin, "--", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
+			"--startas", daemonExe(t), "--", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "--no-mlock")
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("start: %v %s", err, out)
@@ -750,6 +797,7 @@ func TestDaemonRestartWithCallInFlight(t *testing.T) {
 // TestDaemonLeaveClusterStops checks node_leave_cluster's own stop path:
 // the reply arrives, then the daemon exits and frees its PID file.
 func TestDaemonLeaveClusterStops(t *testing.T) {
+	t.Parallel()
 	skipUnderSystemd(t)
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")
@@ -800,6 +848,7 @@ func processRunning(pid int) bool {
 // every other file, and in shared directories the temporaries of files
 // that are not its own.
 func TestDaemonRemovesStaleTemps(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	stale := []string{
 		l.DataDir + "/.ssconf_cluster_name.1234567890.new",

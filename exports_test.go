@@ -10,6 +10,7 @@ import (
 )
 
 func TestExports(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "export_list"), "No exports directory")
 	os.MkdirAll(filepath.Join(n.paths.ExportDir, "inst2.example.com"), 0o755)
@@ -70,6 +71,7 @@ func TestExtStorageDiagnose(t *testing.T) {
 // FinalizeExport writes for the same arguments (testdata/export, made with
 // the installed backend, time fixed), and the directory swap.
 func TestFinalizeExport(t *testing.T) {
+	t.Parallel()
 	input, err := os.ReadFile("testdata/export/finalize-input.json")
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +114,8 @@ func TestFinalizeExport(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(final, "old-dump")); !os.IsNotExist(err) {
 		t.Fatal("previous export not replaced")
 	}
-	if data, _ := os.ReadFile(filepath.Join(final, "d0d0d0d0-0000-4000-8000-000000000000")); string(data) != "disk data" {
-		t.Fatal("disk dump lost")
+	if !fileHolds(t, filepath.Join(final, "d0d0d0d0-0000-4000-8000-000000000000"), "disk data") {
+		t.FailNow()
 	}
 	var info string
 	mustOK(t, call(t, n, "export_info", final), &info)
@@ -129,6 +131,7 @@ func TestFinalizeExport(t *testing.T) {
 // argument record as an object. A list body still works, and other
 // procedures still want a list.
 func TestNoArgProceduresTakeObjectBody(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	os.MkdirAll(filepath.Join(n.paths.ExportDir, "inst1.example.com"), 0o755)
 	for _, body := range []string{"{}", " {} \n", "[]"} {

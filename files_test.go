@@ -10,6 +10,7 @@ import (
 )
 
 func TestUploadFile(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	path := n.paths.ClusterConfFile
 	mtime := 1700000000.25
@@ -27,8 +28,8 @@ func TestUploadFile(t *testing.T) {
 	if atime.Sec != 1700000000-10 {
 		t.Errorf("atime %v", atime)
 	}
-	if data, err := os.ReadFile(path); err != nil || string(data) != big {
-		t.Fatalf("uploaded content wrong: %v", err)
+	if !fileHolds(t, path, big) {
+		t.FailNow()
 	}
 
 	// upload_file_single takes the same fields flat; null mode means 0600.
@@ -42,9 +43,7 @@ func TestUploadFile(t *testing.T) {
 	for _, p := range n.paths.uploadAllowed() {
 		virt := virtualPathPrefix + strings.TrimPrefix(p, n.paths.Root)
 		mustOK(t, call(t, n, "upload_file_single", virt, []any{0, "x"}, 0o644, "root", "root", nil, nil), nil)
-		if data, _ := os.ReadFile(p); string(data) != "x" {
-			t.Errorf("%s not written through its virtual path", p)
-		}
+		fileHolds(t, p, "x")
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(n.paths.DataDir, ".*.new"))
 	if len(leftovers) > 0 {
@@ -53,6 +52,7 @@ func TestUploadFile(t *testing.T) {
 }
 
 func TestUploadFileRefusals(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	ok := func(path string) []any {
 		return []any{path, []any{0, "evil"}, 0o644, "root", "root", nil, nil}
@@ -86,6 +86,7 @@ func TestUploadFileRefusals(t *testing.T) {
 }
 
 func TestGetFileInfo(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	path := filepath.Join(n.paths.DataDir, "some-file")
 	os.WriteFile(path, []byte("12345"), 0o600)
@@ -101,6 +102,7 @@ func TestGetFileInfo(t *testing.T) {
 }
 
 func TestEtcHostsModify(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	hosts := n.paths.EtcHosts
 	os.WriteFile(hosts, []byte("# comment 10.0.0.5\n127.0.0.1\tlocalhost\n10.0.0.5 old.example.com old\n10.0.0.5 dup\n10.0.0.9 other"), 0o640)

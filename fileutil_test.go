@@ -8,6 +8,7 @@ import (
 )
 
 func TestIsOwnTemp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		targets []string
@@ -44,6 +45,7 @@ func TestIsOwnTemp(t *testing.T) {
 }
 
 func TestRemoveStaleTemps(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	stale := []string{".ssconf_master_node.4242.new", ".config.data.1.new"}
 	kept := []string{"ssconf_master_node", ".x.abc.new", "x.1.new", ".keep.1.new.bak"}

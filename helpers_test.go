@@ -2,7 +2,14 @@ package main
 
 import (
 	"bytes"
+	"compress/zlib"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const testHost = "node1.example.com"
@@ -184,7 +192,8 @@ func mustFail(t testing.TB, r rpcReply, want string) {
 	}
 }
 
-// useOSSearchPath makes dirs the OS search path for the test.
+// useOSSearchPath makes dirs the OS search path for the test. It swaps a
+// package variable: a test using it cannot be parallel.
 func useOSSearchPath(t *testing.T, dirs ...string) {
 	t.Helper()
 	old := osSearchPath
@@ -214,4 +223,136 @@ func readOSEnv(t *testing.T, osDir, script string) string {
 		t.Fatalf("the %s script did not record its environment: %v", script, err)
 	}
 	return string(data)
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// tlsConfigFor is the master's side: it presents certFile ("" for none)
+// and accepts only the cluster certificate as the server's.
+func tlsConfigFor(t testing.TB, certFile string) *tls.Config {
+	t.Helper()
+	cluster, err := os.ReadFile("testdata/certs/cluster.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(cluster, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, // Ganeti's certificates name no host; checked below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], pair.Certificate[0]) {
+				return errors.New("server did not present the cluster certificate")
+			}
+			return nil
+		},
+	}
+	if certFile != "" {
+		client, err := tls.LoadX509KeyPair(certFile, certFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{client}
+	}
+	return cfg
+}
+
+func httpClient(cfg *tls.Config) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+}
+
+func writeCandidates(t testing.TB, l *layout, digests ...string) {
+	var b strings.Builder
+	for i, d := range digests {
+		fmt.Fprintf(&b, "uuid-%d=%s\n", i, d)
+	}
+	if err := os.WriteFile(l.ssconfPath("master_candidates_certs"), []byte(b.String()), 0o444); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeTool writes an executable shell script into dir.
+func fakeTool(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// withFakePath puts a directory of fake tools first on PATH (t.Setenv: a
+// test using it cannot be parallel).
+func withFakePath(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	return dir
+}
+
+// mustJSON is v as JSON.
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// withProc points the /proc readers at recorded files for one test. It
+// swaps package variables: a test using it cannot be parallel.
+func withProc(t *testing.T) {
+	oldMem, oldCPU, oldBoot := procMeminfo, procCPUinfo, bootIDPath
+	procMeminfo, procCPUinfo, bootIDPath = "testdata/proc/meminfo", "testdata/proc/cpuinfo", "testdata/proc/boot_id"
+	t.Cleanup(func() { procMeminfo, procCPUinfo, bootIDPath = oldMem, oldCPU, oldBoot })
+}
+
+// mustAbs is p made absolute.
+func mustAbs(t *testing.T, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// zlibBase64 is data compressed and encoded as Ganeti sends compressed text.
+func zlibBase64(t testing.TB, data string) string {
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write([]byte(data))
+	w.Close()
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// Digests of the certificates in testdata/certs.
+const (
+	clusterDigest = "DB:60:0F:2E:B7:02:1B:B7:FD:CC:8C:CB:1D:CB:40:F1:A4:4E:97:42"
+	clientDigest  = "2D:07:5F:9F:4F:62:72:35:95:9F:6E:CD:E6:8A:53:71:B0:63:4F:D1"
+	client2Digest = "36:F5:C4:1A:00:5E:35:09:75:84:0C:05:57:B1:E3:59:CC:2B:B9:9A"
+	foreignDigest = "0E:59:35:B2:4D:41:77:87:04:A1:6D:6E:5C:69:24:92:9F:65:74:2F"
+)
+
+// fileHolds reports, as a test error, a file at path that cannot be read
+// or does not hold exactly want; a caller that cannot go on without the
+// content follows a false result with t.FailNow.
+func fileHolds(t testing.TB, path, want string) bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%v; want it to hold %q", err, want)
+		return false
+	}
+	if string(data) != want {
+		t.Errorf("%s holds %q, want %q", path, data, want)
+		return false
+	}
+	return true
 }

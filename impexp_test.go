@@ -21,7 +21,7 @@ const testMagic = "4d7c1bd0e2a8f1c3b5d6e7f8091a2b3c4d5e6f70"
 const ganetiHelper = "/usr/lib/ganeti/import-export"
 
 // transferNode is a node with the cluster certificate whose transfers run
-// exe (the built daemon unless told otherwise).
+// exe (the test binary as the daemon, see TestMain, unless told otherwise).
 func transferNode(t *testing.T, exe string) (*node, string) {
 	t.Helper()
 	n, file, _ := storageNode(t)
@@ -32,7 +32,7 @@ func transferNode(t *testing.T, exe string) (*node, string) {
 	os.MkdirAll(filepath.Dir(n.paths.NodedCertFile), 0o700)
 	os.WriteFile(n.paths.NodedCertFile, pem, 0o400)
 	if exe == "" {
-		exe = daemonBin
+		exe = daemonExe(t)
 	}
 	n.transferExe = exe
 	return n, file
@@ -121,6 +121,7 @@ func sameFile(t *testing.T, path string, want []byte) {
 // TestImpexpFileRoundTrip streams an export file between two daemons with
 // every compression method, byte for byte.
 func TestImpexpFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	src, _ := transferNode(t, "")
 	dst, _ := transferNode(t, "")
 	inst := fakeInstance("inst1.example.com")
@@ -243,6 +244,7 @@ func TestImpexpRawAndScript(t *testing.T) {
 // TestImpexpFailures: refusals, a wrong magic, the listen timeout, an
 // abort, and a peer without the cluster's certificate.
 func TestImpexpFailures(t *testing.T) {
+	t.Parallel()
 	n, file := transferNode(t, "")
 	inst := fakeInstance("inst1.example.com")
 	opts := map[string]any{"compress": "none", "magic": testMagic, "connect_timeout": 60}
@@ -352,6 +354,7 @@ func TestImpexpFailures(t *testing.T) {
 // transfer into Debian's import-export helper and back, byte for byte,
 // with the helper started by the same procedures.
 func TestImpexpInteropWithGanetiHelper(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("Ganeti's helper sleeps 2 s on each side of every transfer")
 	}
@@ -381,6 +384,7 @@ func TestImpexpInteropWithGanetiHelper(t *testing.T) {
 // TestDaemonTransferSurvivesRestart: a transfer is its own process, so a
 // daemon killed and started again finds it running and reports its end.
 func TestDaemonTransferSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("process test")
 	}
@@ -444,6 +448,7 @@ func TestDaemonTransferSurvivesRestart(t *testing.T) {
 // TestImpexpExternalToolSinkFails: an import whose destination cannot be
 // written ends, with an external decompressor still holding data.
 func TestImpexpExternalToolSinkFails(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("xz"); err != nil {
 		t.Skip("xz is not installed")
 	}
@@ -478,6 +483,7 @@ func TestImpexpExternalToolSinkFails(t *testing.T) {
 // timeout stops counting once the exporter is connected, so a transfer
 // that lasts longer does not report a listen timeout.
 func TestImpexpConnectTimeoutEndsWithConnection(t *testing.T) {
+	t.Parallel()
 	src, _ := transferNode(t, "")
 	dst, _ := transferNode(t, "")
 	inst := fakeInstance("inst1.example.com")

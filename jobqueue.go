@@ -78,7 +78,11 @@ func (n *node) withQueueLock(fn func() error) error {
 	if err := n.prepareQueue(); err != nil {
 		return fmt.Errorf("Job queue failed initialization, cannot update jobs: %w", err)
 	}
-	unlock, err := lockFile(n.paths.QueueLockFile, jobQueueLockTimeout)
+	timeout := jobQueueLockTimeout
+	if n.queueLockTimeout != 0 {
+		timeout = n.queueLockTimeout
+	}
+	unlock, err := lockFile(n.paths.QueueLockFile, timeout)
 	if err != nil {
 		return err
 	}

@@ -8,22 +8,23 @@ import (
 )
 
 func TestJobqueueUpdateAndRename(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	job := q + "/job-17"
 	mustOK(t, call(t, n, "jobqueue_update", job, []any{1, zlibBase64(t, `{"id": 17}`)}), nil)
-	if data, _ := os.ReadFile(job); string(data) != `{"id": 17}` {
-		t.Fatalf("job file %q", data)
+	if !fileHolds(t, job, `{"id": 17}`) {
+		t.FailNow()
 	}
 	if st, _ := os.Stat(job); st.Mode().Perm() != 0o640 {
 		t.Fatalf("job file mode %v", st.Mode())
 	}
 	// The queue was initialised on first use.
-	if data, _ := os.ReadFile(n.paths.QueueVersionFile); string(data) != "1\n" {
-		t.Fatalf("version file %q", data)
+	if !fileHolds(t, n.paths.QueueVersionFile, "1\n") {
+		t.FailNow()
 	}
-	if data, _ := os.ReadFile(n.paths.QueueSerialFile); string(data) != "0\n" {
-		t.Fatalf("serial file %q", data)
+	if !fileHolds(t, n.paths.QueueSerialFile, "0\n") {
+		t.FailNow()
 	}
 
 	// Virtual paths are localized.
@@ -45,6 +46,7 @@ func TestJobqueueUpdateAndRename(t *testing.T) {
 }
 
 func TestJobqueueRefusesOutsidePaths(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	for _, bad := range []string{q, q + "/../config.data", q + "2/job-1", "/etc/passwd", "job-1", n.paths.DataDir + "/queue/../../../x"} {
@@ -63,6 +65,7 @@ func TestJobqueueRefusesOutsidePaths(t *testing.T) {
 }
 
 func TestJobqueuePurgeAndDrain(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	q := n.paths.QueueDir
 	mustOK(t, call(t, n, "jobqueue_set_drain_flag", true), nil)
@@ -94,10 +97,9 @@ func TestJobqueuePurgeAndDrain(t *testing.T) {
 }
 
 func TestJobqueueLockTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the 10 s queue lock timeout")
-	}
+	t.Parallel()
 	n, _ := newTestNode(t)
+	n.queueLockTimeout = 200 * time.Millisecond // Ganeti's 10 s, shortened
 	n.prepareQueue()
 	unlock, err := lockFile(n.paths.QueueLockFile, time.Second)
 	if err != nil {

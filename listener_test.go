@@ -56,6 +56,7 @@ func dialOrFail(t *testing.T, addr net.Addr) net.Conn {
 }
 
 func TestGateListenerSlots(t *testing.T) {
+	t.Parallel()
 	l, _ := gateForTest(t, nil, 1)
 	accepted := acceptInto(l)
 	dialOrFail(t, l.Addr())
@@ -99,6 +100,8 @@ func serverConfigForTest(t *testing.T, digests ...string) (*tls.Config, *layout)
 
 // Handshakes do not take slots: idle and trickling unauthenticated
 // connections, far more than the slots, do not delay a candidate.
+// Not parallel: it measures a hand-over latency (500 ms) that the load of
+// parallel tests distorts on a small machine.
 func TestGateListenerHandshakesOutsideSlots(t *testing.T) {
 	cfg, _ := serverConfigForTest(t, clientDigest)
 	l, _ := gateForTest(t, cfg, 2)
@@ -138,6 +141,7 @@ func TestGateListenerHandshakesOutsideSlots(t *testing.T) {
 }
 
 func TestGateListenerHandshakeTimeoutAndRefusal(t *testing.T) {
+	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
 	l, logs := gateForTest(t, cfg, 1)
 	l.handshakeTimeout = 300 * time.Millisecond
@@ -170,6 +174,7 @@ func TestGateListenerHandshakeTimeoutAndRefusal(t *testing.T) {
 }
 
 func TestGateListenerDropsOldestPending(t *testing.T) {
+	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
 	l, _ := gateForTest(t, cfg, 1)
 	l.maxPending = 3
@@ -191,6 +196,7 @@ func TestGateListenerDropsOldestPending(t *testing.T) {
 // Resuming a session must not skip the client check: the check runs on
 // every connection, and the daemon does not resume at all.
 func TestTLSResumptionChecksCandidates(t *testing.T) {
+	t.Parallel()
 	for _, tickets := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tickets=%v", tickets), func(t *testing.T) {
 			cfg, paths := serverConfigForTest(t, clientDigest)
@@ -243,6 +249,7 @@ func TestTLSResumptionChecksCandidates(t *testing.T) {
 // The same with OpenSSL's client and a saved session, as an attacker
 // would try it.
 func TestTLSResumptionWithOpenSSL(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("no openssl")
 	}
@@ -276,6 +283,7 @@ func TestTLSResumptionWithOpenSSL(t *testing.T) {
 }
 
 func TestParseCandidateMap(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want map[string]string
@@ -313,6 +321,7 @@ func TestParseCandidateMap(t *testing.T) {
 // Only a missing or empty map is bootstrap; a malformed or unreadable one
 // admits nobody, not even the cluster certificate.
 func TestClientCheckFailsClosed(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	_, cluster, err := loadKeyPair(l.NodedCertFile, l.NodedCertFile)
 	if err != nil {
@@ -350,6 +359,7 @@ func TestClientCheckFailsClosed(t *testing.T) {
 }
 
 func TestDecodeBody(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		arity int
@@ -393,6 +403,7 @@ func TestDecodeBody(t *testing.T) {
 }
 
 func TestCountJSONValues(t *testing.T) {
+	t.Parallel()
 	for body, want := range map[string]int{
 		`1`: 1, `[]`: 2, `[1,2,3]`: 4, `{"a":1,"b":[1,2]}`: 5, `"a,b[c{"`: 1, `["\",", 1]`: 3, `"\\",`: 2,
 	} {
@@ -409,6 +420,7 @@ func TestCountJSONValues(t *testing.T) {
 // The arity table is Ganeti's: the length of each call's argument list in
 // the master's rpc_defs.py.
 func TestProcedureArityMatchesGaneti(t *testing.T) {
+	t.Parallel()
 	const ganeti = "/usr/share/ganeti/3.0"
 	if _, err := os.Stat(ganeti + "/ganeti/rpc_defs.py"); err != nil {
 		t.Skip("Ganeti 3.0 is not installed")
@@ -458,6 +470,7 @@ for calls in rpc_defs.CALLS.values():
 // that never finish a handshake do not delay a candidate's call, and are
 // closed after the handshake timeout.
 func TestDaemonUnauthenticatedFlood(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock") // default --max-clients 20
 	addr := fmt.Sprintf("127.0.0.1:%d", d.port)
@@ -506,6 +519,7 @@ func TestDaemonUnauthenticatedFlood(t *testing.T) {
 
 // splitJSONList agrees with encoding/json on where the elements are.
 func TestSplitJSONList(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{`[]`, `[ ]`, `[1]`, `[1,2]`, ` [ "a,b" , [1,[2,3]] ,{"k":[1,"]"]}, null, "\"]", -1.5e3 ] `,
 		`[[], {}, ""]`, `["\\\\", "\u005c"]`} {
 		var want []json.RawMessage
@@ -526,6 +540,7 @@ func TestSplitJSONList(t *testing.T) {
 
 // A client refused in a loop writes a bounded number of log lines.
 func TestGateListenerRefusalLogIsBounded(t *testing.T) {
+	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
 	l, logs := gateForTest(t, cfg, 1)
 	acceptInto(l)
@@ -545,6 +560,7 @@ func TestGateListenerRefusalLogIsBounded(t *testing.T) {
 // TestDaemonClientHelloFlood: clients outside the cluster's addresses that
 // send ClientHellos in a loop (each costing the daemon a key exchange and a
 // signature) do not slow the master's handshakes, which skip their queue.
+// Not parallel: it loads the CPUs and measures latency.
 func TestDaemonClientHelloFlood(t *testing.T) {
 	l := newTestRoot(t)
 	d := startDaemon(t, l, "--no-mlock")

@@ -13,6 +13,7 @@ import (
 var lineFormat = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}: ganeti-noded pid=\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) .+$`)
 
 func TestLogLine(t *testing.T) {
+	t.Parallel()
 	buf := &syncBuffer{}
 	l, _ := newLogger("", false, buf, false)
 	l.pid = 4349
@@ -30,6 +31,7 @@ func TestLogLine(t *testing.T) {
 }
 
 func TestEscapeLogText(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"plain text, tabs\tand \\ backslashes", "plain text, tabs\tand \\ backslashes"},
 		{"héllo ünïcode", "héllo ünïcode"},
@@ -69,6 +71,7 @@ func fileLines(t *testing.T, path string) []string {
 }
 
 func TestLogOneCallOneLine(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "node-daemon.log")
 	l, err := newLogger(path, false, nil, false)
 	if err != nil {
@@ -100,6 +103,7 @@ func TestLogOneCallOneLine(t *testing.T) {
 
 // An RPC whose error quotes the caller's input still makes one audit line.
 func TestRPCErrorLogsOneLine(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	path := filepath.Join(t.TempDir(), "node-daemon.log")
 	l, err := newLogger(path, false, nil, false)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // node is the daemon's state shared by all procedures.
@@ -22,6 +23,10 @@ type node struct {
 	// transferExe is the program disk transfers run; "" is this binary
 	// again (tests use a built daemon or Ganeti's own helper).
 	transferExe string
+
+	// queueLockTimeout, when not zero, replaces jobQueueLockTimeout; only
+	// tests set it, so as not to wait 10 s for a lock they hold.
+	queueLockTimeout time.Duration
 }
 
 // bootIDPath changes on every boot; the master uses it to notice reboots.

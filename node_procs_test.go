@@ -9,25 +9,8 @@ import (
 	"time"
 )
 
-// fakeTool writes an executable shell script into dir.
-func fakeTool(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// withFakePath puts a directory of fake tools first on PATH.
-func withFakePath(t *testing.T) string {
-	dir := t.TempDir()
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-	return dir
-}
-
 func TestHooksRunner(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	dir := filepath.Join(n.paths.HooksBaseDir, "cluster-verify-post.d")
 	mark := filepath.Join(t.TempDir(), "mark")
@@ -49,8 +32,9 @@ func TestHooksRunner(t *testing.T) {
 	if got, _ := json.Marshal(res); string(got) != string(mustJSON(want)) {
 		t.Fatalf("results %s\nwant    %s", got, mustJSON(want))
 	}
-	if data, _ := os.ReadFile(mark); string(data) != "cluster.example.com /sbin:/bin:/usr/sbin:/usr/bin\n" {
-		t.Fatalf("hook environment %q (must be exactly what the master sent)", data)
+	// The hook environment must be exactly what the master sent.
+	if !fileHolds(t, mark, "cluster.example.com /sbin:/bin:/usr/sbin:/usr/bin\n") {
+		t.FailNow()
 	}
 	mustOK(t, call(t, n, "hooks_runner", "no-such-hooks", "pre", env), &res)
 	if len(res) != 0 {
@@ -61,12 +45,8 @@ func TestHooksRunner(t *testing.T) {
 	mustFail(t, call(t, n, "hooks_runner", "x", "pre", map[string]string{"A=B": "c"}), "Invalid hook environment")
 }
 
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
-}
-
 func TestSafeEncode(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"plain": "plain", "a\tb\nc\rd": `a\tb\nc\'rd`, "\x01\x7f": `\x01\x7f`, "é€": `\xe9\u20ac`} {
 		if got := safeEncode(in); got != want {
 			t.Errorf("safeEncode(%q) = %q, want %q", in, got, want)
@@ -123,8 +103,8 @@ func TestMasterDaemonsAndIP(t *testing.T) {
 	if string(calls) != want {
 		t.Fatalf("commands run:\n%s\nwant:\n%s", calls, want)
 	}
-	if data, _ := os.ReadFile(hookMark); string(data) != "post 10.77.0.100\n" {
-		t.Fatalf("turnup post hook: %q", data)
+	if !fileHolds(t, hookMark, "post 10.77.0.100\n") {
+		t.FailNow()
 	}
 
 	// Refusals.
@@ -168,9 +148,7 @@ func TestNodeLeaveCluster(t *testing.T) {
 	if _, err := os.Stat(n.paths.DataDir + "/rapi"); err != nil {
 		t.Error("directories must stay")
 	}
-	if calls, _ := os.ReadFile(log); string(calls) != "stop ganeti-confd\nstop ganeti-mond\nstop ganeti-kvmd\n" {
-		t.Errorf("daemon-util calls %q", calls)
-	}
+	fileHolds(t, log, "stop ganeti-confd\nstop ganeti-mond\nstop ganeti-kvmd\n")
 	select {
 	case <-stopped:
 	default:
@@ -178,8 +156,9 @@ func TestNodeLeaveCluster(t *testing.T) {
 	}
 }
 
-func TestRunOOBAndRestrictedCommand(t *testing.T) {
-	n, logs := newTestNode(t)
+func TestRunOOB(t *testing.T) {
+	t.Parallel() // its timed-out helper costs the 5 s kill grace
+	n, _ := newTestNode(t)
 	bin := t.TempDir()
 	oob := fakeTool(t, bin, "oob", `[ "$1" = power-status ] && echo '{"powered": true}'; [ "$1" = health ] && exit 2; exit 0`)
 	var out map[string]any
@@ -201,7 +180,12 @@ func TestRunOOBAndRestrictedCommand(t *testing.T) {
 	if time.Since(began) > 15*time.Second {
 		t.Fatal("oob timeout not enforced")
 	}
+}
 
+// TestRunRestrictedCommand swaps restrictedOwner and restrictedFailureDelay
+// (restrictedCommandsDir), so it cannot run in parallel.
+func TestRunRestrictedCommand(t *testing.T) {
+	n, logs := newTestNode(t)
 	dir := restrictedCommandsDir(t, n)
 	fakeTool(t, dir, "uptime-check", `echo "env:$(env | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' | wc -l)"`)
 	fakeTool(t, dir, "fails", "echo bad; exit 4")
@@ -292,8 +276,8 @@ func TestNodeAdminProcedures(t *testing.T) {
 	ovsLog := filepath.Join(t.TempDir(), "ovs")
 	fakeTool(t, bin, "ovs-vsctl", `echo "$*" >> `+ovsLog)
 	mustOK(t, call(t, n, "node_configure_ovs", "switch1", "eth0"), nil)
-	if data, _ := os.ReadFile(ovsLog); string(data) != "--may-exist add-br switch1\n--may-exist add-port switch1 eth0\n" {
-		t.Fatalf("ovs calls %q", data)
+	if !fileHolds(t, ovsLog, "--may-exist add-br switch1\n--may-exist add-port switch1 eth0\n") {
+		t.FailNow()
 	}
 	mustFail(t, call(t, n, "node_configure_ovs", "sw/1", nil), "Invalid switch")
 
@@ -339,8 +323,8 @@ func TestNodeAdminProcedures(t *testing.T) {
 		t.Fatalf("powercycle reply %q", msg)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if data, _ := os.ReadFile(trigger); string(data) != "b" {
-		t.Fatalf("sysrq-trigger got %q", data)
+	if !fileHolds(t, trigger, "b") {
+		t.FailNow()
 	}
 	mustFail(t, call(t, n, "node_powercycle", "vmware", map[string]any{}), "Unknown hypervisor type")
 }

@@ -8,13 +8,6 @@ import (
 	"testing"
 )
 
-// withProc points the /proc readers at recorded files for one test.
-func withProc(t *testing.T) {
-	oldMem, oldCPU, oldBoot := procMeminfo, procCPUinfo, bootIDPath
-	procMeminfo, procCPUinfo, bootIDPath = "testdata/proc/meminfo", "testdata/proc/cpuinfo", "testdata/proc/boot_id"
-	t.Cleanup(func() { procMeminfo, procCPUinfo, bootIDPath = oldMem, oldCPU, oldBoot })
-}
-
 func TestNodeInfo(t *testing.T) {
 	withProc(t)
 	n, _ := newTestNode(t)
@@ -72,15 +65,8 @@ func TestNodeInfo(t *testing.T) {
 	mustFail(t, call(t, n, "node_info", nil, [][]any{{"kvm", map[string]any{"kvm_path": "/nonexistent/kvm"}}}), "Unable to get KVM")
 }
 
-func mustAbs(t *testing.T, p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
 func TestInstanceListNoInstances(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	var names []string
 	mustOK(t, call(t, n, "instance_list", []string{"fake", "kvm"}, map[string]any{"fake": map[string]any{}, "kvm": map[string]any{}}), &names)
@@ -103,6 +89,7 @@ func TestInstanceListNoInstances(t *testing.T) {
 }
 
 func TestParseKVMVersion(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][3]int{
 		"QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)": {7, 2, 22},
 		"QEMU emulator version 2.5, Copyright":                           {2, 5, 0},

@@ -192,6 +192,7 @@ func TestInstanceNumbersRefused(t *testing.T) {
 // TestNodeNumbersRefused covers the other procedures taking durations,
 // timestamps, modes and ports: each must fail and write nothing.
 func TestNodeNumbersRefused(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	target := n.paths.ClusterConfFile
 	targetJSON, _ := json.Marshal(target)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseOptions(t *testing.T) {
+	t.Parallel()
 	l := newLayout("", "")
 	for _, tc := range []struct {
 		argv  []string
@@ -42,6 +43,7 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestDaemonPortAndBind(t *testing.T) {
+	t.Parallel()
 	services := filepath.Join(t.TempDir(), "services")
 	os.WriteFile(services, []byte("# comment\nganeti-noded 1999/udp\nganeti-noded\t1911/tcp # node daemon\n"), 0o644)
 	if p := daemonPort(&options{}, services); p != 1911 {
@@ -107,6 +109,7 @@ func TestLayoutFromEnv(t *testing.T) {
 }
 
 func TestListenNetwork(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]string{"0.0.0.0:1811": "tcp4", "[::]:1811": "tcp6", "127.0.0.1:1": "tcp4", "localhost:1": "tcp"} {
 		if got := listenNetwork(addr); got != want {
 			t.Errorf("%s: %s, want %s", addr, got, want)

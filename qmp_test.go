@@ -48,6 +48,7 @@ func scriptedQMP(t *testing.T, replies map[string][]string) (string, <-chan stri
 }
 
 func TestQMPClient(t *testing.T) {
+	t.Parallel()
 	path, seen := scriptedQMP(t, map[string][]string{
 		"qmp_capabilities": {`{"return": {}}`},
 		"query-status":     {`{"event": "RESUME", "timestamp": {"seconds": 1}}`, `{"return": {"status": "running", "running": true}}`},
@@ -85,6 +86,7 @@ func TestQMPClient(t *testing.T) {
 }
 
 func TestQMPBadGreeting(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "qmp.sock")
 	l, _ := net.Listen("unix", path)
 	defer l.Close()
@@ -107,6 +109,7 @@ func TestQMPBadGreeting(t *testing.T) {
 // TestQMPEventsDoNotDelayTimeout: events keep arriving, the answer never
 // does; the command still ends after its timeout.
 func TestQMPEventsDoNotDelayTimeout(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "qmp.sock")
 	l, err := net.Listen("unix", path)
 	if err != nil {

@@ -225,8 +225,12 @@ const (
 	// maxRequestBody admits the largest legitimate call, a compressed
 	// configuration upload of a large cluster, with room to spare.
 	maxRequestBody = 64 << 20
-	ioTimeout      = 10 * time.Second // Ganeti's HTTP read and write timeout
 )
+
+// ioTimeout is Ganeti's HTTP read and write timeout. It is a variable only
+// so that the tests' daemon processes (the re-run test binary, see TestMain
+// in daemon_test.go) can shorten it; the daemon never changes it.
+var ioTimeout = 10 * time.Second
 
 // rpcHandler serves POST /<procedure>.
 type rpcHandler struct {

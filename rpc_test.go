@@ -12,6 +12,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	var v int
 	mustOK(t, call(t, n, "version"), &v)
@@ -21,6 +22,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestHTTPErrors(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	for _, tc := range []struct {
 		method, name, body string
@@ -50,6 +52,7 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	big := "[\"" + strings.Repeat("a", maxRequestBody) + "\"]"
 	rec := callRaw(t, n, http.MethodPost, "version", big)
@@ -63,6 +66,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestArgumentErrors(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "test_delay"), "test_delay: expected 1 arguments, got 0")
 	mustFail(t, call(t, n, "test_delay", "soon"), "test_delay: argument 1")
@@ -70,17 +74,21 @@ func TestArgumentErrors(t *testing.T) {
 }
 
 func TestNotImplemented(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "drbd_wait_sync", []any{}), "drbd_wait_sync: not implemented")
 }
 
 func TestProcedureTableIsComplete(t *testing.T) {
+	t.Parallel()
 	// Every perspective_* of Ganeti 3.0's noded (108) plus resize_disk.
 	if len(procedures) != 109 {
 		t.Fatalf("procedure table has %d entries, want 109", len(procedures))
 	}
 }
 
+// TestPanicBecomesBackendError adds to the global procedure table, so it
+// runs serially.
 func TestPanicBecomesBackendError(t *testing.T) {
 	n, logs := newTestNode(t)
 	procedures["test_panic"] = rpcProcedure{args: 0, run: func(*node, []json.RawMessage) (any, error) { panic("boom") }}
@@ -105,6 +113,7 @@ func TestPanicBecomesBackendError(t *testing.T) {
 }
 
 func TestAuditLine(t *testing.T) {
+	t.Parallel()
 	n, logs := newTestNode(t)
 	call(t, n, "version")
 	call(t, n, "test_delay", -1)
@@ -116,15 +125,8 @@ func TestAuditLine(t *testing.T) {
 	}
 }
 
-func zlibBase64(t testing.TB, data string) string {
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(data))
-	w.Close()
-	return base64.StdEncoding.EncodeToString(b.Bytes())
-}
-
 func TestCompressedText(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in, want string
 		ok       bool
@@ -147,6 +149,7 @@ func TestCompressedText(t *testing.T) {
 }
 
 func TestCompressedTextBomb(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	w := zlib.NewWriter(&b)
 	chunk := make([]byte, 1<<20)
@@ -162,6 +165,7 @@ func TestCompressedTextBomb(t *testing.T) {
 }
 
 func TestCertDigestMatchesOpenSSL(t *testing.T) {
+	t.Parallel()
 	for file, want := range map[string]string{
 		"cluster.pem": "DB:60:0F:2E:B7:02:1B:B7:FD:CC:8C:CB:1D:CB:40:F1:A4:4E:97:42",
 		"client.pem":  "2D:07:5F:9F:4F:62:72:35:95:9F:6E:CD:E6:8A:53:71:B0:63:4F:D1",

@@ -10,6 +10,7 @@ import (
 )
 
 func TestWriteSsconfFiles(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	values := map[string]any{
 		"cluster_name":    "cluster.example.com",
@@ -25,10 +26,7 @@ func TestWriteSsconfFiles(t *testing.T) {
 		"master_node":   "node1.example.com\n",
 		"offline_nodes": "",
 	} {
-		data, err := os.ReadFile(n.paths.ssconfPath(key))
-		if err != nil || string(data) != want {
-			t.Errorf("%s: %q, %v; want %q", key, data, err, want)
-		}
+		fileHolds(t, n.paths.ssconfPath(key), want)
 		if st, _ := os.Stat(n.paths.ssconfPath(key)); st.Mode().Perm() != 0o444 {
 			t.Errorf("%s: mode %v", key, st.Mode())
 		}
@@ -50,6 +48,7 @@ func TestWriteSsconfFiles(t *testing.T) {
 }
 
 func TestWriteSsconfWaitsForLock(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	unlock, err := lockFile(n.paths.SsconfLockFile, time.Second)
 	if err != nil {

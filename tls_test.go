@@ -27,6 +27,7 @@ func rawCert(t testing.TB, file string) []byte {
 }
 
 func TestClientCheck(t *testing.T) {
+	t.Parallel()
 	l := newTestRoot(t)
 	_, cluster, err := loadKeyPair(l.NodedCertFile, l.NodedCertFile)
 	if err != nil {

@@ -76,6 +76,7 @@ func TestNodeVerifyBasics(t *testing.T) {
 }
 
 func TestNodeVerifyNonVMNode(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	res := verify(t, n, map[string]any{"hypervisor": []string{"fake"}, "version": nil, "nonvmnodes": []string{n.fqdn()}})
 	if _, ok := res["hypervisor"]; ok {
@@ -103,6 +104,7 @@ func TestNodeVerifyNodeSetup(t *testing.T) {
 }
 
 func TestNodeVerifyClientCert(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	res := verify(t, n, map[string]any{"client-cert": nil})
 	if !strings.Contains(string(res["client-cert"]), `["ERROR","The client certificate does not exist.`) {
@@ -130,6 +132,7 @@ func TestNodeVerifyClientCert(t *testing.T) {
 }
 
 func TestNodeVerifyNetworkChecks(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	me := n.fqdn()
 	// Something listening on the daemon port is not needed: a refused
@@ -168,6 +171,7 @@ func TestNodeVerifyNetworkChecks(t *testing.T) {
 }
 
 func TestNodeVerifyFileStorage(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	me := n.fqdn()
 	store := filepath.Join(n.paths.Root, "srv/ganeti/file-storage")
@@ -200,6 +204,7 @@ func TestNodeVerifyFileStorage(t *testing.T) {
 }
 
 func TestNodeVerifyRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "node_verify", map[string]any{"filelist": "notalist"}, "c", map[string]any{}), "bad filelist")
 	if rec := callRaw(t, n, "POST", "node_verify", `[{}, "c", {}, 4]`); rec.Code != 400 || !strings.Contains(rec.Body.String(), "takes 3 arguments") {
@@ -233,6 +238,7 @@ func TestOSDiagnose(t *testing.T) {
 }
 
 func TestHypervisorValidateParams(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	kvm := filepath.Join(t.TempDir(), "kvm")
 	os.WriteFile(kvm, []byte("#!/bin/sh\ncase \"$1\" in --help) cat "+mustAbs(t, "testdata/kvm-help.txt")+";; -machine) echo 'pc-i440fx-7.2 Standard PC (i440FX + PIIX, 1996) (default)';; esac\n"), 0o755)
@@ -337,6 +343,7 @@ func TestOSValidate(t *testing.T) {
 // TestLoadOSAPIVersionFile: the API version file read as Ganeti reads it
 // (Python's splitlines and int()).
 func TestLoadOSAPIVersionFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for content, want := range map[string]string{
 		"":         "found [], want frozenset({10, 15, 20})",
