@@ -54,16 +54,9 @@ func (f pubKeyFile) rewrite(edit func(lines [][2]string) [][2]string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	var lines [][2]string
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		chunks := strings.Split(line, " ")
-		if len(chunks) < 2 {
-			return fmt.Errorf("Error parsing public SSH key file. Line: '%s'", line)
-		}
-		lines = append(lines, [2]string{chunks[0], strings.TrimRight(strings.Join(chunks[1:], " "), " \t\r")})
+	lines, err := parsePubKeyLines(data)
+	if err != nil {
+		return err
 	}
 	var b strings.Builder
 	for _, l := range edit(lines) {
@@ -142,14 +135,18 @@ func (n *node) sshArgv(node string, port int, remote string) []string {
 	if port == 0 {
 		port = 22
 	}
-	family := "-4"
-	if primaryIPFamily(n.paths) == 6 {
-		family = "-6"
-	}
 	return []string{"ssh", "-oEscapeChar=none", "-oHashKnownHosts=no",
 		"-oGlobalKnownHostsFile=" + n.paths.KnownHostsFile, "-oUserKnownHostsFile=/dev/null",
 		"-oCheckHostIp=no", "-oConnectTimeout=10", "-oPort=" + strconv.Itoa(port),
-		"-oStrictHostKeyChecking=no", family, "root@" + node, remote}
+		"-oStrictHostKeyChecking=no", n.sshFamilyFlag(), "root@" + node, remote}
+}
+
+// sshFamilyFlag makes ssh use the cluster's primary IP family.
+func (n *node) sshFamilyFlag() string {
+	if primaryIPFamily(n.paths) == 6 {
+		return "-6"
+	}
+	return "-4"
 }
 
 // runSSHUpdate runs ssh-update on node with data on standard input.
