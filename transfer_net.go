@@ -258,7 +258,7 @@ func (t *transfer) acceptPeer(ctx context.Context, ln net.Listener, cfg *tls.Con
 // decompressing puts the decompressor in front of r. finish, once the
 // data is read, ends an external one and returns err or, failing that,
 // the decompressor's failure.
-func (t *transfer) decompressing(ctx context.Context, r io.Reader) (_ io.Reader, finish func(error) error, _ error) {
+func (t *transfer) decompressing(ctx context.Context, r io.Reader) (io.Reader, func(error) error, error) {
 	keep := func(err error) error { return err }
 	switch c := t.opts.compress; {
 	case c == "none":
