@@ -90,66 +90,9 @@ func exportConfig(inst *exportInstance, disks []*disk, now time.Time) ([]byte, e
 	ini.set("os", inst.OS)
 	ini.set("compression", "none")
 
-	be, err := orderedObject(inst.BEParams)
-	if err != nil {
-		return nil, fmt.Errorf("beparams: %w", err)
+	if err := writeInstanceSection(&ini, inst, disks); err != nil {
+		return nil, err
 	}
-	beValue := func(key string) (string, error) {
-		for _, kv := range be {
-			if kv.key == key {
-				f, err := strconv.ParseFloat(string(kv.value), 64)
-				if err != nil {
-					return "", fmt.Errorf("beparams %s is not a number: %s", key, kv.value)
-				}
-				// Written as Python's %d: the fraction is dropped.
-				i, err := wholeParam(math.Trunc(f), "beparams "+key, 0, maxMiB)
-				if err != nil {
-					return "", err
-				}
-				return strconv.FormatInt(i, 10), nil
-			}
-		}
-		return "", fmt.Errorf("beparams lack %s", key)
-	}
-	ini.section("instance")
-	ini.set("name", inst.Name)
-	for _, p := range [][2]string{{"maxmem", "maxmem"}, {"minmem", "minmem"}, {"memory", "maxmem"}, {"vcpus", "vcpus"}} {
-		v, err := beValue(p[1])
-		if err != nil {
-			return nil, err
-		}
-		ini.set(p[0], v)
-	}
-	ini.set("disk_template", diskTemplateOf(disks))
-	ini.set("hypervisor", inst.Hypervisor)
-	ini.set("tags", strings.Join(inst.Tags, " "))
-	for i, nic := range inst.NICs {
-		for _, f := range []struct {
-			name  string
-			value json.RawMessage
-		}{{"mac", nic.MAC}, {"ip", nic.IP}, {"network", nic.Network}, {"name", nic.Name},
-			{"link", nic.NICParams["link"]}, {"mode", nic.NICParams["mode"]}, {"vlan", nic.NICParams["vlan"]}} {
-			ini.set(fmt.Sprintf("nic%d_%s", i, f.name), pythonStr(f.value))
-		}
-	}
-	ini.set("nic_count", strconv.Itoa(len(inst.NICs)))
-	count := 0
-	for i, d := range disks {
-		if d == nil {
-			continue
-		}
-		count++
-		name := "None"
-		if d.Name != nil {
-			name = *d.Name
-		}
-		ini.set(fmt.Sprintf("disk%d_ivname", i), d.IVName)
-		ini.set(fmt.Sprintf("disk%d_dump", i), d.UUID)
-		ini.set(fmt.Sprintf("disk%d_size", i), strconv.FormatInt(int64(d.Size), 10))
-		ini.set(fmt.Sprintf("disk%d_name", i), name)
-	}
-	ini.set("disk_count", strconv.Itoa(count))
-
 	for _, sec := range []struct {
 		name string
 		raw  json.RawMessage
@@ -168,6 +111,84 @@ func exportConfig(inst *exportInstance, disks []*disk, now time.Time) ([]byte, e
 		}
 	}
 	return ini.bytes(), nil
+}
+
+// writeInstanceSection writes the [instance] section: sizes from the
+// backend parameters, then the NICs and the disks that were exported.
+func writeInstanceSection(ini *iniWriter, inst *exportInstance, disks []*disk) error {
+	be, err := orderedObject(inst.BEParams)
+	if err != nil {
+		return fmt.Errorf("beparams: %w", err)
+	}
+	ini.section("instance")
+	ini.set("name", inst.Name)
+	for _, p := range [][2]string{{"maxmem", "maxmem"}, {"minmem", "minmem"}, {"memory", "maxmem"}, {"vcpus", "vcpus"}} {
+		v, err := wholeBEParam(be, p[1])
+		if err != nil {
+			return err
+		}
+		ini.set(p[0], v)
+	}
+	ini.set("disk_template", diskTemplateOf(disks))
+	ini.set("hypervisor", inst.Hypervisor)
+	ini.set("tags", strings.Join(inst.Tags, " "))
+	writeExportNICs(ini, inst.NICs)
+	writeExportDisks(ini, disks)
+	return nil
+}
+
+// wholeBEParam is a backend parameter written as Python's %d writes it.
+func wholeBEParam(be []keyValue, key string) (string, error) {
+	for _, kv := range be {
+		if kv.key == key {
+			f, err := strconv.ParseFloat(string(kv.value), 64)
+			if err != nil {
+				return "", fmt.Errorf("beparams %s is not a number: %s", key, kv.value)
+			}
+			// Written as Python's %d: the fraction is dropped.
+			i, err := wholeParam(math.Trunc(f), "beparams "+key, 0, maxMiB)
+			if err != nil {
+				return "", err
+			}
+			return strconv.FormatInt(i, 10), nil
+		}
+	}
+	return "", fmt.Errorf("beparams lack %s", key)
+}
+
+// writeExportNICs writes nic<i>_* for each NIC, then nic_count.
+func writeExportNICs(ini *iniWriter, nics []exportNIC) {
+	for i, nic := range nics {
+		for _, f := range []struct {
+			name  string
+			value json.RawMessage
+		}{{"mac", nic.MAC}, {"ip", nic.IP}, {"network", nic.Network}, {"name", nic.Name},
+			{"link", nic.NICParams["link"]}, {"mode", nic.NICParams["mode"]}, {"vlan", nic.NICParams["vlan"]}} {
+			ini.set(fmt.Sprintf("nic%d_%s", i, f.name), pythonStr(f.value))
+		}
+	}
+	ini.set("nic_count", strconv.Itoa(len(nics)))
+}
+
+// writeExportDisks writes disk<i>_* for each exported disk, then
+// disk_count; a failed disk keeps its index but is not counted.
+func writeExportDisks(ini *iniWriter, disks []*disk) {
+	count := 0
+	for i, d := range disks {
+		if d == nil {
+			continue
+		}
+		count++
+		name := "None"
+		if d.Name != nil {
+			name = *d.Name
+		}
+		ini.set(fmt.Sprintf("disk%d_ivname", i), d.IVName)
+		ini.set(fmt.Sprintf("disk%d_dump", i), d.UUID)
+		ini.set(fmt.Sprintf("disk%d_size", i), strconv.FormatInt(int64(d.Size), 10))
+		ini.set(fmt.Sprintf("disk%d_name", i), name)
+	}
+	ini.set("disk_count", strconv.Itoa(count))
 }
 
 // diskTemplateOf summarises the disks' types as Ganeti does: none is

@@ -76,72 +76,117 @@ func rpcExportStart(n *node, args []json.RawMessage) (any, error) {
 
 func isIPAddress(s string) bool { return net.ParseIP(s) != nil }
 
+// startTransfer checks the request, then starts the transfer process
+// detached in a new directory whose name is the handle returned.
 func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port int, rawInst json.RawMessage, component string, ioSpec []json.RawMessage) (any, error) {
-	if (opts.KeyName == nil) != (opts.CAPem == nil) {
-		return nil, errors.New("Cluster certificate can only be used for both key and CA")
+	if err := opts.check(component); err != nil {
+		return nil, err
 	}
-	if !componentPattern.MatchString(component) {
-		return nil, fmt.Errorf("Invalid component '%s'", component)
-	}
-	if opts.Magic != nil && *opts.Magic != "" && !transferMagicPattern.MatchString(*opts.Magic) {
-		return nil, fmt.Errorf("Invalid magic value '%s'", *opts.Magic)
-	}
-	if opts.Compress != nil && *opts.Compress != "none" && !compressToolPattern.MatchString(*opts.Compress) {
-		return nil, fmt.Errorf("Invalid compression tool '%s'", *opts.Compress)
-	}
-	if opts.ConnectTimeout != nil && (*opts.ConnectTimeout < 0 || *opts.ConnectTimeout > 86400) {
-		return nil, fmt.Errorf("Invalid connect timeout %d", *opts.ConnectTimeout)
-	}
-	inst, err := decodeInstanceOnly(rawInst)
+	inst, tio, err := n.transferEnds(mode, rawInst, ioSpec)
 	if err != nil {
 		return nil, err
+	}
+	keyFile, certFile, caPEM, err := n.transferTLS(opts)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := n.newTransferDir(mode, component)
+	if err != nil {
+		return nil, fmt.Errorf("%s_start: %w", mode, err)
+	}
+	argv := transferArgv(dir, mode, keyFile, certFile, host, port, opts, tio)
+	logFile := n.osLogName(mode, inst.OS, inst.Name+"-"+component)
+	if err := n.launchTransfer(dir, caPEM, argv, tio.env, logFile); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%s_start: %w", mode, err)
+	}
+	return filepath.Base(dir), nil
+}
+
+// check refuses options that would not make a safe command line.
+func (opts *impexpOptions) check(component string) error {
+	if (opts.KeyName == nil) != (opts.CAPem == nil) {
+		return errors.New("Cluster certificate can only be used for both key and CA")
+	}
+	if !componentPattern.MatchString(component) {
+		return fmt.Errorf("Invalid component '%s'", component)
+	}
+	if opts.Magic != nil && *opts.Magic != "" && !transferMagicPattern.MatchString(*opts.Magic) {
+		return fmt.Errorf("Invalid magic value '%s'", *opts.Magic)
+	}
+	if opts.Compress != nil && *opts.Compress != "none" && !compressToolPattern.MatchString(*opts.Compress) {
+		return fmt.Errorf("Invalid compression tool '%s'", *opts.Compress)
+	}
+	if opts.ConnectTimeout != nil && (*opts.ConnectTimeout < 0 || *opts.ConnectTimeout > 86400) {
+		return fmt.Errorf("Invalid connect timeout %d", *opts.ConnectTimeout)
+	}
+	return nil
+}
+
+// transferEnds decodes the instance and builds the data end from the
+// [kind, arguments] I/O spec.
+func (n *node) transferEnds(mode string, rawInst json.RawMessage, ioSpec []json.RawMessage) (*instance, *transferIO, error) {
+	inst, err := decodeInstanceOnly(rawInst)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The OS name is part of the log file's name.
 	if strings.ContainsAny(inst.OS, "/\x00") {
-		return nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
+		return nil, nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
 	if len(ioSpec) != 2 {
-		return nil, &argError{msg: "the I/O argument must be [kind, arguments]"}
+		return nil, nil, &argError{msg: "the I/O argument must be [kind, arguments]"}
 	}
 	var kind string
 	if err := json.Unmarshal(ioSpec[0], &kind); err != nil {
-		return nil, &argError{msg: "the I/O kind must be a string"}
+		return nil, nil, &argError{msg: "the I/O kind must be a string"}
 	}
 	tio, err := n.transferIO(inst, mode, kind, ioSpec[1])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return inst, tio, nil
+}
 
-	keyFile, certFile := n.paths.NodedCertFile, n.paths.NodedCertFile
+// transferTLS picks the key and certificate (the node's own, or a named
+// pair from the crypto directory) and the CA to trust.
+func (n *node) transferTLS(opts *impexpOptions) (keyFile, certFile string, caPEM []byte, err error) {
+	keyFile, certFile = n.paths.NodedCertFile, n.paths.NodedCertFile
 	if opts.KeyName != nil {
 		if !componentPattern.MatchString(*opts.KeyName) {
-			return nil, fmt.Errorf("Invalid key name '%s'", *opts.KeyName)
+			return "", "", nil, fmt.Errorf("Invalid key name '%s'", *opts.KeyName)
 		}
 		dir := filepath.Join(n.paths.cryptoDir(), *opts.KeyName)
 		keyFile, certFile = filepath.Join(dir, "key"), filepath.Join(dir, "cert")
 	}
 	for _, f := range []string{keyFile, certFile} {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("File '%s' does not exist", f)
+			return "", "", nil, fmt.Errorf("File '%s' does not exist", f)
 		}
 	}
-	var caPEM []byte
 	if opts.CAPem != nil {
-		caPEM = []byte(*opts.CAPem)
-	} else if caPEM, err = readFileLimited(n.paths.NodedCertFile, 1<<20); err != nil {
-		return nil, fmt.Errorf("cannot read the cluster certificate: %w", err)
+		return keyFile, certFile, []byte(*opts.CAPem), nil
 	}
+	if caPEM, err = readFileLimited(n.paths.NodedCertFile, 1<<20); err != nil {
+		return "", "", nil, fmt.Errorf("cannot read the cluster certificate: %w", err)
+	}
+	return keyFile, certFile, caPEM, nil
+}
 
+// newTransferDir makes the transfer's own directory; mode, component
+// and time in its name tell the transfers apart when listed.
+func (n *node) newTransferDir(mode, component string) (string, error) {
 	base := n.paths.importExportDir()
 	if err := os.MkdirAll(base, 0o755); err != nil {
-		return nil, fmt.Errorf("%s_start: %w", mode, err)
+		return "", err
 	}
 	stamp := time.Now().Format("2006-01-02_15_04_05")
-	dir, err := os.MkdirTemp(base, fmt.Sprintf("%s-%s-%s-", mode, component, stamp))
-	if err != nil {
-		return nil, fmt.Errorf("%s_start: %w", mode, err)
-	}
-	name := filepath.Base(dir)
+	return os.MkdirTemp(base, fmt.Sprintf("%s-%s-%s-", mode, component, stamp))
+}
+
+// transferArgv is the transfer process's command line, as Ganeti's
+// import-export daemon takes it.
+func transferArgv(dir, mode, keyFile, certFile, host string, port int, opts *impexpOptions, tio *transferIO) []string {
 	argv := []string{filepath.Join(dir, "status"), mode, "--key=" + keyFile, "--cert=" + certFile, "--ca=" + filepath.Join(dir, "ca")}
 	if mode == "export" {
 		argv = append(argv, "--host="+host, "--port="+strconv.Itoa(port))
@@ -171,21 +216,21 @@ func (n *node) startTransfer(mode string, opts *impexpOptions, host string, port
 	} else if opts.ConnectTimeout != nil {
 		argv = append(argv, "--connect-timeout="+strconv.Itoa(*opts.ConnectTimeout))
 	}
-	logFile := n.osLogName(mode, inst.OS, inst.Name+"-"+component)
-	err = writeFile(filepath.Join(dir, "ca"), caPEM, 0o400)
-	if err == nil {
-		exe := n.transferExe
-		if exe == "" {
-			exe = "/proc/self/exe"
-		}
-		env := append([]string{transferEnv + "=1"}, tio.env...)
-		err = n.startDetached(command{Args: append([]string{exe}, argv...), Env: env}, filepath.Join(dir, "pid"), logFile)
+	return argv
+}
+
+// launchTransfer writes the CA the process trusts, then starts it
+// detached (this binary again, told by the environment to transfer).
+func (n *node) launchTransfer(dir string, caPEM []byte, argv, env []string, logFile string) error {
+	if err := writeFile(filepath.Join(dir, "ca"), caPEM, 0o400); err != nil {
+		return err
 	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%s_start: %w", mode, err)
+	exe := n.transferExe
+	if exe == "" {
+		exe = "/proc/self/exe"
 	}
-	return name, nil
+	env = append([]string{transferEnv + "=1"}, env...)
+	return n.startDetached(command{Args: append([]string{exe}, argv...), Env: env}, filepath.Join(dir, "pid"), logFile)
 }
 
 // transferIO builds the data end, as Ganeti: a file in the export

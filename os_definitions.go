@@ -63,19 +63,52 @@ func loadOS(dir, name string) (*osDefinition, error) {
 	if !pluginName.MatchString(name) || !isDir(osDir) {
 		return nil, fmt.Errorf("Directory for OS %s not found in search path", name)
 	}
+	versions, maxAPI, err := readOSAPIVersions(osDir)
+	if err != nil {
+		return nil, err
+	}
+	def := &osDefinition{Name: name, Path: osDir, Scripts: map[string]string{}, APIVersions: versions}
+	present, err := findOSFiles(osDir, osFilesFor(maxAPI), def)
+	if err != nil {
+		return nil, err
+	}
+	if present["create"] == "" && present["create_untrusted"] == "" {
+		return nil, fmt.Errorf("A create script (trusted or untrusted) under path '%s' must exist", osDir)
+	}
+	def.CreateUntrusted = present["create_untrusted"] != ""
+	def.Variants = []string{}
+	if p := present["variants.list"]; p != "" {
+		if def.Variants, err = readOSVariants(p); err != nil {
+			return nil, err
+		}
+	}
+	def.Parameters = [][]string{}
+	if p := present["parameters.list"]; p != "" {
+		data, err := readFileLimited(p, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("Error while reading the OS parameters file at %s: %s", p, errnoName(err))
+		}
+		def.Parameters = parseParametersList(data)
+	}
+	return def, nil
+}
+
+// readOSAPIVersions reads ganeti_api_version, one version a line, and
+// refuses an OS that speaks none of Ganeti's; maxAPI decides which
+// files the OS must have.
+func readOSAPIVersions(osDir string) (versions []int, maxAPI int, err error) {
 	apiFile := filepath.Join(osDir, "ganeti_api_version")
 	st, err := os.Stat(apiFile)
 	if err != nil {
-		return nil, fmt.Errorf("Required file 'ganeti_api_version' not found under path %s: %s", osDir, errnoName(err))
+		return nil, 0, fmt.Errorf("Required file 'ganeti_api_version' not found under path %s: %s", osDir, errnoName(err))
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("File 'ganeti_api_version' in %s is not a regular file", osDir)
+		return nil, 0, fmt.Errorf("File 'ganeti_api_version' in %s is not a regular file", osDir)
 	}
 	data, err := readFileLimited(apiFile, 4096)
 	if err != nil {
-		return nil, fmt.Errorf("Error while reading the API version file at %s: %s", apiFile, errnoName(err))
+		return nil, 0, fmt.Errorf("Error while reading the API version file at %s: %s", apiFile, errnoName(err))
 	}
-	var versions []int
 	var lines []string // as Python's splitlines: none for an empty file
 	if text := strings.TrimSuffix(string(data), "\n"); len(data) > 0 {
 		lines = strings.Split(text, "\n")
@@ -83,11 +116,11 @@ func loadOS(dir, name string) (*osDefinition, error) {
 	for _, line := range lines {
 		v, err := strconv.Atoi(strings.TrimSpace(line))
 		if err != nil {
-			return nil, fmt.Errorf("API version(s) can't be converted to integer: invalid literal for int() with base 10: '%s'", strings.TrimSpace(line))
+			return nil, 0, fmt.Errorf("API version(s) can't be converted to integer: invalid literal for int() with base 10: '%s'", strings.TrimSpace(line))
 		}
 		versions = append(versions, v)
 	}
-	maxAPI, supported := 0, false
+	supported := false
 	for _, v := range versions {
 		maxAPI = max(maxAPI, v)
 		for _, w := range osAPIVersions {
@@ -95,13 +128,21 @@ func loadOS(dir, name string) (*osDefinition, error) {
 		}
 	}
 	if !supported {
-		return nil, fmt.Errorf("API version mismatch for path '%s': found %s, want frozenset({10, 15, 20}).", osDir, pyIntList(versions))
+		return nil, 0, fmt.Errorf("API version mismatch for path '%s': found %s, want frozenset({10, 15, 20}).", osDir, pyIntList(versions))
 	}
-	type osFile struct {
-		name     string
-		required bool
-		script   bool
-	}
+	return versions, maxAPI, nil
+}
+
+// osFile is one file an OS definition may or must have.
+type osFile struct {
+	name     string
+	required bool
+	script   bool
+}
+
+// osFilesFor lists the files of an OS of the given API version, in the
+// order Ganeti checks them (its first complaint is the one reported).
+func osFilesFor(maxAPI int) []osFile {
 	files := []osFile{{"create", false, true}, {"create_untrusted", false, true}, {"export", true, true},
 		{"import", true, true}, {"rename", true, true}}
 	if maxAPI >= 20 {
@@ -113,7 +154,12 @@ func loadOS(dir, name string) (*osDefinition, error) {
 	if maxAPI >= 20 {
 		files = append(files, osFile{"parameters.list", true, false})
 	}
-	def := &osDefinition{Name: name, Path: osDir, Scripts: map[string]string{}, APIVersions: versions}
+	return files
+}
+
+// findOSFiles checks the OS's files, records its scripts in def and
+// returns the path of each file present.
+func findOSFiles(osDir string, files []osFile, def *osDefinition) (map[string]string, error) {
 	present := map[string]string{}
 	for _, f := range files {
 		path := filepath.Join(osDir, f.name)
@@ -135,31 +181,22 @@ func loadOS(dir, name string) (*osDefinition, error) {
 			def.Scripts[f.name] = path
 		}
 	}
-	if present["create"] == "" && present["create_untrusted"] == "" {
-		return nil, fmt.Errorf("A create script (trusted or untrusted) under path '%s' must exist", osDir)
+	return present, nil
+}
+
+// readOSVariants reads variants.list, skipping blank and comment lines.
+func readOSVariants(path string) ([]string, error) {
+	data, err := readFileLimited(path, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("Error while reading the OS variants file at %s: %s", path, errnoName(err))
 	}
-	def.CreateUntrusted = present["create_untrusted"] != ""
-	def.Variants = []string{}
-	if p := present["variants.list"]; p != "" {
-		data, err := readFileLimited(p, 1<<20)
-		if err != nil {
-			return nil, fmt.Errorf("Error while reading the OS variants file at %s: %s", p, errnoName(err))
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				def.Variants = append(def.Variants, line)
-			}
+	variants := []string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			variants = append(variants, line)
 		}
 	}
-	def.Parameters = [][]string{}
-	if p := present["parameters.list"]; p != "" {
-		data, err := readFileLimited(p, 1<<20)
-		if err != nil {
-			return nil, fmt.Errorf("Error while reading the OS parameters file at %s: %s", p, errnoName(err))
-		}
-		def.Parameters = parseParametersList(data)
-	}
-	return def, nil
+	return variants, nil
 }
 
 // diagnoseOS lists every entry of the OS search path with its status, as

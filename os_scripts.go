@@ -24,86 +24,116 @@ func (n *node) osEnvironment(inst *instance, def *osDefinition) ([]string, error
 		params = map[string]any{}
 	}
 	maps.Copy(params, inst.OSParamsPrivate)
-	env := osCoreEnv(inst.OS, def, params)
-	add := func(k, v string) { env = append(env, k+"="+v) }
-	add("INSTANCE_NAME", inst.Name)
-	add("INSTANCE_OS", inst.OS)
-	add("INSTANCE_UUID", inst.UUID)
-	add("INSTANCE_CTIME", pyStr(inst.CTime))
-	add("INSTANCE_MTIME", pyStr(inst.MTime))
-	add("INSTANCE_PRIMARY_NODE", inst.PrimaryNode)
-	add("HYPERVISOR", inst.Hypervisor)
-	add("DISK_COUNT", strconv.Itoa(len(inst.DisksInfo)))
-	add("NIC_COUNT", strconv.Itoa(len(inst.NICs)))
-	add("INSTANCE_SECONDARY_NODES", strings.Join(inst.SecondaryNodes, " "))
+	env := append(osCoreEnv(inst.OS, def, params), instanceEnv(inst)...)
 	for i, d := range inst.DisksInfo {
-		dev, err := n.findDevice(d)
+		denv, err := n.osDiskEnv(inst, i, d)
 		if err != nil {
 			return nil, err
 		}
-		if dev == nil {
-			return nil, fmt.Errorf("Block device '%s' is not set up", d)
-		}
-		p := fmt.Sprintf("DISK_%d_", i)
-		add(p+"ACCESS", d.Mode)
-		add(p+"UUID", d.UUID)
-		add(p+"SIZE", strconv.FormatInt(int64(d.Size), 10))
-		add(p+"PATH", dev.Path())
-		if d.Name != nil && *d.Name != "" {
-			add(p+"NAME", *d.Name)
-		}
-		if t, ok := inst.HVParams["disk_type"]; ok {
-			add(p+"FRONTEND_TYPE", pyStr(t))
-		}
-		var id []string
-		if json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2 && (d.DevType == "file" || d.DevType == "sharedfile" || d.DevType == "gluster") {
-			add(p+"BACKEND_TYPE", "file:"+id[0])
-		} else {
-			add(p+"BACKEND_TYPE", "block")
-		}
+		env = append(env, denv...)
 	}
 	for i, nic := range inst.NICs {
-		p := fmt.Sprintf("NIC_%d_", i)
-		str := func(k string) string { s, _ := nic[k].(string); return s }
-		add(p+"MAC", str("mac"))
-		add(p+"UUID", str("uuid"))
-		if v := str("name"); v != "" {
-			add(p+"NAME", v)
-		}
-		if v := str("ip"); v != "" {
-			add(p+"IP", v)
-		}
-		np, _ := nic["nicparams"].(map[string]any)
-		mode, _ := np["mode"].(string)
-		link, _ := np["link"].(string)
-		add(p+"MODE", mode)
-		if mode == "bridged" {
-			add(p+"BRIDGE", link)
-		}
-		if link != "" {
-			add(p+"LINK", link)
-		}
-		if netinfo, _ := nic["netinfo"].(map[string]any); len(netinfo) > 0 {
-			for _, kv := range networkEnv(p, netinfo) {
-				k, v, _ := strings.Cut(kv, "=")
-				add(k, v)
-			}
-		}
-		if t, ok := inst.HVParams["nic_type"]; ok {
-			add(p+"FRONTEND_TYPE", pyStr(t))
-		}
+		env = append(env, osNICEnv(inst, i, nic)...)
 	}
-	for kind, src := range map[string]map[string]any{"BE": inst.BEParams, "HV": inst.HVParams} {
-		for k, v := range src {
-			add("INSTANCE_"+kind+"_"+k, pyStr(v))
-		}
-	}
+	env = append(env, instanceParamsEnv(inst)...)
 	for _, kv := range env {
 		if strings.ContainsRune(kv, 0) {
 			return nil, fmt.Errorf("invalid character in OS environment entry %q", kv)
 		}
 	}
 	return env, nil
+}
+
+// instanceEnv describes the instance itself.
+func instanceEnv(inst *instance) []string {
+	return []string{
+		"INSTANCE_NAME=" + inst.Name,
+		"INSTANCE_OS=" + inst.OS,
+		"INSTANCE_UUID=" + inst.UUID,
+		"INSTANCE_CTIME=" + pyStr(inst.CTime),
+		"INSTANCE_MTIME=" + pyStr(inst.MTime),
+		"INSTANCE_PRIMARY_NODE=" + inst.PrimaryNode,
+		"HYPERVISOR=" + inst.Hypervisor,
+		"DISK_COUNT=" + strconv.Itoa(len(inst.DisksInfo)),
+		"NIC_COUNT=" + strconv.Itoa(len(inst.NICs)),
+		"INSTANCE_SECONDARY_NODES=" + strings.Join(inst.SecondaryNodes, " "),
+	}
+}
+
+// osDiskEnv describes disk i as DISK_<i>_*; the disk must be set up, as
+// the script gets its device path.
+func (n *node) osDiskEnv(inst *instance, i int, d *disk) ([]string, error) {
+	dev, err := n.findDevice(d)
+	if err != nil {
+		return nil, err
+	}
+	if dev == nil {
+		return nil, fmt.Errorf("Block device '%s' is not set up", d)
+	}
+	var env []string
+	add := func(k, v string) { env = append(env, fmt.Sprintf("DISK_%d_", i)+k+"="+v) }
+	add("ACCESS", d.Mode)
+	add("UUID", d.UUID)
+	add("SIZE", strconv.FormatInt(int64(d.Size), 10))
+	add("PATH", dev.Path())
+	if d.Name != nil && *d.Name != "" {
+		add("NAME", *d.Name)
+	}
+	if t, ok := inst.HVParams["disk_type"]; ok {
+		add("FRONTEND_TYPE", pyStr(t))
+	}
+	var id []string
+	if json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2 && (d.DevType == "file" || d.DevType == "sharedfile" || d.DevType == "gluster") {
+		add("BACKEND_TYPE", "file:"+id[0])
+	} else {
+		add("BACKEND_TYPE", "block")
+	}
+	return env, nil
+}
+
+// osNICEnv describes NIC i as NIC_<i>_*, with the network it is on.
+func osNICEnv(inst *instance, i int, nic map[string]any) []string {
+	p := fmt.Sprintf("NIC_%d_", i)
+	var env []string
+	add := func(k, v string) { env = append(env, p+k+"="+v) }
+	str := func(k string) string { s, _ := nic[k].(string); return s }
+	add("MAC", str("mac"))
+	add("UUID", str("uuid"))
+	if v := str("name"); v != "" {
+		add("NAME", v)
+	}
+	if v := str("ip"); v != "" {
+		add("IP", v)
+	}
+	np, _ := nic["nicparams"].(map[string]any)
+	mode, _ := np["mode"].(string)
+	link, _ := np["link"].(string)
+	add("MODE", mode)
+	if mode == "bridged" {
+		add("BRIDGE", link)
+	}
+	if link != "" {
+		add("LINK", link)
+	}
+	if netinfo, _ := nic["netinfo"].(map[string]any); len(netinfo) > 0 {
+		env = append(env, networkEnv(p, netinfo)...)
+	}
+	if t, ok := inst.HVParams["nic_type"]; ok {
+		add("FRONTEND_TYPE", pyStr(t))
+	}
+	return env
+}
+
+// instanceParamsEnv passes the instance's backend and hypervisor
+// parameters as INSTANCE_BE_* and INSTANCE_HV_*.
+func instanceParamsEnv(inst *instance) []string {
+	var env []string
+	for kind, src := range map[string]map[string]any{"BE": inst.BEParams, "HV": inst.HVParams} {
+		for k, v := range src {
+			env = append(env, "INSTANCE_"+kind+"_"+k+"="+pyStr(v))
+		}
+	}
+	return env
 }
 
 // networkEnv describes the network a NIC is on (Ganeti's

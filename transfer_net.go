@@ -165,56 +165,15 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	lc := net.ListenConfig{KeepAliveConfig: transferKeepAlive}
-	ln, err := lc.Listen(ctx, t.network(), net.JoinHostPort(t.opts.bind, strconv.Itoa(t.opts.port)))
+	ln, err := t.listen(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot listen: %w", err)
+		return err
 	}
 	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	fmt.Fprintf(t.log, "listening on %s\n", ln.Addr())
-	t.mu.Lock()
-	t.status.ListenPort = &port
-	t.mu.Unlock()
-	t.writeStatus(true)
-
-	acceptCtx, stopAccept := context.WithCancelCause(ctx)
-	defer stopAccept(nil)
-	if t.opts.connectTimeout > 0 {
-		timer := time.AfterFunc(time.Duration(t.opts.connectTimeout)*time.Second, func() {
-			if acceptCtx.Err() != nil {
-				return // connected (or ending) already
-			}
-			t.output(fmt.Sprintf("Child process didn't establish connection in time (%ds), sending SIGTERM", t.opts.connectTimeout))
-			stopAccept(exitSignal(syscall.SIGTERM))
-		})
-		defer timer.Stop()
+	conn, raw, err := t.acceptPeer(ctx, ln, cfg)
+	if err != nil {
+		return err
 	}
-	go func() { <-acceptCtx.Done(); ln.Close() }()
-	var conn *tls.Conn
-	var raw *eofConn
-	for conn == nil {
-		c, err := ln.Accept()
-		if err != nil {
-			if cause := context.Cause(acceptCtx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return cause
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		raw = &eofConn{Conn: c}
-		tc := tls.Server(raw, cfg)
-		hctx, cancel := context.WithTimeout(acceptCtx, transferHandshake)
-		err = tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			// Like the helper's listener, keep waiting for the right peer.
-			t.output(fmt.Sprintf("TLS handshake with %s failed: %v", c.RemoteAddr(), err))
-			c.Close()
-			continue
-		}
-		conn = tc
-	}
-	stopAccept(nil)
 	defer conn.Close()
 	// A failed import must not end the stream cleanly: its close_notify
 	// would tell an exporter that has sent everything that all arrived. A
@@ -228,39 +187,114 @@ func (t *transfer) runImport(ctx context.Context) (err error) {
 	go func() { <-ctx.Done(); resetConn(raw.Conn) }()
 	t.setConnected(conn.RemoteAddr())
 
-	var r io.Reader = bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize)
-	var decompressor *io.PipeReader
-	var decompressed <-chan error
+	r, finish, err := t.decompressing(ctx, bufio.NewReaderSize(cleanEOF{conn, raw}, transferBufSize))
+	if err != nil {
+		return err
+	}
+	if err = t.checkMagic(r); err != nil {
+		return err
+	}
+	t.measure(ctx)
+	return finish(t.sink(ctx, r))
+}
+
+// listen opens the import's port and publishes it in the status file,
+// whence the master tells the exporter.
+func (t *transfer) listen(ctx context.Context) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: transferKeepAlive}
+	ln, err := lc.Listen(ctx, t.network(), net.JoinHostPort(t.opts.bind, strconv.Itoa(t.opts.port)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(t.log, "listening on %s\n", ln.Addr())
+	t.mu.Lock()
+	t.status.ListenPort = &port
+	t.mu.Unlock()
+	t.writeStatus(true)
+	return ln, nil
+}
+
+// acceptPeer waits, at most connect-timeout if one is set, for the first
+// peer whose TLS handshake succeeds.
+func (t *transfer) acceptPeer(ctx context.Context, ln net.Listener, cfg *tls.Config) (*tls.Conn, *eofConn, error) {
+	acceptCtx, stopAccept := context.WithCancelCause(ctx)
+	defer stopAccept(nil)
+	if t.opts.connectTimeout > 0 {
+		timer := time.AfterFunc(time.Duration(t.opts.connectTimeout)*time.Second, func() {
+			if acceptCtx.Err() != nil {
+				return // connected (or ending) already
+			}
+			t.output(fmt.Sprintf("Child process didn't establish connection in time (%ds), sending SIGTERM", t.opts.connectTimeout))
+			stopAccept(exitSignal(syscall.SIGTERM))
+		})
+		defer timer.Stop()
+	}
+	go func() { <-acceptCtx.Done(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if cause := context.Cause(acceptCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return nil, nil, cause
+			}
+			return nil, nil, fmt.Errorf("accept: %w", err)
+		}
+		raw := &eofConn{Conn: c}
+		tc := tls.Server(raw, cfg)
+		hctx, cancel := context.WithTimeout(acceptCtx, transferHandshake)
+		err = tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			// Like the helper's listener, keep waiting for the right peer.
+			t.output(fmt.Sprintf("TLS handshake with %s failed: %v", c.RemoteAddr(), err))
+			c.Close()
+			continue
+		}
+		stopAccept(nil)
+		return tc, raw, nil
+	}
+}
+
+// decompressing puts the decompressor in front of r. finish, once the
+// data is read, ends an external one and returns err or, failing that,
+// the decompressor's failure.
+func (t *transfer) decompressing(ctx context.Context, r io.Reader) (io.Reader, func(error) error, error) {
+	keep := func(err error) error { return err }
 	switch c := t.opts.compress; {
 	case c == "none":
+		return r, keep, nil
 	case isGzipMethod(c):
 		zr, err := gzip.NewReader(r)
 		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		r = zr
+		return zr, keep, nil
 	default:
-		decompressor, decompressed = t.filter(ctx, decompressArgs(c), r)
-		r = decompressor
+		out, done := t.filter(ctx, decompressArgs(c), r)
+		return out, func(err error) error { return endFilter(out, done, err) }, nil
 	}
-	if magic := t.magicHeader(); magic != nil {
-		got := make([]byte, len(magic))
-		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, magic) {
-			t.output("Magic value mismatch")
-			return errors.New("Magic value mismatch")
-		}
+}
+
+// endFilter ends an external (de)compressor, which a reader or writer
+// that stopped early leaves blocked on its output, and returns err or,
+// failing that, the filter's own outcome.
+func endFilter(out *io.PipeReader, done <-chan error, err error) error {
+	out.CloseWithError(errDataCommandEnded)
+	return cmp.Or(err, <-done)
+}
+
+// checkMagic reads the magic the exporter sends first, if one is set.
+func (t *transfer) checkMagic(r io.Reader) error {
+	magic := t.magicHeader()
+	if magic == nil {
+		return nil
 	}
-	t.measure(ctx)
-	err = t.sink(ctx, r)
-	if decompressed != nil {
-		// A sink that stopped early leaves the decompressor blocked on
-		// its output: end it.
-		decompressor.CloseWithError(errDataCommandEnded)
-		if derr := <-decompressed; err == nil && derr != nil {
-			err = derr
-		}
+	got := make([]byte, len(magic))
+	if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, magic) {
+		t.output("Magic value mismatch")
+		return errors.New("Magic value mismatch")
 	}
-	return err
+	return nil
 }
 
 // sink writes the received data to the import file or the data command.
@@ -276,16 +310,10 @@ func (t *transfer) sink(ctx context.Context, r io.Reader) error {
 		if _, err = io.CopyBuffer(countingWriter{out, &t.bytes}, r, buf); err != nil {
 			err = fmt.Errorf("receiving data: %w", err)
 		}
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
+		if err = cmp.Or(err, out.Close()); err == nil {
 			err = f.Sync()
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return cmp.Or(err, f.Close())
 	}
 	pr, pw := io.Pipe()
 	done := t.runData(ctx, pr, t.log)
@@ -332,78 +360,19 @@ func (t *transfer) runExport(ctx context.Context) error {
 	go func() { <-ctx.Done(); conn.Close() }()
 	t.setConnected(conn.RemoteAddr())
 
-	// The data source.
-	var src io.Reader
-	var produced chan error
-	if path, ok := t.plainFile(); ok {
-		f, err := os.Open(path)
-		if err != nil {
-			t.output(err.Error())
-			return err
-		}
-		defer f.Close()
-		src = struct{ io.Reader }{f} // read in transferBufSize pieces, not by os.File.WriteTo's 32 KiB
-	} else {
-		pr, pw := io.Pipe()
-		defer pr.Close()
-		done := t.runData(ctx, nil, pw)
-		produced = make(chan error, 1)
-		go func() {
-			err := <-done
-			pw.CloseWithError(err)
-			produced <- err
-		}()
-		src = pr
+	src, produced, err := t.exportSource(ctx)
+	if err != nil {
+		return err
 	}
-
-	// The compression in front of the connection; encrypting and sending
-	// run behind it on another core.
+	defer src.Close()
+	// Encrypting and sending run behind the compression, on another core.
 	wire := newWriteBehind(conn)
 	defer wire.Close()
-	var sink io.WriteCloser = nopWriteCloser{wire}
-	var compressed <-chan error
-	switch c := t.opts.compress; {
-	case c == "none":
-	case isGzipMethod(c):
-		zw, _ := gzip.NewWriterLevel(wire, gzipLevel(c))
-		sink = zw
-	default:
-		pr, pw := io.Pipe()
-		out, done := t.filter(ctx, compressArgs(c), pr)
-		sink = pw
-		finished := make(chan error, 1)
-		go func() {
-			_, err := io.Copy(conn, out)
-			// A failed send leaves the compressor blocked on its output:
-			// end it.
-			out.CloseWithError(errDataCommandEnded)
-			if derr := <-done; err == nil {
-				err = derr
-			}
-			// Writes still coming fail with the reason, not a closed pipe.
-			pr.CloseWithError(cmp.Or(err, errDataCommandEnded))
-			finished <- err
-		}()
-		compressed = finished
-	}
+	sink, compressed := t.compressing(ctx, wire, conn)
 	t.measure(ctx)
-	_, err = sink.Write(t.magicHeader())
-	if err == nil {
-		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
-	}
-	if err != nil {
-		err = fmt.Errorf("sending data: %w", err)
-	}
-	if cerr := sink.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := wire.Close(); err == nil {
-		err = cerr
-	}
+	err = cmp.Or(t.send(sink, src), sink.Close(), wire.Close())
 	if compressed != nil {
-		if cerr := <-compressed; err == nil {
-			err = cerr
-		}
+		err = cmp.Or(err, <-compressed)
 	}
 	if produced != nil {
 		err = firstTransferError(<-produced, err)
@@ -411,7 +380,74 @@ func (t *transfer) runExport(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A clean end: close_notify, then wait for the importer's own close.
+	return endCleanly(conn)
+}
+
+// exportSource opens the data to send: the export file, or the data
+// command's output, whose outcome then comes on the channel.
+func (t *transfer) exportSource(ctx context.Context) (io.ReadCloser, <-chan error, error) {
+	if path, ok := t.plainFile(); ok {
+		f, err := os.Open(path)
+		if err != nil {
+			t.output(err.Error())
+			return nil, nil, err
+		}
+		// Read in transferBufSize pieces, not by os.File.WriteTo's 32 KiB.
+		return struct {
+			io.Reader
+			io.Closer
+		}{f, f}, nil, nil
+	}
+	pr, pw := io.Pipe()
+	done := t.runData(ctx, nil, pw)
+	produced := make(chan error, 1)
+	go func() {
+		err := <-done
+		pw.CloseWithError(err)
+		produced <- err
+	}()
+	return pr, produced, nil
+}
+
+// compressing is the compression in front of the connection; an
+// external compressor's outcome comes on the channel (nil otherwise).
+func (t *transfer) compressing(ctx context.Context, wire io.Writer, conn *tls.Conn) (io.WriteCloser, <-chan error) {
+	switch c := t.opts.compress; {
+	case c == "none":
+		return nopWriteCloser{wire}, nil
+	case isGzipMethod(c):
+		zw, _ := gzip.NewWriterLevel(wire, gzipLevel(c))
+		return zw, nil
+	default:
+		pr, pw := io.Pipe()
+		out, done := t.filter(ctx, compressArgs(c), pr)
+		finished := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(conn, out)
+			err = endFilter(out, done, err)
+			// Writes still coming fail with the reason, not a closed pipe.
+			pr.CloseWithError(cmp.Or(err, errDataCommandEnded))
+			finished <- err
+		}()
+		return pw, finished
+	}
+}
+
+// send writes the magic, then the data.
+func (t *transfer) send(sink io.Writer, src io.Reader) error {
+	_, err := sink.Write(t.magicHeader())
+	if err == nil {
+		_, err = io.CopyBuffer(countingWriter{sink, &t.bytes}, src, make([]byte, transferBufSize))
+	}
+	if err != nil {
+		return fmt.Errorf("sending data: %w", err)
+	}
+	return nil
+}
+
+// endCleanly sends close_notify, then waits for the importer's own
+// close, so that a clean end means the importer has taken everything.
+func endCleanly(conn *tls.Conn) error {
 	if err := conn.CloseWrite(); err != nil {
 		return fmt.Errorf("closing the connection: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,7 +24,21 @@ func readPubKeys(path string) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	lines, err := parsePubKeyLines(data)
+	if err != nil {
+		return nil, err
+	}
 	keys := map[string][]string{}
+	for _, l := range lines {
+		keys[l[0]] = append(keys[l[0]], l[1])
+	}
+	return keys, nil
+}
+
+// parsePubKeyLines splits ganeti_pub_keys into [uuid, key] pairs in
+// file order, skipping blank lines.
+func parsePubKeyLines(data []byte) ([][2]string, error) {
+	var lines [][2]string
 	for _, line := range strings.Split(string(data), "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
@@ -34,9 +47,9 @@ func readPubKeys(path string) (map[string][]string, error) {
 		if len(chunks) < 2 {
 			return nil, fmt.Errorf("Error parsing public SSH key file. Line: '%s'", line)
 		}
-		keys[chunks[0]] = append(keys[chunks[0]], strings.TrimRight(strings.Join(chunks[1:], " "), " \t\r"))
+		lines = append(lines, [2]string{chunks[0], strings.TrimRight(strings.Join(chunks[1:], " "), " \t\r")})
 	}
-	return keys, nil
+	return lines, nil
 }
 
 // sshKeyMatches compares an authorized_keys line with a key: for RSA and
@@ -98,16 +111,13 @@ func (v *verifier) checkSSHSetup(raw json.RawMessage) error {
 	return nil
 }
 
+// sshSetupProblems lists what is wrong with this node's key files; a
+// missing node list or public key file is a problem, not an error.
 func (v *verifier) sshSetupProblems(nodes *[]sshNodeStatus, keyType string) ([]string, error) {
 	if nodes == nil {
 		return []string{"No node list to check against the pub_key_file received."}, nil
 	}
-	var me *sshNodeStatus
-	for i := range *nodes {
-		if (*nodes)[i].Name == v.myName {
-			me = &(*nodes)[i]
-		}
-	}
+	me := findSSHNode(*nodes, v.myName)
 	if me == nil {
 		return []string{fmt.Sprintf("Cannot find node information for node '%s'.", v.myName)}, nil
 	}
@@ -120,57 +130,93 @@ func (v *verifier) sshSetupProblems(nodes *[]sshNodeStatus, keyType string) ([]s
 		return nil, err
 	}
 	msgs := []string{}
+	var missing []string
+	if me.PotentialMC {
+		var listMsgs, ownMsgs []string
+		listMsgs, missing = v.pubKeyListProblems(*nodes, pubKeys, pubFile)
+		if ownMsgs, err = v.ownPubKeyProblems(me, pubKeys, pubFile, keyType); err != nil {
+			return nil, err
+		}
+		msgs = append(append(msgs, listMsgs...), ownMsgs...)
+	}
+	return append(msgs, v.authorizedKeysProblems(*nodes, me, pubKeys, missing)...), nil
+}
+
+// findSSHNode is the entry of the named node, or nil.
+func findSSHNode(nodes []sshNodeStatus, name string) *sshNodeStatus {
+	var found *sshNodeStatus
+	for i := range nodes {
+		if nodes[i].Name == name {
+			found = &nodes[i]
+		}
+	}
+	return found
+}
+
+// pubKeyListProblems compares the public key file's UUIDs with the
+// online nodes; it also returns the UUIDs missing there, sorted.
+func (v *verifier) pubKeyListProblems(nodes []sshNodeStatus, pubKeys map[string][]string, pubFile string) (msgs, missing []string) {
 	offline := map[string]bool{}
-	for _, nd := range *nodes {
+	for _, nd := range nodes {
 		if !nd.Online {
 			offline[nd.UUID] = true
 		}
 	}
-	var missing []string
-	if me.PotentialMC {
-		var unknown []string
-		listed := map[string]bool{}
-		for _, nd := range *nodes {
-			if !offline[nd.UUID] {
-				listed[nd.UUID] = true
-			}
-		}
-		for uuid := range pubKeys {
-			if !offline[uuid] && !listed[uuid] {
-				unknown = append(unknown, uuid)
-			}
-		}
-		for uuid := range listed {
-			if _, ok := pubKeys[uuid]; !ok {
-				missing = append(missing, uuid)
-			}
-		}
-		sort.Strings(unknown)
-		sort.Strings(missing)
-		if len(unknown) > 0 {
-			msgs = append(msgs, fmt.Sprintf("The following node UUIDs are listed in the shared public keys file %s:%s, but are not potential master candidates: %s.", v.myName, pubFile, strings.Join(unknown, ", ")))
-		}
-		if len(missing) > 0 {
-			msgs = append(msgs, fmt.Sprintf("The following node UUIDs of potential master candidates are missing in the shared public keys file %s:%s: %s.", v.myName, pubFile, strings.Join(missing, ", ")))
-		}
-		myKeys, ok := pubKeys[me.UUID]
-		if !ok {
-			return nil, fmt.Errorf("node %s (%s) has no key in %s", v.myName, me.UUID, pubFile)
-		}
-		ownPub := filepath.Join(sshDir, "id_"+keyType+".pub")
-		own, err := readFileLimited(ownPub, 1<<20)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(myKeys, strings.TrimSpace(string(own))) {
-			msgs = append(msgs, fmt.Sprintf("The key for node %s in the cluster config does not match this node's key in the node public key file %s:%s.", v.myName, v.myName, pubFile))
-		}
-		if len(myKeys) != 1 {
-			msgs = append(msgs, fmt.Sprintf("There is more than one key for node %s in the node public key file %s:%s.", v.myName, v.myName, pubFile))
+	var unknown []string
+	listed := map[string]bool{}
+	for _, nd := range nodes {
+		if !offline[nd.UUID] {
+			listed[nd.UUID] = true
 		}
 	}
-	authorized := readLines(filepath.Join(sshDir, "authorized_keys"))
-	for _, nd := range *nodes {
+	for uuid := range pubKeys {
+		if !offline[uuid] && !listed[uuid] {
+			unknown = append(unknown, uuid)
+		}
+	}
+	for uuid := range listed {
+		if _, ok := pubKeys[uuid]; !ok {
+			missing = append(missing, uuid)
+		}
+	}
+	sort.Strings(unknown)
+	sort.Strings(missing)
+	if len(unknown) > 0 {
+		msgs = append(msgs, fmt.Sprintf("The following node UUIDs are listed in the shared public keys file %s:%s, but are not potential master candidates: %s.", v.myName, pubFile, strings.Join(unknown, ", ")))
+	}
+	if len(missing) > 0 {
+		msgs = append(msgs, fmt.Sprintf("The following node UUIDs of potential master candidates are missing in the shared public keys file %s:%s: %s.", v.myName, pubFile, strings.Join(missing, ", ")))
+	}
+	return msgs, missing
+}
+
+// ownPubKeyProblems checks that the public key file holds this node's
+// own key, and only that one.
+func (v *verifier) ownPubKeyProblems(me *sshNodeStatus, pubKeys map[string][]string, pubFile, keyType string) ([]string, error) {
+	myKeys, ok := pubKeys[me.UUID]
+	if !ok {
+		return nil, fmt.Errorf("node %s (%s) has no key in %s", v.myName, me.UUID, pubFile)
+	}
+	own, err := readLocalPubKey("id_" + keyType + ".pub")
+	if err != nil {
+		return nil, err
+	}
+	var msgs []string
+	if !slices.Contains(myKeys, own) {
+		msgs = append(msgs, fmt.Sprintf("The key for node %s in the cluster config does not match this node's key in the node public key file %s:%s.", v.myName, v.myName, pubFile))
+	}
+	if len(myKeys) != 1 {
+		msgs = append(msgs, fmt.Sprintf("There is more than one key for node %s in the node public key file %s:%s.", v.myName, v.myName, pubFile))
+	}
+	return msgs, nil
+}
+
+// authorizedKeysProblems checks that authorized_keys lets in exactly the
+// master candidates' keys (and this node's own).
+func (v *verifier) authorizedKeysProblems(nodes []sshNodeStatus, me *sshNodeStatus, pubKeys map[string][]string, missing []string) []string {
+	var msgs []string
+	authorized := readLines(localAuthorizedKeys())
+	for _, nd := range nodes {
 		if !nd.Online || slices.Contains(missing, nd.UUID) {
 			continue
 		}
@@ -186,7 +232,7 @@ func (v *verifier) sshSetupProblems(nodes *[]sshNodeStatus, keyType string) ([]s
 			}
 		}
 	}
-	return msgs, nil
+	return msgs
 }
 
 // sshClutter finds cluster hosts with more than one key for the same user
@@ -194,7 +240,7 @@ func (v *verifier) sshSetupProblems(nodes *[]sshNodeStatus, keyType string) ([]s
 func (v *verifier) sshClutter(nodeNames []string) []string {
 	seen := map[string][]int{}
 	var order []string
-	for i, line := range readLines(filepath.Join(sshDir, "authorized_keys")) {
+	for i, line := range readLines(localAuthorizedKeys()) {
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -247,29 +293,16 @@ func (v *verifier) checkNodeList(raw json.RawMessage) error {
 		return errors.New("node_verify: nodelist must be [nodes, by_node, master_candidates]")
 	}
 	nodes = append(nodes, bynode[v.myName]...)
-	portsText, err := v.n.paths.readSsconf("ssh_ports")
+	ports, err := v.n.sshPortMap()
 	if err != nil {
 		return err
-	}
-	ports := map[string]int{}
-	for _, line := range strings.Split(portsText, "\n") {
-		if name, port, ok := strings.Cut(line, "="); ok {
-			p, err := strconv.Atoi(strings.TrimSpace(port))
-			if err != nil {
-				return fmt.Errorf("bad ssh port in ssconf_ssh_ports: %q", line)
-			}
-			ports[name] = p
-		}
 	}
 	out := map[string]string{}
 	v.result["nodelist"] = out
 	if !slices.Contains(mcs, v.myName) {
 		return nil
 	}
-	family := "-4"
-	if primaryIPFamily(v.n.paths) == 6 {
-		family = "-6"
-	}
+	family := v.n.sshFamilyFlag()
 	for _, node := range shuffle(nodes) {
 		if !hostnamePattern.MatchString(node) {
 			return fmt.Errorf("node_verify: invalid node name '%s'", node)
