@@ -39,6 +39,9 @@ type command struct {
 	// Streams for long-running data commands (disk transfers): standard
 	// input read from StdinFrom, standard output written to StdoutTo
 	// instead of being captured, standard error copied to StderrTo too.
+	// When StderrTo is StdoutTo, both streams go there directly, in the
+	// order the command wrote them (as Ganeti's RunCmd with an output
+	// file), and standard error is not captured.
 	StdinFrom io.Reader
 	StdoutTo  io.Writer
 	StderrTo  io.Writer
@@ -134,7 +137,10 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	if c.StdoutTo != nil {
 		cmd.Stdout = c.StdoutTo
 	}
-	if c.StderrTo != nil {
+	switch {
+	case c.StderrTo != nil && c.StderrTo == c.StdoutTo:
+		cmd.Stderr = c.StdoutTo
+	case c.StderrTo != nil:
 		cmd.Stderr = io.MultiWriter(stderr, c.StderrTo)
 	}
 	// Own process group, so a timeout also ends what the command started.

@@ -115,3 +115,26 @@ func TestRunCommandTermGrace(t *testing.T) {
 		t.Fatalf("no pid recorded: %q", data)
 	}
 }
+
+// TestRunCommandSharedOutputKeepsOrder: a command whose standard output and
+// error go to one file leaves its lines there in the order it wrote them,
+// as an OS script's log must be.
+func TestRunCommandSharedOutputKeepsOrder(t *testing.T) {
+	t.Parallel()
+	n, _ := newTestNode(t)
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var want strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&want, "err %d\nout %d\n", i, i)
+	}
+	script := `i=0; while [ $i -lt 200 ]; do echo "err $i" >&2; echo "out $i"; i=$((i+1)); done`
+	if _, err := n.runCommand(command{Args: []string{"/bin/sh", "-c", script}, StdoutTo: f, StderrTo: f}); err != nil {
+		t.Fatal(err)
+	}
+	fileHolds(t, path, want.String())
+}

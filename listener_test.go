@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// gateForTest serves a gate listener on loopback; cfg nil is plain.
-func gateForTest(t *testing.T, cfg *tls.Config, maxClients int) (*gateListener, *syncBuffer) {
+// gateForTest serves a gate listener on loopback; cfg nil is plain. tune,
+// if given, changes its settings before it starts.
+func gateForTest(t *testing.T, cfg *tls.Config, maxClients int, tune ...func(*gateListener)) (*gateListener, *syncBuffer) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,6 +26,10 @@ func gateForTest(t *testing.T, cfg *tls.Config, maxClients int) (*gateListener, 
 	buf := &syncBuffer{}
 	lg, _ := newLogger("", true, buf, false)
 	l := newGateListener(inner, cfg, maxClients, nil, lg)
+	for _, f := range tune {
+		f(l)
+	}
+	l.start()
 	t.Cleanup(func() { l.Close() })
 	return l, buf
 }
@@ -143,8 +148,7 @@ func TestGateListenerHandshakesOutsideSlots(t *testing.T) {
 func TestGateListenerHandshakeTimeoutAndRefusal(t *testing.T) {
 	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
-	l, logs := gateForTest(t, cfg, 1)
-	l.handshakeTimeout = 300 * time.Millisecond
+	l, logs := gateForTest(t, cfg, 1, func(l *gateListener) { l.handshakeTimeout = 300 * time.Millisecond })
 	accepted := acceptInto(l)
 
 	idle := dialOrFail(t, l.Addr())
@@ -176,8 +180,7 @@ func TestGateListenerHandshakeTimeoutAndRefusal(t *testing.T) {
 func TestGateListenerDropsOldestPending(t *testing.T) {
 	t.Parallel()
 	cfg, _ := serverConfigForTest(t, clientDigest)
-	l, _ := gateForTest(t, cfg, 1)
-	l.maxPending = 3
+	l, _ := gateForTest(t, cfg, 1, func(l *gateListener) { l.maxPending = 3 })
 	var idle []net.Conn
 	for i := 0; i < 4; i++ {
 		idle = append(idle, dialOrFail(t, l.Addr()))

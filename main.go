@@ -253,7 +253,7 @@ func listen(cfg *daemonConfig, log *logger) (*gateListener, error) {
 		check := &clientCheck{cluster: leaf, candidates: paths.ssconfPath("master_candidates_certs"), now: time.Now}
 		tlsConfig = serverTLSConfig(pair, check)
 	}
-	ln := newGateListener(tcp, tlsConfig, opts.maxClients, clusterAddresses(paths), log)
+	ln := newGateListener(tcp, tlsConfig, opts.maxClients, clusterAddresses(paths), log).start()
 	log.Infof("listening on %s (ssl=%v, max clients %d)", tcp.Addr(), opts.ssl, opts.maxClients)
 	return ln, nil
 }

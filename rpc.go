@@ -542,6 +542,12 @@ func newGateListener(inner net.Listener, cfg *tls.Config, maxClients int, cluste
 		l.tls = cfg.Clone()
 		l.tls.GetConfigForClient = l.waitCryptoQueue
 	}
+	return l
+}
+
+// start begins accepting connections; the gate's settings are fixed from
+// here on.
+func (l *gateListener) start() *gateListener {
 	go l.acceptLoop()
 	return l
 }
