@@ -111,9 +111,7 @@ func TestWatcherPause(t *testing.T) {
 func TestBridgesExist(t *testing.T) {
 	n, _ := newTestNode(t)
 	fake := t.TempDir()
-	old := sysClassNet
-	sysClassNet = fake
-	defer func() { sysClassNet = old }()
+	n.paths.SysClassNet = fake
 	os.MkdirAll(filepath.Join(fake, "br0", "bridge"), 0o755)
 	os.MkdirAll(filepath.Join(fake, "eth0"), 0o755) // an interface, not a bridge
 	os.MkdirAll(filepath.Join(fake, "bridge"), 0o755)

@@ -45,9 +45,7 @@ func TestExports(t *testing.T) {
 func TestExtStorageDiagnose(t *testing.T) {
 	n, _ := newTestNode(t)
 	dir := t.TempDir()
-	old := esSearchPath
-	esSearchPath = []string{"/nonexistent", dir}
-	defer func() { esSearchPath = old }()
+	n.paths.ExtStorageSearchPath = []string{"/nonexistent", dir}
 	for _, s := range []string{"attach", "create", "detach", "grow", "remove", "setinfo", "verify"} {
 		fakeTool(t, filepath.Join(dir, "good"), s, "exit 0")
 	}

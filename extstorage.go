@@ -8,8 +8,6 @@ import (
 	"strings"
 )
 
-// esSearchPath is where Ganeti looks for ExtStorage providers.
-var esSearchPath = []string{"/srv/ganeti/extstorage", "/usr/local/lib/ganeti/extstorage", "/usr/lib/ganeti/extstorage", "/usr/share/ganeti/extstorage"}
 
 // esFiles are a provider's files in a fixed order (required ones true).
 var esFiles = []struct {
@@ -53,7 +51,7 @@ func rpcExtStorageDiagnose(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	result := []any{}
-	for _, dir := range esSearchPath {
+	for _, dir := range n.paths.ExtStorageSearchPath {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue

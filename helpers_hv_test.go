@@ -102,8 +102,13 @@ func needQemu(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu not installed")
 	}
-	withProc(t)
-	procMeminfo = "/proc/meminfo"
+}
+
+// qemuProc points a qemu test node's CPU and boot readers at recorded
+// files; memory stays the machine's, which qemu really takes.
+func qemuProc(n *node) {
+	withProc(n)
+	n.paths.ProcMeminfo = "/proc/meminfo"
 }
 
 // qmpCall runs one QMP command on an instance's qemu and decodes what it
@@ -131,6 +136,7 @@ func qemuTestNode(t *testing.T) (n *node, fileStorage, base string) {
 	needQemu(t)
 	_, fileStorage, _ = storageNode(t)
 	n = newShortTestNode(t)
+	qemuProc(n)
 	os.WriteFile(n.paths.FileStoragePathsFile, []byte(fileStorage+"\n"), 0o644)
 	return n, fileStorage, filepath.Dir(n.paths.Root)
 }

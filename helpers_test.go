@@ -63,6 +63,9 @@ func newTestRootIn(t testing.TB, base string) *layout {
 		t.Fatal(err)
 	}
 	copyFile(t, "testdata/certs/cluster.pem", l.NodedCertFile)
+	// root's ssh directory does not move with the root; a test node keeps
+	// its own so that no test touches the machine's.
+	l.SSHDir = filepath.Join(root, "root", ".ssh")
 	return l
 }
 
@@ -192,26 +195,20 @@ func mustFail(t testing.TB, r rpcReply, want string) {
 	}
 }
 
-// useOSSearchPath makes dirs the OS search path for the test. It swaps a
-// package variable: a test using it cannot be parallel.
-func useOSSearchPath(t *testing.T, dirs ...string) {
-	t.Helper()
-	old := osSearchPath
-	t.Cleanup(func() { osSearchPath = old })
-	osSearchPath = dirs
-}
+// useOSSearchPath makes dirs the node's OS search path.
+func useOSSearchPath(n *node, dirs ...string) { n.paths.OSSearchPath = dirs }
 
 // testOSDir copies the test OS definitions (testdata/os) into a fresh
 // directory, makes it the OS search path, and returns it. Their scripts
 // record their environment in their working directory, which must be
 // the OS's own: the debootstrap create script's is debootstrap/create.env.
-func testOSDir(t *testing.T) string {
+func testOSDir(t *testing.T, n *node) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS("testdata/os")); err != nil {
 		t.Fatal(err)
 	}
-	useOSSearchPath(t, dir)
+	useOSSearchPath(n, dir)
 	return dir
 }
 
@@ -306,12 +303,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// withProc points the /proc readers at recorded files for one test. It
-// swaps package variables: a test using it cannot be parallel.
-func withProc(t *testing.T) {
-	oldMem, oldCPU, oldBoot := procMeminfo, procCPUinfo, bootIDPath
-	procMeminfo, procCPUinfo, bootIDPath = "testdata/proc/meminfo", "testdata/proc/cpuinfo", "testdata/proc/boot_id"
-	t.Cleanup(func() { procMeminfo, procCPUinfo, bootIDPath = oldMem, oldCPU, oldBoot })
+// withProc points the node's /proc readers at recorded files.
+func withProc(n *node) {
+	n.paths.ProcMeminfo, n.paths.ProcCPUinfo, n.paths.BootIDFile = "testdata/proc/meminfo", "testdata/proc/cpuinfo", "testdata/proc/boot_id"
 }
 
 // mustAbs is p made absolute.

@@ -105,9 +105,6 @@ func isExecutableFile(path string) bool {
 	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
 }
 
-// iallocatorSearchPath is where Ganeti looks for allocator plugins.
-var iallocatorSearchPath = []string{"/usr/local/lib/ganeti/iallocators", "/usr/lib/ganeti/iallocators"}
-
 const iallocatorTimeout = 30 * time.Minute
 
 // rpcIallocatorRunner runs an allocator with its input in a temporary file:
@@ -122,7 +119,7 @@ func rpcIallocatorRunner(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("iallocator module '%s' not found in the search path", name)
 	}
 	script := ""
-	for _, dir := range iallocatorSearchPath {
+	for _, dir := range n.paths.IallocatorSearchPath {
 		if p := filepath.Join(dir, name); fileIsRegular(p) {
 			script = p
 			break

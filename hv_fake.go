@@ -13,6 +13,7 @@ import (
 // fakeHypervisor keeps "instances" as files in its directory, so the
 // master's logic can be exercised without virtualisation.
 type fakeHypervisor struct {
+	n   *node
 	dir string
 }
 
@@ -81,7 +82,7 @@ func (h *fakeHypervisor) instanceMemory() int {
 }
 
 func (h *fakeHypervisor) NodeInfo(map[string]any) (map[string]any, error) {
-	info, err := linuxNodeInfo()
+	info, err := h.n.linuxNodeInfo()
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func parseKVMVersion(help string) ([3]int, error) {
 }
 
 func (h *kvmHypervisor) NodeInfo(hvparams map[string]any) (map[string]any, error) {
-	info, err := linuxNodeInfo()
+	info, err := h.n.linuxNodeInfo()
 	if err != nil {
 		return nil, err
 	}

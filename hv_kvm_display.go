@@ -11,7 +11,7 @@ import (
 // stands for its first IPv4 address; a path gives a Unix socket there.
 func (h *kvmHypervisor) kvmVNCArgs(addr string, inst *instance) []any {
 	hvp := inst.HVParams
-	if isNetInterface(addr) {
+	if h.n.isNetInterface(addr) {
 		if v4, _, _ := interfaceAddresses(addr); len(v4) > 0 {
 			addr = v4[0]
 		} else {
@@ -62,7 +62,7 @@ func (h *kvmHypervisor) kvmVNCArgs(addr string, inst *instance) []any {
 func (h *kvmHypervisor) kvmSpiceArgs(bind string, inst *instance) ([]any, error) {
 	hvp := inst.HVParams
 	addr, ipVersion := bind, 0
-	if isNetInterface(bind) {
+	if h.n.isNetInterface(bind) {
 		v4, v6, _ := interfaceAddresses(bind)
 		byVersion := map[int][]string{4: v4, 6: v6}
 		ipVersion = hvInt(hvp, "spice_ip_version")

@@ -131,7 +131,7 @@ func (h *kvmHypervisor) hotAddNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 	if err != nil {
 		return err
 	}
-	feat, err := kvmNICFeatures(rt.HVParams, h.deviceList(kvm), help)
+	feat, err := kvmNICFeatures(rt.HVParams, h.deviceList(kvm), help, h.n.paths.VhostNetDevice)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ func TestKVMLiveMigration(t *testing.T) {
 	shared := t.TempDir()
 	mkNode := func() *node {
 		n := newShortTestNode(t)
+		qemuProc(n)
 		os.WriteFile(n.paths.FileStoragePathsFile, []byte(shared+"\n"), 0o644)
 		return n
 	}

@@ -23,7 +23,7 @@ type kvmNetFeatures struct {
 // kvmNICFeatures decides them from the parameters the instance started
 // with and what qemu offers. Multiqueue only comes with vhost_net, as in
 // Ganeti.
-func kvmNICFeatures(hvp map[string]any, devlist, help string) (*kvmNetFeatures, error) {
+func kvmNICFeatures(hvp map[string]any, devlist, help, vhostDevice string) (*kvmNetFeatures, error) {
 	nicType := hvStr(hvp, "nic_type")
 	if nicType != "paravirtual" {
 		return &kvmNetFeatures{model: nicType, tap: tapOptions{queues: 1}}, nil
@@ -39,11 +39,11 @@ func kvmNICFeatures(hvp map[string]any, devlist, help string) (*kvmNetFeatures, 
 	if !kvmVhostOption.MatchString(help) {
 		return nil, hvErrorf("vhost_net is configured but it is not available")
 	}
-	if !fileExists(vhostNetDevice) {
+	if !fileExists(vhostDevice) {
 		// Ganeti finds out only when opening it, after the first tap.
-		return nil, hvErrorf("Failed to open %s", vhostNetDevice)
+		return nil, hvErrorf("Failed to open %s", vhostDevice)
 	}
-	f.tap.vhost = true
+	f.tap.vhost, f.tap.vhostDevice = true, vhostDevice
 	f.netdevExtra = ",vhost=on"
 	queues := 1
 	if _, ok := hvp["virtio_net_queues"]; ok {

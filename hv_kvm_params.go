@@ -49,7 +49,7 @@ func (h *kvmHypervisor) ValidateParams(p map[string]any) error {
 		}
 	}
 	if vnc, _ := p["vnc_bind_address"].(string); vnc != "" {
-		if net.ParseIP(vnc) == nil && !isNetInterface(vnc) && !(filepath.IsAbs(vnc) && filepath.Clean(vnc) == vnc) {
+		if net.ParseIP(vnc) == nil && !h.n.isNetInterface(vnc) && !(filepath.IsAbs(vnc) && filepath.Clean(vnc) == vnc) {
 			return hvParamFail("VNC: The vnc_bind_address parameter must be either a valid IP address, an interface name, or an absolute path")
 		}
 	}
@@ -65,7 +65,7 @@ func (h *kvmHypervisor) ValidateParams(p map[string]any) error {
 		if !regexp.MustCompile(`(?m)^-spice\s`).MatchString(help.Output) {
 			return hvParamFail("SPICE is configured, but it is not supported according to 'kvm --help'")
 		}
-		if net.ParseIP(spice) == nil && !isNetInterface(spice) {
+		if net.ParseIP(spice) == nil && !h.n.isNetInterface(spice) {
 			return hvParamFail("SPICE: The spice_bind parameter must be either a valid IP address or interface name")
 		}
 	}
@@ -82,10 +82,10 @@ func (h *kvmHypervisor) ValidateParams(p map[string]any) error {
 	return nil
 }
 
-func isNetInterface(name string) bool {
+func (n *node) isNetInterface(name string) bool {
 	if name == "" || strings.ContainsAny(name, "/") || name == "." || name == ".." {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(sysClassNet, name))
+	_, err := os.Stat(filepath.Join(n.paths.SysClassNet, name))
 	return err == nil
 }

@@ -76,7 +76,7 @@ func (h *kvmHypervisor) executeKVMRuntime(inst *instance, rt *kvmRuntime, help, 
 	var files kvmInheritedFiles
 	defer files.close()
 	devlist := h.deviceList(pyStr(rt.Cmd[0]))
-	nicArgs, tapNames, err := kvmNICArgs(rt, upHVP, devlist, help, &files)
+	nicArgs, tapNames, err := kvmNICArgs(rt, upHVP, devlist, help, h.n.paths.VhostNetDevice, &files)
 	if err != nil {
 		return err
 	}
@@ -165,11 +165,11 @@ func (files *kvmInheritedFiles) close() {
 
 // kvmNICArgs opens a tap for each NIC of the runtime and returns their
 // -netdev and -device arguments (or -net none) and the taps' names.
-func kvmNICArgs(rt *kvmRuntime, upHVP map[string]any, devlist, help string, files *kvmInheritedFiles) (argv, tapNames []string, err error) {
+func kvmNICArgs(rt *kvmRuntime, upHVP map[string]any, devlist, help, vhostDevice string, files *kvmInheritedFiles) (argv, tapNames []string, err error) {
 	if len(rt.NICs) == 0 {
 		return []string{"-net", "none"}, nil, nil
 	}
-	feat, err := kvmNICFeatures(upHVP, devlist, help)
+	feat, err := kvmNICFeatures(upHVP, devlist, help, vhostDevice)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -469,7 +469,7 @@ func (h *kvmHypervisor) saveNICTap(name string, seq int, tap string) {
 
 // startupMemory uses the node's free memory.
 func (h *kvmHypervisor) startupMemory(inst *instance) (int, error) {
-	info, err := linuxNodeInfo()
+	info, err := h.n.linuxNodeInfo()
 	if err != nil {
 		return 0, err
 	}
@@ -482,7 +482,7 @@ func (h *kvmHypervisor) startKvmd(hvp map[string]any) error {
 	if !isTrue(hvp["user_shutdown"]) || daemonAlive(h.n.paths.KvmdPidFile) {
 		return nil
 	}
-	if _, err := h.n.runCommand(command{Args: []string{daemonUtil, "start", "ganeti-kvmd"}, Timeout: daemonUtilTimeout}); err != nil {
+	if _, err := h.n.runCommand(command{Args: []string{h.n.paths.DaemonUtil, "start", "ganeti-kvmd"}, Timeout: daemonUtilTimeout}); err != nil {
 		return hvErrorf("Failed to start KVM daemon")
 	}
 	return nil

@@ -18,16 +18,19 @@ func TestKVMExecuteParameters(t *testing.T) {
 	devlist := "name \"virtio-net-pci\", bus PCI\nname \"virtio-blk-pci\", bus PCI\nname \"scsi-hd\", bus SCSI\n"
 	kvm, argvFile := kvmRecordingBinary(t, devlist)
 	ifup := fakeTool(t, t.TempDir(), "kvm-ifup", "exit 0")
-	oldVhost := vhostNetDevice
-	defer func() { vhostNetDevice = oldVhost }()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte("secret\n\n"), 0o600)
 	emptyFile := filepath.Join(t.TempDir(), "empty")
 	os.WriteFile(emptyFile, []byte("\n"), 0o600)
 
-	start := func(t *testing.T, params map[string]any) (string, error) {
+	// start starts an instance with params on a fresh node, which setup
+	// may change first.
+	start := func(t *testing.T, params map[string]any, setup ...func(*node)) (string, error) {
 		n := newShortTestNode(t)
 		n.paths.KVMIfup = ifup
+		for _, f := range setup {
+			f(n)
+		}
 		h := mustKVM(t, n)
 		_, inst := kvmTestInstance(t, params)
 		inst.HVParams["kvm_path"] = kvm
@@ -60,11 +63,11 @@ func TestKVMExecuteParameters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.params["vhost_net"] == true {
-				vhostNetDevice = "/dev/null" // stands in where the module is not loaded
-			}
-			defer func() { vhostNetDevice = oldVhost }()
-			argv, err := start(t, c.params)
+			argv, err := start(t, c.params, func(n *node) {
+				if c.params["vhost_net"] == true {
+					n.paths.VhostNetDevice = "/dev/null" // stands in where the module is not loaded
+				}
+			})
 			if c.wantErr != "" {
 				if err == nil || err.Error() != c.wantErr {
 					t.Fatalf("error %v, want %s", err, c.wantErr)
@@ -82,18 +85,17 @@ func TestKVMExecuteParameters(t *testing.T) {
 		})
 	}
 	t.Run("user shutdown starts ganeti-kvmd", func(t *testing.T) {
-		oldUtil := daemonUtil
-		defer func() { daemonUtil = oldUtil }()
 		calls := filepath.Join(t.TempDir(), "calls")
-		daemonUtil = fakeTool(t, t.TempDir(), "daemon-util", `echo "$@" >> `+calls+`; [ "$2" = ganeti-kvmd ] && [ ! -e `+calls+`.fail ]`)
-		if _, err := start(t, map[string]any{"user_shutdown": true}); err == nil || !strings.Contains(err.Error(), "kvm: recorded") {
+		util := fakeTool(t, t.TempDir(), "daemon-util", `echo "$@" >> `+calls+`; [ "$2" = ganeti-kvmd ] && [ ! -e `+calls+`.fail ]`)
+		useUtil := func(n *node) { n.paths.DaemonUtil = util }
+		if _, err := start(t, map[string]any{"user_shutdown": true}, useUtil); err == nil || !strings.Contains(err.Error(), "kvm: recorded") {
 			t.Fatalf("start: %v", err)
 		}
 		if data, _ := os.ReadFile(calls); string(data) != "start ganeti-kvmd\n" {
 			t.Fatalf("daemon-util calls %q", data)
 		}
 		os.WriteFile(calls+".fail", nil, 0o644)
-		if _, err := start(t, map[string]any{"user_shutdown": true}); err == nil || err.Error() != "Failed to start KVM daemon" {
+		if _, err := start(t, map[string]any{"user_shutdown": true}, useUtil); err == nil || err.Error() != "Failed to start KVM daemon" {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -106,14 +108,14 @@ func TestKVMExecuteParameters(t *testing.T) {
 		}
 	})
 	t.Run("vhost-net missing", func(t *testing.T) {
-		vhostNetDevice = "/nonexistent/vhost-net"
-		if _, err := start(t, map[string]any{"vhost_net": true}); err == nil || err.Error() != "Failed to open /nonexistent/vhost-net" {
+		missing := func(n *node) { n.paths.VhostNetDevice = "/nonexistent/vhost-net" }
+		if _, err := start(t, map[string]any{"vhost_net": true}, missing); err == nil || err.Error() != "Failed to open /nonexistent/vhost-net" {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("vhost not in qemu", func(t *testing.T) {
 		_, inst := kvmTestInstance(t, map[string]any{"vhost_net": true})
-		if _, err := kvmNICFeatures(inst.HVParams, devlist, "-netdev tap,id=str[,fd=h]\n"); err == nil || err.Error() != "vhost_net is configured but it is not available" {
+		if _, err := kvmNICFeatures(inst.HVParams, devlist, "-netdev tap,id=str[,fd=h]\n", "/dev/null"); err == nil || err.Error() != "vhost_net is configured but it is not available" {
 			t.Fatalf("got %v", err)
 		}
 	})

@@ -54,7 +54,7 @@ type instanceInfo struct {
 // (hypervisor_validate_params, node_verify) and hvOpener.
 var hvModules = map[string]func(n *node) any{
 	"chroot":  func(*node) any { return hvParamTable(chrootParamChecks) },
-	"fake":    func(n *node) any { return &fakeHypervisor{dir: n.paths.FakeHVDir} },
+	"fake":    func(n *node) any { return &fakeHypervisor{n: n, dir: n.paths.FakeHVDir} },
 	"kvm":     func(n *node) any { return &kvmHypervisor{n: n, rootDir: n.paths.KVMRunDir} },
 	"lxc":     func(*node) any { return hvParamTable(lxcParamChecks) },
 	"xen-hvm": func(*node) any { return hvParamTable(xenHVMParamChecks) },
@@ -105,19 +105,13 @@ func rpcHypervisorValidateParams(n *node, args []json.RawMessage) (any, error) {
 	return nil, n.validateHVParams(name, params)
 }
 
-// Where Linux reports memory and CPUs; tests point these elsewhere.
-var (
-	procMeminfo = "/proc/meminfo"
-	procCPUinfo = "/proc/cpuinfo"
-)
-
 var processorLine = regexp.MustCompile(`(?m)^processor\s*:\s*[0-9]+\s*$`)
 
 // linuxNodeInfo is the node's view of its own memory and CPUs, for
 // hypervisors that do not virtualise the host (fake, KVM): free memory
 // counts buffers and page cache as Ganeti does.
-func linuxNodeInfo() (map[string]any, error) {
-	data, err := readFileLimited(procMeminfo, 1<<20)
+func (n *node) linuxNodeInfo() (map[string]any, error) {
+	data, err := readFileLimited(n.paths.ProcMeminfo, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("Failed to list node info: %v", err)
 	}
@@ -146,7 +140,7 @@ func linuxNodeInfo() (map[string]any, error) {
 		}
 	}
 	info["memory_free"] = free
-	cpu, err := readFileLimited(procCPUinfo, 16<<20)
+	cpu, err := readFileLimited(n.paths.ProcCPUinfo, 16<<20)
 	if err != nil {
 		return nil, fmt.Errorf("Failed to list node info: %v", err)
 	}

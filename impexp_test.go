@@ -163,9 +163,10 @@ func TestImpexpFileRoundTrip(t *testing.T) {
 // TestImpexpRawAndScript streams a disk as raw data (dd) and through the
 // OS's export and import scripts.
 func TestImpexpRawAndScript(t *testing.T) {
-	withProc(t)
 	src, srcFile := transferNode(t, "")
 	dst, dstFile := transferNode(t, "")
+	withProc(src)
+	withProc(dst)
 	osDir := t.TempDir()
 	os.MkdirAll(filepath.Join(osDir, "streamer"), 0o755)
 	for name, body := range map[string]string{
@@ -176,7 +177,8 @@ func TestImpexpRawAndScript(t *testing.T) {
 	} {
 		os.WriteFile(filepath.Join(osDir, "streamer", name), []byte(body), 0o755)
 	}
-	useOSSearchPath(t, osDir)
+	useOSSearchPath(src, osDir)
+	useOSSearchPath(dst, osDir)
 
 	srcDisk := fileDisk("file", filepath.Join(srcFile, "inst1", "disk0"), 4)
 	dstDisk := fileDisk("file", filepath.Join(dstFile, "inst1", "disk0"), 4)

@@ -27,8 +27,8 @@ func fakeInstance(name string, disks ...map[string]any) map[string]any {
 var testTrail = [][]any{{"gnt:client:gnt-instance", "startup", 1795533617636955904}}
 
 func TestFakeInstanceLifecycle(t *testing.T) {
-	withProc(t)
 	n, file, _ := storageNode(t)
+	withProc(n)
 	diskPath := filepath.Join(file, "inst1-disk0")
 	d := fileDisk("file", diskPath, 8)
 	delete(d, "future_field")
@@ -107,8 +107,8 @@ func TestFakeInstanceLifecycle(t *testing.T) {
 }
 
 func TestFakeInstanceMigration(t *testing.T) {
-	withProc(t)
 	n, _ := newTestNode(t)
+	withProc(n)
 	inst := fakeInstance("inst2.example.com")
 	var info string
 	mustOK(t, call(t, n, "migration_info", inst), &info)
@@ -143,9 +143,9 @@ func TestInstanceRefusals(t *testing.T) {
 }
 
 func TestInstanceOSAddAndRename(t *testing.T) {
-	withProc(t)
 	n, file, _ := storageNode(t)
-	osDir := testOSDir(t)
+	withProc(n)
+	osDir := testOSDir(t, n)
 	d := fileDisk("file", filepath.Join(file, "inst3-disk0"), 8)
 	delete(d, "future_field")
 	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst3.example.com", true, nil, false), nil)
@@ -201,7 +201,7 @@ func TestInstanceOSAddAndRename(t *testing.T) {
 // Ganeti's tar does, the overrides replacing what they name.
 func TestOSExport(t *testing.T) {
 	n, _ := newTestNode(t)
-	osDir := testOSDir(t)
+	osDir := testOSDir(t, n)
 	fakeTool(t, filepath.Join(osDir, "debootstrap", "lib"), "common.sh", "true")
 	inst := fakeInstance("inst3.example.com")
 	inst["os"] = "debootstrap+minimal"
@@ -237,7 +237,7 @@ func TestOSExport(t *testing.T) {
 // much the script wrote.
 func TestOSScriptLog(t *testing.T) {
 	n, _ := newTestNode(t)
-	osDir := testOSDir(t)
+	osDir := testOSDir(t, n)
 	fakeTool(t, filepath.Join(osDir, "debootstrap"), "create",
 		"echo starting >&2\nyes 'progress line' | head -n 220000\necho 'the last words' >&2\nexit 3")
 	inst := fakeInstance("inst4.example.com")

@@ -70,7 +70,7 @@ func configure(argv []string, stdout, stderr io.Writer) (cfg *daemonConfig, code
 		return nil, 1, false
 	}
 	family := primaryIPFamily(paths)
-	port := daemonPort(opts, "/etc/services")
+	port := daemonPort(opts, paths.ServicesFile)
 	if opts.help {
 		bind, _ := bindAddress(&options{}, family)
 		fmt.Fprintf(stdout, "%s\n\n"+helpText, usageLine, port, bind, opts.sslKey, opts.sslCert)

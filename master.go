@@ -10,11 +10,8 @@ import (
 	"time"
 )
 
-// Ganeti's helper scripts (not prefixed in a virtual cluster).
-var (
-	daemonUtil              = pkgLibDir + "/daemon-util"
-	defaultMasterSetup      = toolsDir + "/master-ip-setup"
-	ipCommand               = "/bin/ip"
+// How long Ganeti's helper programs may take.
+const (
 	daemonUtilTimeout       = 5 * time.Minute
 	masterIPCommandsTimeout = 2 * time.Minute
 )
@@ -31,7 +28,7 @@ func rpcNodeStartMasterDaemons(n *node, args []json.RawMessage) (any, error) {
 	if noVoting {
 		extra = "--no-voting --yes-do-it"
 	}
-	res, err := n.runCommand(command{Args: []string{daemonUtil, "start-master"}, Timeout: daemonUtilTimeout,
+	res, err := n.runCommand(command{Args: []string{n.paths.DaemonUtil, "start-master"}, Timeout: daemonUtilTimeout,
 		Env: []string{"EXTRA_LUXID_ARGS=" + extra, "EXTRA_WCONFD_ARGS=" + extra}})
 	if err != nil {
 		return nil, fmt.Errorf("Can't start Ganeti master: %s", outputOf(res, err))
@@ -45,7 +42,7 @@ func rpcNodeStopMaster(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args); err != nil {
 		return nil, err
 	}
-	if _, err := n.runCommand(command{Args: []string{daemonUtil, "stop-master"}, Timeout: daemonUtilTimeout}); err != nil {
+	if _, err := n.runCommand(command{Args: []string{n.paths.DaemonUtil, "stop-master"}, Timeout: daemonUtilTimeout}); err != nil {
 		n.log.Errorf("Could not stop Ganeti master: %v", err)
 	}
 	return nil, nil
@@ -126,7 +123,7 @@ func (n *node) changeMasterIP(args []json.RawMessage, action string) error {
 	if err := n.runLocalHooks(hpath, "pre", hookEnv, env); err != nil {
 		return err
 	}
-	script := defaultMasterSetup
+	script := n.paths.MasterIPSetup
 	if external {
 		script = n.paths.externalMasterSetup()
 	}
@@ -208,10 +205,10 @@ func rpcNodeChangeMasterNetmask(n *node, args []json.RawMessage) (any, error) {
 		return nil, errors.New("The master IP address is not up, not attempting to change its netmask")
 	}
 	label := dev + ":0"
-	if _, err := n.runCommand(command{Args: []string{ipCommand, "address", "add", fmt.Sprintf("%s/%d", ip, newMask), "dev", dev, "label", label}, Timeout: masterIPCommandsTimeout}); err != nil {
+	if _, err := n.runCommand(command{Args: []string{n.paths.IPCommand, "address", "add", fmt.Sprintf("%s/%d", ip, newMask), "dev", dev, "label", label}, Timeout: masterIPCommandsTimeout}); err != nil {
 		return nil, errors.New("Could not set the new netmask on the master IP address")
 	}
-	if _, err := n.runCommand(command{Args: []string{ipCommand, "address", "del", fmt.Sprintf("%s/%d", ip, oldMask), "dev", dev, "label", label}, Timeout: masterIPCommandsTimeout}); err != nil {
+	if _, err := n.runCommand(command{Args: []string{n.paths.IPCommand, "address", "del", fmt.Sprintf("%s/%d", ip, oldMask), "dev", dev, "label", label}, Timeout: masterIPCommandsTimeout}); err != nil {
 		return nil, errors.New("Could not bring down the master IP address with the old netmask")
 	}
 	return nil, nil

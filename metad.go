@@ -33,7 +33,7 @@ func rpcInstanceMetadataModify(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	if !daemonAlive(n.paths.metadPidFile()) {
-		if _, err := n.runCommand(command{Args: []string{daemonUtil, "start", "ganeti-metad"}, Timeout: daemonUtilTimeout}); err != nil {
+		if _, err := n.runCommand(command{Args: []string{n.paths.DaemonUtil, "start", "ganeti-metad"}, Timeout: daemonUtilTimeout}); err != nil {
 			return nil, errors.New("Error while executing backend function: Failed to start metadata daemon")
 		}
 	}

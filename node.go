@@ -29,8 +29,6 @@ type node struct {
 	queueLockTimeout time.Duration
 }
 
-// bootIDPath changes on every boot; the master uses it to notice reboots.
-var bootIDPath = "/proc/sys/kernel/random/boot_id"
 
 // storageUnit is one [type, key, params] of node_info.
 type storageUnit struct {
@@ -66,7 +64,7 @@ func rpcNodeInfo(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &units, &specs); err != nil {
 		return nil, err
 	}
-	boot, err := readFileLimited(bootIDPath, 128)
+	boot, err := readFileLimited(n.paths.BootIDFile, 128)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read boot id: %w", err)
 	}

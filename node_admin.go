@@ -23,7 +23,7 @@ func rpcNodeDemoteFromMC(n *node, args []json.RawMessage) (any, error) {
 	if master == n.fqdn() {
 		return nil, errors.New("ssconf status shows I'm the master node, will not demote")
 	}
-	if _, err := n.runCommand(command{Args: []string{daemonUtil, "check", "ganeti-masterd"}, Timeout: daemonUtilTimeout}); err == nil {
+	if _, err := n.runCommand(command{Args: []string{n.paths.DaemonUtil, "check", "ganeti-masterd"}, Timeout: daemonUtilTimeout}); err == nil {
 		return nil, errors.New("The master daemon is running, will not demote")
 	}
 	conf := n.paths.ClusterConfFile
@@ -64,7 +64,7 @@ func rpcNodePowercycle(n *node, args []json.RawMessage) (any, error) {
 // powercycle reboots at once through sysrq (no sync, as Ganeti), or with
 // "reboot -n -f" where sysrq is unavailable.
 func (n *node) powercycle() {
-	f, err := os.OpenFile(sysrqTrigger, os.O_WRONLY, 0)
+	f, err := os.OpenFile(n.paths.SysrqTrigger, os.O_WRONLY, 0)
 	if err == nil {
 		_, err = f.Write([]byte("b"))
 		f.Close()
@@ -130,7 +130,7 @@ func rpcNodeEnsureDaemon(n *node, args []json.RawMessage) (any, error) {
 	if run {
 		action = "check-and-start"
 	}
-	if _, err := n.runCommand(command{Args: []string{daemonUtil, action, name}, Timeout: daemonUtilTimeout}); err != nil {
+	if _, err := n.runCommand(command{Args: []string{n.paths.DaemonUtil, action, name}, Timeout: daemonUtilTimeout}); err != nil {
 		n.log.Errorf("Can't %s daemon '%s': %v", action, name, err)
 		return false, nil
 	}
@@ -161,7 +161,7 @@ func rpcNodeLeaveCluster(n *node, args []json.RawMessage) (any, error) {
 		}
 	}
 	for _, d := range []string{"ganeti-confd", "ganeti-mond", "ganeti-kvmd"} {
-		n.runCommand(command{Args: []string{daemonUtil, "stop", d}, Timeout: daemonUtilTimeout})
+		n.runCommand(command{Args: []string{n.paths.DaemonUtil, "stop", d}, Timeout: daemonUtilTimeout})
 	}
 	n.log.Infof("Shutting down the node daemon, arguments: (True, 'Shutdown scheduled')")
 	if n.stop != nil {
@@ -173,13 +173,13 @@ func rpcNodeLeaveCluster(n *node, args []json.RawMessage) (any, error) {
 // removeOwnSSHKey drops root's key of one type from authorized_keys and
 // deletes the key pair (Ganeti 3.0 does this for DSA keys only).
 func (n *node) removeOwnSSHKey(keyType string) {
-	priv := filepath.Join(sshDir, "id_"+keyType)
+	priv := filepath.Join(n.paths.SSHDir, "id_"+keyType)
 	pub, err := readFileLimited(priv+".pub", 1<<20)
 	if err != nil {
 		n.log.Warningf("At least one SSH file was not accessible: %v", err)
 		return
 	}
-	if err := editAuthorizedKeys(filepath.Join(sshDir, "authorized_keys"), nil, []string{strings.TrimSpace(string(pub))}); err != nil {
+	if err := editAuthorizedKeys(filepath.Join(n.paths.SSHDir, "authorized_keys"), nil, []string{strings.TrimSpace(string(pub))}); err != nil {
 		n.log.Warningf("Error while processing ssh files: %v", err)
 	}
 	os.Remove(priv)

@@ -57,9 +57,7 @@ func TestSafeEncode(t *testing.T) {
 func TestIallocatorRunner(t *testing.T) {
 	n, _ := newTestNode(t)
 	dir := t.TempDir()
-	old := iallocatorSearchPath
-	iallocatorSearchPath = []string{filepath.Join(dir, "none"), dir}
-	defer func() { iallocatorSearchPath = old }()
+	n.paths.IallocatorSearchPath = []string{filepath.Join(dir, "none"), dir}
 	fakeTool(t, dir, "hail", `echo "args: $2 $3"; cat "$1"; echo noise >&2`)
 	fakeTool(t, dir, "broken", "exit 3")
 	var out string
@@ -75,12 +73,10 @@ func TestIallocatorRunner(t *testing.T) {
 func TestMasterDaemonsAndIP(t *testing.T) {
 	n, _ := newTestNode(t)
 	log := filepath.Join(t.TempDir(), "calls")
-	oldUtil, oldSetup, oldIP := daemonUtil, defaultMasterSetup, ipCommand
-	defer func() { daemonUtil, defaultMasterSetup, ipCommand = oldUtil, oldSetup, oldIP }()
 	bin := t.TempDir()
-	daemonUtil = fakeTool(t, bin, "daemon-util", `echo "daemon-util $* [$EXTRA_LUXID_ARGS]" >> `+log)
-	defaultMasterSetup = fakeTool(t, bin, "master-ip-setup", `echo "setup $1 $MASTER_NETDEV $MASTER_IP $MASTER_NETMASK $CLUSTER_IP_VERSION home=$HOME" >> `+log)
-	ipCommand = fakeTool(t, bin, "ip", `echo "ip $*" >> `+log)
+	n.paths.DaemonUtil = fakeTool(t, bin, "daemon-util", `echo "daemon-util $* [$EXTRA_LUXID_ARGS]" >> `+log)
+	n.paths.MasterIPSetup = fakeTool(t, bin, "master-ip-setup", `echo "setup $1 $MASTER_NETDEV $MASTER_IP $MASTER_NETMASK $CLUSTER_IP_VERSION home=$HOME" >> `+log)
+	n.paths.IPCommand = fakeTool(t, bin, "ip", `echo "ip $*" >> `+log)
 	os.WriteFile(n.paths.ssconfPath("master_node"), []byte("node1.example.com\n"), 0o444)
 	os.WriteFile(n.paths.ssconfPath("cluster_name"), []byte("cluster.example.com\n"), 0o444)
 	hookMark := filepath.Join(t.TempDir(), "hook")
@@ -118,17 +114,15 @@ func TestMasterDaemonsAndIP(t *testing.T) {
 	mustFail(t, call(t, n, "node_change_master_netmask", 24, 16, "192.0.2.1", "lo"), "The master IP address is not up")
 	fakeTool(t, filepath.Join(n.paths.HooksBaseDir, "master-ip-turnup-pre.d"), "veto", "echo no; exit 1")
 	mustFail(t, call(t, n, "node_activate_master_ip", params, false), "master-ip-turnup-pre.d/veto")
-	daemonUtil = fakeTool(t, bin, "daemon-util", "echo cannot; exit 1")
+	n.paths.DaemonUtil = fakeTool(t, bin, "daemon-util", "echo cannot; exit 1")
 	mustFail(t, call(t, n, "node_start_master_daemons", false), "Can't start Ganeti master")
 	mustOK(t, call(t, n, "node_stop_master"), nil) // only logged
 }
 
 func TestNodeLeaveCluster(t *testing.T) {
 	n, _ := newTestNode(t)
-	oldUtil := daemonUtil
-	defer func() { daemonUtil = oldUtil }()
 	log := filepath.Join(t.TempDir(), "calls")
-	daemonUtil = fakeTool(t, t.TempDir(), "daemon-util", `echo "$*" >> `+log)
+	n.paths.DaemonUtil = fakeTool(t, t.TempDir(), "daemon-util", `echo "$*" >> `+log)
 	stopped := make(chan bool, 1)
 	n.stop = func() { stopped <- true }
 	for _, f := range []string{n.paths.ClusterConfFile, n.paths.ssconfPath("master_node"), n.paths.QueueDir + "/job-1"} {
@@ -281,9 +275,7 @@ func TestNodeAdminProcedures(t *testing.T) {
 	}
 	mustFail(t, call(t, n, "node_configure_ovs", "sw/1", nil), "Invalid switch")
 
-	oldUtil := daemonUtil
-	defer func() { daemonUtil = oldUtil }()
-	daemonUtil = fakeTool(t, bin, "daemon-util-fake", `[ "$1" = check-and-start ]`)
+	n.paths.DaemonUtil = fakeTool(t, bin, "daemon-util-fake", `[ "$1" = check-and-start ]`)
 	var ok bool
 	mustOK(t, call(t, n, "node_ensure_daemon", "ganeti-kvmd", true), &ok)
 	if !ok {
@@ -314,9 +306,9 @@ func TestNodeAdminProcedures(t *testing.T) {
 	// Powercycle answers first, then writes "b" to sysrq-trigger.
 	trigger := filepath.Join(t.TempDir(), "sysrq-trigger")
 	os.WriteFile(trigger, nil, 0o600)
-	oldTrigger, oldDelay := sysrqTrigger, powercycleDelay
-	defer func() { sysrqTrigger, powercycleDelay = oldTrigger, oldDelay }()
-	sysrqTrigger, powercycleDelay = trigger, 100*time.Millisecond
+	oldDelay := powercycleDelay
+	defer func() { powercycleDelay = oldDelay }()
+	n.paths.SysrqTrigger, powercycleDelay = trigger, 100*time.Millisecond
 	var msg string
 	mustOK(t, call(t, n, "node_powercycle", "fake", map[string]any{}), &msg)
 	if msg != "Reboot scheduled in 0 seconds" {

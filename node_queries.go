@@ -55,7 +55,7 @@ func rpcBridgesExist(n *node, args []json.RawMessage) (any, error) {
 	}
 	var missing []string
 	for _, b := range bridges {
-		if !bridgeExists(b) {
+		if !n.bridgeExists(b) {
 			missing = append(missing, b)
 		}
 	}
@@ -65,13 +65,11 @@ func rpcBridgesExist(n *node, args []json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-// sysClassNet is where the kernel lists network interfaces.
-var sysClassNet = "/sys/class/net"
 
-func bridgeExists(name string) bool {
+func (n *node) bridgeExists(name string) bool {
 	if name == "" || name == "." || name == ".." || len(name) > 15 || strings.ContainsAny(name, "/ \t\n:") {
 		return false
 	}
-	st, err := os.Stat(sysClassNet + "/" + name + "/bridge")
+	st, err := os.Stat(n.paths.SysClassNet + "/" + name + "/bridge")
 	return err == nil && st.IsDir()
 }

@@ -9,8 +9,8 @@ import (
 )
 
 func TestNodeInfo(t *testing.T) {
-	withProc(t)
 	n, _ := newTestNode(t)
+	withProc(n)
 	os.MkdirAll(n.paths.FileStorageDir, 0o755)
 	// A fake kvm whose --help starts like the real one (testdata/kvm-help.txt).
 	kvm := filepath.Join(t.TempDir(), "kvm")

@@ -133,8 +133,8 @@ func TestBlockdevNumbersRefused(t *testing.T) {
 // past the limits to the instance procedures; each must fail and leave
 // the running instance as it was.
 func TestInstanceNumbersRefused(t *testing.T) {
-	withProc(t)
 	n, file, _ := storageNode(t)
+	withProc(n)
 	d := fileDisk("file", filepath.Join(file, "inst1-disk0"), 8)
 	delete(d, "future_field")
 	inst := fakeInstance("inst1.example.com", d)

@@ -13,9 +13,6 @@ import (
 	"time"
 )
 
-// osSearchPath is where Ganeti looks for OS definitions (not prefixed in
-// a virtual cluster, as in Ganeti); tests point it elsewhere.
-var osSearchPath = []string{"/srv/ganeti/os", "/usr/local/lib/ganeti/os", "/usr/lib/ganeti/os", "/usr/share/ganeti/os"}
 
 // osAPIVersions are the OS API versions Ganeti 3.0 speaks.
 var osAPIVersions = []int{10, 15, 20}
@@ -203,7 +200,7 @@ func readOSVariants(path string) ([]string, error) {
 // [name, path, ok, message, variants, parameters, api_versions, trusted].
 func (n *node) diagnoseOS() []any {
 	result := []any{}
-	for _, dir := range osSearchPath {
+	for _, dir := range n.paths.OSSearchPath {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -234,11 +231,11 @@ func rpcOSDiagnose(n *node, args []json.RawMessage) (any, error) {
 
 // findOS loads an OS definition by name from the first search-path
 // directory that has it.
-func findOS(name string) (*osDefinition, error) {
+func (n *node) findOS(name string) (*osDefinition, error) {
 	if !pluginName.MatchString(name) {
 		return nil, fmt.Errorf("Directory for OS %s not found in search path", name)
 	}
-	for _, dir := range osSearchPath {
+	for _, dir := range n.paths.OSSearchPath {
 		if isDir(filepath.Join(dir, name)) {
 			return loadOS(dir, name)
 		}
@@ -315,7 +312,7 @@ func rpcOSValidate(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Unknown checks required for OS %s: %s", full, strings.Join(unknown, ", "))
 	}
 	name, _ := splitOSName(full)
-	def, err := findOS(name)
+	def, err := n.findOS(name)
 	if err != nil {
 		if required {
 			return nil, err

@@ -168,7 +168,7 @@ func (n *node) instanceOSEnvironment(inst *instance) (*osDefinition, []string, e
 	if strings.ContainsFunc(variant, func(r rune) bool { return r == '/' || unicode.IsControl(r) }) {
 		return nil, nil, fmt.Errorf("Invalid OS name '%s'", inst.OS)
 	}
-	def, err := findOS(name)
+	def, err := n.findOS(name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,7 +24,10 @@ const (
 
 // layout holds every node-local path, optionally below a virtual-cluster
 // root (GANETI_ROOTDIR). Handlers take paths from here and nowhere else, so
-// tests can run a whole node inside a temporary directory.
+// tests can run a whole node inside a temporary directory, in parallel with
+// other nodes. Left out, as fixed kernel interfaces rather than places:
+// a process's own /proc entries (/proc/self, /proc/<pid>), /dev/net/tun,
+// /dev/zero, and the system directories file storage may never use.
 type layout struct {
 	Root     string // "" on a real node
 	Hostname string // the virtual hostname, "" on a real node
@@ -74,6 +77,30 @@ type layout struct {
 	KvmdPidFile       string // /var/run/ganeti/ganeti-kvmd.pid
 	KVMIfup           string // /usr/lib/ganeti/kvm-ifup, never below the root
 	KVMConsoleWrapper string // /usr/lib/ganeti/tools/kvm-console-wrapper, never below the root
+
+	// Programs, search paths and system files. None moves below
+	// GANETI_ROOTDIR (Ganeti runs the installed tools and reads the running
+	// kernel's files in a virtual cluster too); tests point them at
+	// stand-ins in their own node's layout.
+	DaemonUtil           string   // /usr/lib/ganeti/daemon-util
+	MasterIPSetup        string   // /usr/lib/ganeti/tools/master-ip-setup, the default script
+	IPCommand            string   // /bin/ip
+	SSHUpdateTool        string   // /usr/lib/ganeti/ssh-update, run on other nodes over ssh
+	SSHDir               string   // root's ~/.ssh
+	OSSearchPath         []string // where OS definitions are looked for
+	ExtStorageSearchPath []string // where ExtStorage providers are looked for
+	IallocatorSearchPath []string // where allocator plugins are looked for
+	SysClassNet          string   // the kernel's network interfaces
+	SysBlockDir          string   // the kernel's block devices
+	ProcSysDir           string   // /proc/sys
+	SysrqTrigger         string   // node_powercycle writes "b" here
+	ProcMeminfo          string
+	ProcCPUinfo          string
+	BootIDFile           string // changes on every boot; the master notices reboots by it
+	VhostNetDevice       string // the kernel's virtio-net accelerator
+	ServicesFile         string // /etc/services, for the node daemon's port
+	DRBDProcFile         string // where the DRBD module reports itself; absent when not loaded
+	DRBDHelperFile       string // the DRBD module's usermode helper
 }
 
 // newLayout builds the paths below root ("" for a real node).
@@ -133,6 +160,27 @@ func newLayout(root, hostname string) *layout {
 	// cluster's nodes share them.
 	l.KVMIfup = pkgLibDir + "/kvm-ifup"
 	l.KVMConsoleWrapper = toolsDir + "/kvm-console-wrapper"
+
+	// Programs, search paths and system files.
+	l.DaemonUtil = pkgLibDir + "/daemon-util"
+	l.MasterIPSetup = toolsDir + "/master-ip-setup"
+	l.IPCommand = "/bin/ip"
+	l.SSHUpdateTool = pkgLibDir + "/ssh-update"
+	l.SSHDir = "/root/.ssh"
+	l.OSSearchPath = []string{"/srv/ganeti/os", "/usr/local/lib/ganeti/os", "/usr/lib/ganeti/os", "/usr/share/ganeti/os"}
+	l.ExtStorageSearchPath = []string{"/srv/ganeti/extstorage", "/usr/local/lib/ganeti/extstorage", "/usr/lib/ganeti/extstorage", "/usr/share/ganeti/extstorage"}
+	l.IallocatorSearchPath = []string{"/usr/local/lib/ganeti/iallocators", "/usr/lib/ganeti/iallocators"}
+	l.SysClassNet = "/sys/class/net"
+	l.SysBlockDir = "/sys/block"
+	l.ProcSysDir = "/proc/sys"
+	l.SysrqTrigger = "/proc/sysrq-trigger"
+	l.ProcMeminfo = "/proc/meminfo"
+	l.ProcCPUinfo = "/proc/cpuinfo"
+	l.BootIDFile = "/proc/sys/kernel/random/boot_id"
+	l.VhostNetDevice = "/dev/vhost-net"
+	l.ServicesFile = "/etc/services"
+	l.DRBDProcFile = "/proc/drbd"
+	l.DRBDHelperFile = "/sys/module/drbd/parameters/usermode_helper"
 	return l
 }
 
@@ -209,7 +257,7 @@ func (l *layout) tempDirs() []tempDir {
 	if l.Root == "" {
 		// root's ssh directory does not move with GANETI_ROOTDIR: a test
 		// daemon leaves the host's alone.
-		dirs = append(dirs, tempDir{Dir: sshDir, Only: []string{"authorized_keys"}})
+		dirs = append(dirs, tempDir{Dir: l.SSHDir, Only: []string{"authorized_keys"}})
 	}
 	return dirs
 }

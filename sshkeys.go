@@ -19,8 +19,6 @@ import (
 // other nodes by running Ganeti's ssh-update tool over ssh with JSON on
 // standard input, exactly as Ganeti's Python master does.
 
-var sshUpdateTool = pkgLibDir + "/ssh-update"
-
 const (
 	sshUpdateRetries = 3
 	sshUpdateTimeout = 5 * time.Minute
@@ -158,7 +156,7 @@ func (n *node) runSSHUpdate(node string, port int, data map[string]any) error {
 	if err != nil {
 		return err
 	}
-	argv := n.sshArgv(node, port, "/bin/sh -c "+sshUpdateTool)
+	argv := n.sshArgv(node, port, "/bin/sh -c "+n.paths.SSHUpdateTool)
 	_, err = n.runCommand(command{Args: argv, Stdin: append(input, '\n'), Timeout: sshUpdateTimeout})
 	return err
 }
@@ -222,7 +220,7 @@ func (n *node) addNodeSSHKey(a keyAddition) ([][2]string, error) {
 		return nil, err
 	}
 	if a.toAuth {
-		if err := authorizeLocally(keys, a.uuid); err != nil {
+		if err := n.authorizeLocally(keys, a.uuid); err != nil {
 			return nil, err
 		}
 	}
@@ -263,15 +261,15 @@ func (f pubKeyFile) fileUnderUUID(uuid, name string) error {
 }
 
 // localAuthorizedKeys is this (the master) node's own authorized_keys.
-func localAuthorizedKeys() string { return filepath.Join(sshDir, "authorized_keys") }
+func (n *node) localAuthorizedKeys() string { return filepath.Join(n.paths.SSHDir, "authorized_keys") }
 
 // authorizeLocally lets the node's keys log in to this node.
-func authorizeLocally(keys map[string][]string, uuid string) error {
+func (n *node) authorizeLocally(keys map[string][]string, uuid string) error {
 	k, ok := keys[uuid]
 	if !ok {
 		return fmt.Errorf("Error while executing backend function: '%s'", uuid)
 	}
-	return editAuthorizedKeys(localAuthorizedKeys(), k, nil)
+	return editAuthorizedKeys(n.localAuthorizedKeys(), k, nil)
 }
 
 // sendAllPubKeys gives the joining node the whole public key file. If
@@ -454,7 +452,7 @@ func (n *node) withdrawFromOthers(r keyRemoval, toRemove map[string][]string, ma
 		for _, ks := range toRemove {
 			flat = append(flat, ks...)
 		}
-		if err := editAuthorizedKeys(localAuthorizedKeys(), nil, flat); err != nil {
+		if err := editAuthorizedKeys(n.localAuthorizedKeys(), nil, flat); err != nil {
 			return nil, err
 		}
 	}
@@ -575,7 +573,7 @@ func (r keyRenewal) check() error {
 // renewSSHKeys renews the other nodes' keys, then the master's.
 func (n *node) renewSSHKeys(r keyRenewal) ([][2]string, error) {
 	pub := pubKeyFile{n.paths.pubKeysFile()}
-	oldMasterKey, err := readLocalPubKey("id_" + r.oldType + ".pub")
+	oldMasterKey, err := n.readLocalPubKey("id_" + r.oldType + ".pub")
 	if err != nil {
 		return nil, err
 	}
@@ -604,8 +602,8 @@ func (n *node) renewSSHKeys(r keyRenewal) ([][2]string, error) {
 }
 
 // readLocalPubKey reads one of this node's public key files in ~/.ssh.
-func readLocalPubKey(file string) (string, error) {
-	data, err := readFileLimited(filepath.Join(sshDir, file), 1<<20)
+func (n *node) readLocalPubKey(file string) (string, error) {
+	data, err := readFileLimited(filepath.Join(n.paths.SSHDir, file), 1<<20)
 	if err != nil {
 		return "", err
 	}
@@ -656,7 +654,7 @@ func (n *node) unauthorizeOldCandidateKeys(r keyRenewal, pub pubKeyFile, oldMast
 		if !slices.Contains(r.mcUUIDs, uuid) {
 			continue
 		}
-		key, err := n.fetchRemoteFile(name, r.ports[name], filepath.Join(sshDir, "id_"+r.oldType+".pub"))
+		key, err := n.fetchRemoteFile(name, r.ports[name], filepath.Join(n.paths.SSHDir, "id_"+r.oldType+".pub"))
 		if err != nil || key == oldMasterKey {
 			continue
 		}
@@ -686,7 +684,7 @@ func (n *node) renewNodeKey(r keyRenewal, pub pubKeyFile, uuid, name string) ([]
 	if err := n.generateKeyPair(name, r.ports[name], r.newType, r.bits, ""); err != nil {
 		return nil, err
 	}
-	key, err := n.fetchRemoteFile(name, r.ports[name], filepath.Join(sshDir, "id_"+r.newType+".pub"))
+	key, err := n.fetchRemoteFile(name, r.ports[name], filepath.Join(n.paths.SSHDir, "id_"+r.newType+".pub"))
 	if err != nil || key == "" {
 		return nil, fmt.Errorf("Could not fetch key of node %s (UUID %s)", name, uuid)
 	}
@@ -735,7 +733,7 @@ func (n *node) renewMasterKey(r keyRenewal, pub pubKeyFile) ([][2]string, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := installMasterTmpKeys(); err != nil {
+	if err := n.installMasterTmpKeys(); err != nil {
 		return nil, err
 	}
 	e, err := n.removeNodeSSHKey(keyRemoval{uuid: r.masterUUID, name: r.master, mcUUIDs: r.mcUUIDs, potMCs: r.potMCs,
@@ -754,7 +752,7 @@ func (n *node) generateMasterTmpKeys(r keyRenewal) ([]string, error) {
 	}
 	var newKeys []string
 	for _, t := range sshKeyTypes {
-		if k, err := readLocalPubKey("id_" + t + "_master_tmp.pub"); err == nil {
+		if k, err := n.readLocalPubKey("id_" + t + "_master_tmp.pub"); err == nil {
 			newKeys = append(newKeys, k)
 		}
 	}
@@ -766,13 +764,13 @@ func (n *node) generateMasterTmpKeys(r keyRenewal) ([]string, error) {
 
 // installMasterTmpKeys moves the temporary pair over the master's keys,
 // keeping a dated backup of each file it replaces.
-func installMasterTmpKeys() error {
+func (n *node) installMasterTmpKeys() error {
 	moved := false
 	stamp := time.Now().Format("2006-01-02_15_04_05")
 	for _, t := range sshKeyTypes {
 		for _, suffix := range []string{"", ".pub"} {
-			cur := filepath.Join(sshDir, "id_"+t+suffix)
-			tmp := filepath.Join(sshDir, "id_"+t+"_master_tmp"+suffix)
+			cur := filepath.Join(n.paths.SSHDir, "id_"+t+suffix)
+			tmp := filepath.Join(n.paths.SSHDir, "id_"+t+"_master_tmp"+suffix)
 			if !fileExists(tmp) {
 				continue
 			}

@@ -13,9 +13,7 @@ import (
 // target and JSON input.
 func sshTestNode(t *testing.T) (*node, string) {
 	n, _ := newTestNode(t)
-	old := sshDir
-	sshDir = t.TempDir()
-	t.Cleanup(func() { sshDir = old })
+	n.paths.SSHDir = t.TempDir()
 	ssconf := map[string]string{
 		"cluster_name": "cluster.example.com", "master_node": "node1.example.com",
 		"node_list":    "node1.example.com\nnode2.example.com\nnode3.example.com",
@@ -26,7 +24,7 @@ func sshTestNode(t *testing.T) (*node, string) {
 		os.WriteFile(n.paths.ssconfPath(k), []byte(v+"\n"), 0o444)
 	}
 	os.WriteFile(n.paths.pubKeysFile(), []byte("uuid-1 ssh-rsa AAAA1 root@node1\nnode3.example.com ssh-rsa AAAA3 root@node3\n"), 0o600)
-	os.WriteFile(filepath.Join(sshDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\n"), 0o600)
+	os.WriteFile(filepath.Join(n.paths.SSHDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\n"), 0o600)
 	calls := filepath.Join(t.TempDir(), "ssh-calls")
 	bin := withFakePath(t)
 	// The last two arguments are root@node and the remote command.
@@ -62,7 +60,7 @@ func TestNodeSSHKeyAdd(t *testing.T) {
 	if !fileHolds(t, n.paths.pubKeysFile(), "uuid-1 ssh-rsa AAAA1 root@node1\nuuid-3 ssh-rsa AAAA3 root@node3\n") {
 		t.FailNow()
 	}
-	if data, _ := os.ReadFile(filepath.Join(sshDir, "authorized_keys")); !strings.Contains(string(data), "AAAA3") {
+	if data, _ := os.ReadFile(filepath.Join(n.paths.SSHDir, "authorized_keys")); !strings.Contains(string(data), "AAAA3") {
 		t.Fatalf("authorized_keys %q", data)
 	}
 	got := sshCalls(t, calls)
@@ -83,7 +81,7 @@ func TestNodeSSHKeyAdd(t *testing.T) {
 func TestNodeSSHKeyRemove(t *testing.T) {
 	n, calls := sshTestNode(t)
 	os.WriteFile(n.paths.pubKeysFile(), []byte("uuid-1 ssh-rsa AAAA1 root@node1\nuuid-3 ssh-rsa AAAA3 root@node3\n"), 0o600)
-	os.WriteFile(filepath.Join(sshDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\nssh-rsa AAAA3 root@node3\n"), 0o600)
+	os.WriteFile(filepath.Join(n.paths.SSHDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\nssh-rsa AAAA3 root@node3\n"), 0o600)
 	var errs [][]string
 	mustOK(t, call(t, n, "node_ssh_key_remove", "uuid-3", "node3.example.com", []string{"uuid-1"}, []string{"node2.example.com"}, true, true, true, false, false), &errs)
 	if len(errs) != 0 {
@@ -92,7 +90,7 @@ func TestNodeSSHKeyRemove(t *testing.T) {
 	if !fileHolds(t, n.paths.pubKeysFile(), "uuid-1 ssh-rsa AAAA1 root@node1\n") {
 		t.FailNow()
 	}
-	if data, _ := os.ReadFile(filepath.Join(sshDir, "authorized_keys")); strings.Contains(string(data), "AAAA3") {
+	if data, _ := os.ReadFile(filepath.Join(n.paths.SSHDir, "authorized_keys")); strings.Contains(string(data), "AAAA3") {
 		t.Fatalf("authorized_keys still has the key: %q", data)
 	}
 	got := sshCalls(t, calls)
@@ -127,9 +125,9 @@ func TestNodeSSHKeysRenew(t *testing.T) {
 	os.WriteFile(n.paths.pubKeysFile(), []byte("uuid-1 ssh-rsa AAAA1 root@node1\nuuid-2 ssh-rsa AAAA2 root@node2\n"), 0o600)
 	os.WriteFile(n.paths.ssconfPath("node_list"), []byte("node1.example.com\nnode2.example.com\n"), 0o444)
 	os.WriteFile(n.paths.ssconfPath("online_nodes"), []byte("node1.example.com\nnode2.example.com\n"), 0o444)
-	os.WriteFile(filepath.Join(sshDir, "id_rsa.pub"), []byte("ssh-rsa AAAA1 root@node1\n"), 0o644)
-	os.WriteFile(filepath.Join(sshDir, "id_rsa"), []byte("old private"), 0o600)
-	os.WriteFile(filepath.Join(sshDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\nssh-rsa AAAA2 root@node2\n"), 0o600)
+	os.WriteFile(filepath.Join(n.paths.SSHDir, "id_rsa.pub"), []byte("ssh-rsa AAAA1 root@node1\n"), 0o644)
+	os.WriteFile(filepath.Join(n.paths.SSHDir, "id_rsa"), []byte("old private"), 0o600)
+	os.WriteFile(filepath.Join(n.paths.SSHDir, "authorized_keys"), []byte("ssh-rsa AAAA1 root@node1\nssh-rsa AAAA2 root@node2\n"), 0o600)
 	bin := withFakePath(t)
 	// A fake cluster: "cat" answers node2's new key; ssh-update with
 	// "generate" on the master makes the temporary key pair.
@@ -140,7 +138,7 @@ esac
 input=$(cat)
 printf "%s %s\n" "$target" "$input" >> `+calls+`
 case "$target $input" in
-*node1.example.com*generate*) echo "ssh-ecdsa NEWMASTER root@node1" > `+sshDir+`/id_ecdsa_master_tmp.pub; echo priv > `+sshDir+`/id_ecdsa_master_tmp;;
+*node1.example.com*generate*) echo "ssh-ecdsa NEWMASTER root@node1" > `+n.paths.SSHDir+`/id_ecdsa_master_tmp.pub; echo priv > `+n.paths.SSHDir+`/id_ecdsa_master_tmp;;
 esac`)
 	var errs [][]string
 	mustOK(t, call(t, n, "node_ssh_keys_renew", []string{"uuid-1", "uuid-2"}, []string{"node1.example.com", "node2.example.com"},
@@ -152,10 +150,10 @@ esac`)
 	if strings.Join(keys["uuid-2"], ",") != "ssh-ecdsa NEW2 root@node2" || strings.Join(keys["uuid-1"], ",") != "ssh-ecdsa NEWMASTER root@node1" {
 		t.Fatalf("new keys %v", keys)
 	}
-	if data, _ := os.ReadFile(filepath.Join(sshDir, "id_ecdsa.pub")); !strings.Contains(string(data), "NEWMASTER") {
+	if data, _ := os.ReadFile(filepath.Join(n.paths.SSHDir, "id_ecdsa.pub")); !strings.Contains(string(data), "NEWMASTER") {
 		t.Fatalf("master key not moved into place: %q", data)
 	}
-	auth, _ := os.ReadFile(filepath.Join(sshDir, "authorized_keys"))
+	auth, _ := os.ReadFile(filepath.Join(n.paths.SSHDir, "authorized_keys"))
 	if strings.Contains(string(auth), "AAAA1") || !strings.Contains(string(auth), "NEWMASTER") || !strings.Contains(string(auth), "NEW2") {
 		t.Fatalf("authorized_keys %q", auth)
 	}

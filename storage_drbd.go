@@ -8,11 +8,6 @@ import (
 	"strings"
 )
 
-// Where the DRBD module reports itself; absent when it is not loaded.
-var (
-	drbdProcFile   = "/proc/drbd"
-	drbdHelperFile = "/sys/module/drbd/parameters/usermode_helper"
-)
 
 // readDRBDFile reads a DRBD kernel file with Ganeti's messages.
 func readDRBDFile(path string) (string, error) {
@@ -32,8 +27,8 @@ func readDRBDFile(path string) (string, error) {
 var drbdVersionLine = regexp.MustCompile(`^version: (\d+)\.(\d+)\.(\d+)(?:([.-])(\d+))?(?:-\S+)? \(api:(\d+)/proto:(\d+)(?:-(\d+))?\)`)
 
 // drbdVersion formats /proc/drbd's version line as Ganeti does.
-func drbdVersion() (string, error) {
-	text, err := readDRBDFile(drbdProcFile)
+func (n *node) drbdVersion() (string, error) {
+	text, err := readDRBDFile(n.paths.DRBDProcFile)
 	if err != nil {
 		return "", err
 	}
@@ -56,8 +51,8 @@ func drbdVersion() (string, error) {
 var drbdMinorLine = regexp.MustCompile(`^ *(\d+): cs:(\S+)`)
 
 // drbdMinors lists the minors in use (not Unconfigured).
-func drbdMinors() ([]int, error) {
-	text, err := readDRBDFile(drbdProcFile)
+func (n *node) drbdMinors() ([]int, error) {
+	text, err := readDRBDFile(n.paths.DRBDProcFile)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +66,8 @@ func drbdMinors() ([]int, error) {
 	return minors, nil
 }
 
-func drbdHelper() (string, error) {
-	text, err := readDRBDFile(drbdHelperFile)
+func (n *node) drbdHelper() (string, error) {
+	text, err := readDRBDFile(n.paths.DRBDHelperFile)
 	if err != nil {
 		return "", err
 	}
@@ -85,11 +80,11 @@ func rpcDRBDHelper(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args); err != nil {
 		return nil, err
 	}
-	return drbdHelper()
+	return n.drbdHelper()
 }
 
 func (v *verifier) checkDRBDVersion(json.RawMessage) error {
-	if ver, err := drbdVersion(); err != nil {
+	if ver, err := v.n.drbdVersion(); err != nil {
 		v.result["drbd-version"] = err.Error()
 	} else {
 		v.result["drbd-version"] = ver
@@ -98,7 +93,7 @@ func (v *verifier) checkDRBDVersion(json.RawMessage) error {
 }
 
 func (v *verifier) checkDRBDList(json.RawMessage) error {
-	if minors, err := drbdMinors(); err != nil {
+	if minors, err := v.n.drbdMinors(); err != nil {
 		v.result["drbd-list"] = err.Error()
 	} else {
 		v.result["drbd-list"] = minors
@@ -107,7 +102,7 @@ func (v *verifier) checkDRBDList(json.RawMessage) error {
 }
 
 func (v *verifier) checkDRBDHelper(json.RawMessage) error {
-	if h, err := drbdHelper(); err != nil {
+	if h, err := v.n.drbdHelper(); err != nil {
 		v.result["drbd-helper"] = []any{false, err.Error()}
 	} else {
 		v.result["drbd-helper"] = []any{true, h}

@@ -20,15 +20,14 @@ const (
 	iffMultiQueue  = 0x0100
 )
 
-// vhostNetDevice is the kernel's virtio-net accelerator; qemu gets one
-// open descriptor of it per queue.
-var vhostNetDevice = "/dev/vhost-net"
-
 // tapOptions are the tap features a NIC model wants.
 type tapOptions struct {
 	vnetHdr bool
 	vhost   bool
 	queues  int // more than one: a multiqueue tap
+	// vhostDevice is the kernel's virtio-net accelerator (the layout's
+	// VhostNetDevice); qemu gets one open descriptor of it per queue.
+	vhostDevice string
 }
 
 // tapDevice is an open tap: one file per queue (all for the same
@@ -78,10 +77,10 @@ func openTap(opt tapOptions) (*tapDevice, error) {
 		}
 		t.name = strings.TrimRight(string(ifr[:16]), "\x00")
 		if opt.vhost {
-			v, err := os.OpenFile(vhostNetDevice, os.O_RDWR, 0)
+			v, err := os.OpenFile(opt.vhostDevice, os.O_RDWR, 0)
 			if err != nil {
 				t.close()
-				return nil, fmt.Errorf("Failed to open %s", vhostNetDevice)
+				return nil, fmt.Errorf("Failed to open %s", opt.vhostDevice)
 			}
 			t.vhost = append(t.vhost, v)
 		}

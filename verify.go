@@ -296,7 +296,7 @@ func tcpPing(ip string, port int, source string) bool {
 }
 
 func (v *verifier) nodedPort() int {
-	return daemonPort(&options{}, "/etc/services")
+	return daemonPort(&options{}, v.n.paths.ServicesFile)
 }
 
 func (v *verifier) checkNetTest(raw json.RawMessage) error {
@@ -446,20 +446,12 @@ func (v *verifier) checkHVInfo(raw json.RawMessage) error {
 	return nil
 }
 
-// Where nodesetup looks; tests point them elsewhere.
-var (
-	sysBlockDir    = "/sys/block"
-	procSysDir     = "/proc/sys"
-	sysrqTrigger   = "/proc/sysrq-trigger"
-	sysClassNetDir = func() string { return sysClassNet }
-)
-
 func (v *verifier) checkNodeSetup(json.RawMessage) error {
 	out := []string{}
-	if !isDir(sysBlockDir) || !isDir(sysClassNetDir()) {
+	if !isDir(v.n.paths.SysBlockDir) || !isDir(v.n.paths.SysClassNet) {
 		out = append(out, "The sysfs filesytem doesn't seem to be mounted under /sys, missing required directories /sys/block and /sys/class/net")
 	}
-	if !isDir(procSysDir) || !fileIsRegular(sysrqTrigger) {
+	if !isDir(v.n.paths.ProcSysDir) || !fileIsRegular(v.n.paths.SysrqTrigger) {
 		out = append(out, "The procfs filesystem doesn't seem to be mounted under /proc, missing required directory /proc/sys and the file /proc/sysrq-trigger")
 	}
 	v.result["nodesetup"] = out
@@ -478,7 +470,7 @@ func (v *verifier) checkBridges(raw json.RawMessage) error {
 	}
 	missing := []string{}
 	for _, b := range bridges {
-		if !bridgeExists(b) {
+		if !v.n.bridgeExists(b) {
 			missing = append(missing, b)
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 )
 
-// sshDir is root's ssh directory; tests point it elsewhere.
-var sshDir = "/root/.ssh"
 
 // pubKeysFile is the cluster's shared list of nodes' public keys.
 func (l *layout) pubKeysFile() string { return l.DataDir + "/ganeti_pub_keys" }
@@ -197,7 +195,7 @@ func (v *verifier) ownPubKeyProblems(me *sshNodeStatus, pubKeys map[string][]str
 	if !ok {
 		return nil, fmt.Errorf("node %s (%s) has no key in %s", v.myName, me.UUID, pubFile)
 	}
-	own, err := readLocalPubKey("id_" + keyType + ".pub")
+	own, err := v.n.readLocalPubKey("id_" + keyType + ".pub")
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +213,7 @@ func (v *verifier) ownPubKeyProblems(me *sshNodeStatus, pubKeys map[string][]str
 // master candidates' keys (and this node's own).
 func (v *verifier) authorizedKeysProblems(nodes []sshNodeStatus, me *sshNodeStatus, pubKeys map[string][]string, missing []string) []string {
 	var msgs []string
-	authorized := readLines(localAuthorizedKeys())
+	authorized := readLines(v.n.localAuthorizedKeys())
 	for _, nd := range nodes {
 		if !nd.Online || slices.Contains(missing, nd.UUID) {
 			continue
@@ -240,7 +238,7 @@ func (v *verifier) authorizedKeysProblems(nodes []sshNodeStatus, me *sshNodeStat
 func (v *verifier) sshClutter(nodeNames []string) []string {
 	seen := map[string][]int{}
 	var order []string
-	for i, line := range readLines(localAuthorizedKeys()) {
+	for i, line := range readLines(v.n.localAuthorizedKeys()) {
 		if strings.HasPrefix(line, "#") {
 			continue
 		}

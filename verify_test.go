@@ -20,8 +20,8 @@ func verify(t *testing.T, n *node, what map[string]any) map[string]json.RawMessa
 }
 
 func TestNodeVerifyBasics(t *testing.T) {
-	withProc(t)
 	n, _ := newTestNode(t)
+	withProc(n)
 	os.WriteFile(n.paths.KnownHostsFile, []byte("known"), 0o644)
 	res := verify(t, n, map[string]any{
 		"version":      nil,
@@ -66,7 +66,7 @@ func TestNodeVerifyBasics(t *testing.T) {
 	if string(res["bridges"]) != `["surely-not-a-bridge0"]` {
 		t.Errorf("bridges %s", res["bridges"])
 	}
-	if !strings.Contains(string(res["drbd-helper"]), `[false,"The file /sys/module/drbd/parameters/usermode_helper cannot be opened, check if the module is loaded`) && !fileExists(drbdHelperFile) {
+	if !strings.Contains(string(res["drbd-helper"]), `[false,"The file /sys/module/drbd/parameters/usermode_helper cannot be opened, check if the module is loaded`) && !fileExists(n.paths.DRBDHelperFile) {
 		t.Errorf("drbd-helper %s", res["drbd-helper"])
 	}
 	// Keys not asked for are not answered.
@@ -89,14 +89,12 @@ func TestNodeVerifyNonVMNode(t *testing.T) {
 
 func TestNodeVerifyNodeSetup(t *testing.T) {
 	n, _ := newTestNode(t)
-	old := sysrqTrigger
-	defer func() { sysrqTrigger = old }()
-	sysrqTrigger = filepath.Join(t.TempDir(), "sysrq-trigger")
+	n.paths.SysrqTrigger = filepath.Join(t.TempDir(), "sysrq-trigger")
 	res := verify(t, n, map[string]any{"nodesetup": nil})
 	if !strings.Contains(string(res["nodesetup"]), "The procfs filesystem doesn't seem to be mounted under /proc, missing required directory /proc/sys and the file /proc/sysrq-trigger") {
 		t.Errorf("nodesetup without sysrq-trigger: %s", res["nodesetup"])
 	}
-	os.WriteFile(sysrqTrigger, nil, 0o200)
+	os.WriteFile(n.paths.SysrqTrigger, nil, 0o200)
 	res = verify(t, n, map[string]any{"nodesetup": nil})
 	if string(res["nodesetup"]) != "[]" {
 		t.Errorf("nodesetup: %s", res["nodesetup"])
@@ -215,7 +213,7 @@ func TestNodeVerifyRejectsBadInput(t *testing.T) {
 
 func TestOSDiagnose(t *testing.T) {
 	n, _ := newTestNode(t)
-	useOSSearchPath(t, "/nonexistent/os", mustAbs(t, "testdata/os"))
+	useOSSearchPath(n, "/nonexistent/os", mustAbs(t, "testdata/os"))
 	var res [][]json.RawMessage
 	mustOK(t, call(t, n, "os_diagnose"), &res)
 	got := map[string]string{}
@@ -313,7 +311,7 @@ func TestHypervisorValidateParams(t *testing.T) {
 
 func TestOSValidate(t *testing.T) {
 	n, _ := newTestNode(t)
-	osDir := testOSDir(t)
+	osDir := testOSDir(t, n)
 	t.Setenv("NODED_TEST_MARKER", "1") // not passed: the scripts get a clean environment
 	var ok bool
 	mustOK(t, call(t, n, "os_validate", true, "debootstrap+minimal", []string{"parameters"}, map[string]any{"dhcp": "yes"}, false), &ok)
