@@ -8,7 +8,6 @@ import (
 	"strings"
 )
 
-
 // esFiles are a provider's files in a fixed order (required ones true).
 var esFiles = []struct {
 	name     string

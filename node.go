@@ -29,7 +29,6 @@ type node struct {
 	queueLockTimeout time.Duration
 }
 
-
 // storageUnit is one [type, key, params] of node_info.
 type storageUnit struct {
 	Type, Key string

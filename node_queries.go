@@ -65,7 +65,6 @@ func rpcBridgesExist(n *node, args []json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-
 func (n *node) bridgeExists(name string) bool {
 	if name == "" || name == "." || name == ".." || len(name) > 15 || strings.ContainsAny(name, "/ \t\n:") {
 		return false

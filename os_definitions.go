@@ -13,7 +13,6 @@ import (
 	"time"
 )
 
-
 // osAPIVersions are the OS API versions Ganeti 3.0 speaks.
 var osAPIVersions = []int{10, 15, 20}
 

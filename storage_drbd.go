@@ -8,7 +8,6 @@ import (
 	"strings"
 )
 
-
 // readDRBDFile reads a DRBD kernel file with Ganeti's messages.
 func readDRBDFile(path string) (string, error) {
 	data, err := readFileLimited(path, 1<<20)

@@ -12,7 +12,6 @@ import (
 	"time"
 )
 
-
 // pubKeysFile is the cluster's shared list of nodes' public keys.
 func (l *layout) pubKeysFile() string { return l.DataDir + "/ganeti_pub_keys" }
 
