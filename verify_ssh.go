@@ -87,8 +87,8 @@ func (s *sshNodeStatus) UnmarshalJSON(b []byte) error {
 func (v *verifier) checkSSHSetup(raw json.RawMessage) error {
 	var nodes *[]sshNodeStatus
 	var keyType string
-	if decodeTuple(raw, &nodes, &keyType) != nil {
-		return errors.New("node_verify: bad ssh-setup value")
+	if err := decodeTuple(raw, &nodes, &keyType); err != nil {
+		return fmt.Errorf("node_verify: ssh-setup must be [node_status_list, key_type]: %v", err)
 	}
 	if keyType != "rsa" && keyType != "dsa" && keyType != "ecdsa" {
 		return fmt.Errorf("node_verify: unknown ssh key type '%s'", keyType)
