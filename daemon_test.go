@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -886,4 +887,138 @@ func TestDaemonRemovesStaleTemps(t *testing.T) {
 	if !strings.Contains(string(logs), "removed stale temporary files from "+l.DataDir+": .ssconf_cluster_name.1234567890.new") {
 		t.Errorf("removal not logged:\n%s", logs)
 	}
+}
+
+// TestDaemonUnauthenticatedFlood: 100 idle and 100 trickling connections
+// that never finish a handshake do not delay a candidate's call, and are
+// closed after the handshake timeout.
+func TestDaemonUnauthenticatedFlood(t *testing.T) {
+	t.Parallel()
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock") // default --max-clients 20
+	addr := fmt.Sprintf("127.0.0.1:%d", d.port)
+	var idle []net.Conn
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 200; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i%2 == 0 {
+			idle = append(idle, c)
+			continue
+		}
+		go func() { // a ClientHello a byte at a time
+			hello := []byte{0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03}
+			for _, b := range hello {
+				select {
+				case <-stop:
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // all 200 accepted and waiting
+	slowest := slowestCall(t, d, 0)
+	if slowest > 500*time.Millisecond {
+		t.Fatalf("slowest call during the flood took %s", slowest)
+	}
+	t.Logf("slowest of 10 calls beside 200 unauthenticated connections: %s", slowest)
+	if testing.Short() {
+		return // TestGateListenerHandshakeTimeoutAndRefusal checks the timeout
+	}
+	// The idle ones are closed once the handshake timeout passed.
+	idle[0].SetReadDeadline(time.Now().Add(handshakeTimeout + 3*time.Second))
+	if _, err := io.ReadAll(idle[0]); err != nil {
+		t.Fatalf("idle unauthenticated connection not closed: %v", err)
+	}
+}
+
+// TestDaemonClientHelloFlood: clients outside the cluster's addresses that
+// send ClientHellos in a loop (each costing the daemon a key exchange and a
+// signature) do not slow the master's handshakes, which skip their queue.
+// Not parallel: it loads the CPUs and measures latency.
+func TestDaemonClientHelloFlood(t *testing.T) {
+	l := newTestRoot(t)
+	d := startDaemon(t, l, "--no-mlock")
+	addr := fmt.Sprintf("127.0.0.1:%d", d.port)
+	hello := recordClientHello(t)
+	stop := make(chan struct{})
+	var flooders sync.WaitGroup
+	var hellos atomic.Int64
+	for i := 0; i < 2; i++ {
+		flooders.Add(1)
+		go func() {
+			defer flooders.Done()
+			dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 2 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := dialer.Dial("tcp", addr)
+				if err != nil {
+					continue
+				}
+				c.Write(hello) // and leave: the daemon computes its answer anyway
+				c.Close()
+				hellos.Add(1)
+			}
+		}()
+	}
+	defer func() { close(stop); flooders.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	slowest := slowestCall(t, d, 100*time.Millisecond)
+	t.Logf("slowest of 10 calls during a flood of %d ClientHellos: %s", hellos.Load(), slowest)
+	// The flooders share this machine's two cores with the daemon, which a
+	// remote attacker would not; without the cluster's lane the slowest
+	// call took seconds here, with it a tenth of one.
+	if slowest > time.Second {
+		t.Fatalf("slowest call took %s during the flood", slowest)
+	}
+}
+
+// recordClientHello returns the first flight of a Go TLS client.
+func recordClientHello(t *testing.T) []byte {
+	t.Helper()
+	client, server := net.Pipe()
+	go func() {
+		tc := tls.Client(client, &tls.Config{InsecureSkipVerify: true})
+		tc.Handshake()
+	}()
+	header := make([]byte, 5)
+	if _, err := io.ReadFull(server, header); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(header[3])<<8|int(header[4]))
+	if _, err := io.ReadFull(server, body); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	return append(header, body...)
+}
+
+// slowestCall makes ten version calls as the master, pause apart, and
+// returns the slowest; a failed call fails the test.
+func slowestCall(t *testing.T, d *daemonProc, pause time.Duration) time.Duration {
+	t.Helper()
+	client := httpClient(tlsConfigFor(t, "testdata/certs/cluster.pem"))
+	var slowest time.Duration
+	for i := 0; i < 10; i++ {
+		began := time.Now()
+		r, err := d.rpc(t, client, "https", "version")
+		if err != nil || !r.OK {
+			t.Fatalf("call %d during the flood: %v %v", i, r, err)
+		}
+		slowest = max(slowest, time.Since(began))
+		time.Sleep(pause)
+	}
+	return slowest
 }
