@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -240,7 +241,7 @@ func (h *kvmHypervisor) hotDelNIC(c *qmpClient, inst *instance, rt *kvmRuntime, 
 }
 
 // hotplugCheckDelay separates devicePresent's tries (Ganeti: a second).
-var hotplugCheckDelay = time.Second
+const hotplugCheckDelay = time.Second
 
 // devicePresent waits (5 tries, a second apart) until the device is
 // present (want) or gone (!want), and reports whether that happened. A
@@ -251,7 +252,7 @@ func (h *kvmHypervisor) devicePresent(c *qmpClient, id string, want, drives bool
 		if kvmDeviceFound(c, id, drives) == want {
 			return true
 		}
-		time.Sleep(hotplugCheckDelay)
+		time.Sleep(cmp.Or(h.n.waits.hotplugCheck, hotplugCheckDelay))
 	}
 	return false
 }

@@ -13,8 +13,7 @@ import (
 // netdev_del (NICs, whose tap file also goes) right after device_del, and
 // only then reports that the device is still there.
 func TestKVMHotDelUnreleasedDevice(t *testing.T) {
-	defer func(d time.Duration) { hotplugCheckDelay = d }(hotplugCheckDelay)
-	hotplugCheckDelay = time.Millisecond
+	t.Parallel()
 	const diskUUID = "6ad0d1aa-03cb-4384-ba0e-c10f55fc77b5"
 	const nicUUID = "ea8fc518-67a1-424e-9a54-c9cae0a7b60a"
 	diskID, nicID := kvmDeviceID("disk", diskUUID), kvmDeviceID("nic", nicUUID)
@@ -27,6 +26,7 @@ func TestKVMHotDelUnreleasedDevice(t *testing.T) {
 		"query-pci":             {stillThere},
 	}
 	n, _ := newTestNode(t)
+	n.waits.hotplugCheck = time.Millisecond
 	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
 	inst := &instance{Name: "inst5.example.com"}
 	rt := func() *kvmRuntime {

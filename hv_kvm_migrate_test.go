@@ -14,6 +14,7 @@ import (
 // roots on this machine, migration over loopback), as the master drives
 // it, and leaves it running on the target.
 func TestKVMLiveMigration(t *testing.T) {
+	t.Parallel()
 	needQemu(t)
 	shared := t.TempDir()
 	mkNode := func() *node {

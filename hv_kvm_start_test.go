@@ -12,6 +12,7 @@ import (
 // TestKVMExecuteParameters checks the node-side arguments and checks of
 // a start, with a qemu that only records its command line.
 func TestKVMExecuteParameters(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("opens tap devices; needs root")
 	}
@@ -148,6 +149,7 @@ func threadAffinity(t *testing.T, pid, tid int) string {
 // SPICE (password), a uid from the pool and whole-process pinning, and
 // checks what qemu and the kernel report.
 func TestKVMParametersProcess(t *testing.T) {
+	t.Parallel()
 	if runtime.NumCPU() < 2 {
 		t.Skip("pinning needs two CPUs")
 	}

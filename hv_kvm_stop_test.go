@@ -70,6 +70,7 @@ func TestKVMCleanupQuarantine(t *testing.T) {
 // pid: stopping the instance (e.g. a failed migration's target) must not
 // signal it.
 func TestKVMKillStalePidFile(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	h := &kvmHypervisor{n: n, rootDir: t.TempDir()}
 	other := exec.Command("sleep", "30")

@@ -11,6 +11,7 @@ import (
 // TestKVMInstanceProcess starts a real qemu (with KVM when /dev/kvm
 // exists) on a tiny blank disk, queries, balloons and stops it.
 func TestKVMInstanceProcess(t *testing.T) {
+	t.Parallel()
 	n, file, _ := qemuTestNode(t)
 	d := fileDisk("file", filepath.Join(file, "kvm-disk0"), 16)
 	delete(d, "future_field")
@@ -117,9 +118,7 @@ func TestKVMInstanceProcess(t *testing.T) {
 	}
 	// A blank disk has no OS to answer ACPI: the shutdown times out and
 	// is forced, as Ganeti does it.
-	old := shutdownRetryDelay
-	shutdownRetryDelay = 200 * time.Millisecond
-	defer func() { shutdownRetryDelay = old }()
+	n.waits.shutdownRetry = 200 * time.Millisecond
 	mustOK(t, call(t, n, "instance_shutdown", inst, 1, testTrail), nil)
 	info = nil
 	mustOK(t, call(t, n, "instance_info", "kvm1.example.com", "kvm", hvp), &info)

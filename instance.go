@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -220,7 +221,7 @@ func (n *node) startInstance(inst *instance, hv instanceHypervisor, paused bool,
 }
 
 // shutdownRetryDelay is Ganeti's pause between soft stop attempts.
-var shutdownRetryDelay = 5 * time.Second
+const shutdownRetryDelay = 5 * time.Second
 
 // shutdownInstance is Ganeti's InstanceShutdown: soft stops until the
 // timeout, then a forced stop.
@@ -260,7 +261,7 @@ func (n *node) shutdownInstance(inst *instance, hv instanceHypervisor, timeout t
 			if !time.Now().Before(deadline) {
 				break
 			}
-			time.Sleep(shutdownRetryDelay)
+			time.Sleep(cmp.Or(n.waits.shutdownRetry, shutdownRetryDelay))
 		}
 		if !stopped {
 			n.log.Errorf("Shutdown of '%s' unsuccessful, forcing", inst.Name)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,10 +79,7 @@ func (n *node) withQueueLock(fn func() error) error {
 	if err := n.prepareQueue(); err != nil {
 		return fmt.Errorf("Job queue failed initialization, cannot update jobs: %w", err)
 	}
-	timeout := jobQueueLockTimeout
-	if n.queueLockTimeout != 0 {
-		timeout = n.queueLockTimeout
-	}
+	timeout := cmp.Or(n.waits.queueLock, jobQueueLockTimeout)
 	unlock, err := lockFile(n.paths.QueueLockFile, timeout)
 	if err != nil {
 		return err

@@ -99,7 +99,7 @@ func TestJobqueuePurgeAndDrain(t *testing.T) {
 func TestJobqueueLockTimeout(t *testing.T) {
 	t.Parallel()
 	n, _ := newTestNode(t)
-	n.queueLockTimeout = 200 * time.Millisecond // Ganeti's 10 s, shortened
+	n.waits.queueLock = 200 * time.Millisecond // Ganeti's 10 s, shortened
 	n.prepareQueue()
 	unlock, err := lockFile(n.paths.QueueLockFile, time.Second)
 	if err != nil {

@@ -24,9 +24,24 @@ type node struct {
 	// again (tests use a built daemon or Ganeti's own helper).
 	transferExe string
 
-	// queueLockTimeout, when not zero, replaces jobQueueLockTimeout; only
-	// tests set it, so as not to wait 10 s for a lock they hold.
-	queueLockTimeout time.Duration
+	// waits are the pauses Ganeti builds into some procedures; tests
+	// shorten them on their own node, so those tests can run in parallel.
+	waits waits
+
+	// restrictedOwner is the uid and gid that restricted commands and
+	// their directory must have: root's (zero) on a real node, the test's
+	// own user in tests, which run unprivileged.
+	restrictedOwner [2]uint32
+}
+
+// waits holds the pauses Ganeti builds into some procedures. A zero field
+// is Ganeti's value, the constant beside the procedure.
+type waits struct {
+	queueLock         time.Duration // for the job queue lock (jobQueueLockTimeout)
+	shutdownRetry     time.Duration // between soft stop tries (shutdownRetryDelay)
+	hotplugCheck      time.Duration // between checks for a hot-plugged device (hotplugCheckDelay)
+	powercycle        time.Duration // from the reply to the reboot (powercycleDelay)
+	restrictedFailure time.Duration // before a refused restricted command answers (restrictedFailDelay)
 }
 
 // storageUnit is one [type, key, params] of node_info.

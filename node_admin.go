@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ func rpcNodeDemoteFromMC(n *node, args []json.RawMessage) (any, error) {
 }
 
 // powercycleDelay gives the reply time to reach the master.
-var powercycleDelay = 5 * time.Second
+const powercycleDelay = 5 * time.Second
 
 // rpcNodePowercycle answers, then hard-reboots the node after a delay:
 // [hypervisor, hvparams].
@@ -53,12 +54,13 @@ func rpcNodePowercycle(n *node, args []json.RawMessage) (any, error) {
 	if _, err := n.hypervisorFor(hvName); err != nil {
 		return nil, err
 	}
-	n.log.Warningf("powercycle requested: rebooting in %s", powercycleDelay)
+	delay := cmp.Or(n.waits.powercycle, powercycleDelay)
+	n.log.Warningf("powercycle requested: rebooting in %s", delay)
 	go func() {
-		time.Sleep(powercycleDelay)
+		time.Sleep(delay)
 		n.powercycle()
 	}()
-	return fmt.Sprintf("Reboot scheduled in %d seconds", int(powercycleDelay.Seconds())), nil
+	return fmt.Sprintf("Reboot scheduled in %d seconds", int(delay.Seconds())), nil
 }
 
 // powercycle reboots at once through sysrq (no sync, as Ganeti), or with

@@ -89,9 +89,7 @@ func TestNodeAdminProcedures(t *testing.T) {
 	// Powercycle answers first, then writes "b" to sysrq-trigger.
 	trigger := filepath.Join(t.TempDir(), "sysrq-trigger")
 	os.WriteFile(trigger, nil, 0o600)
-	oldDelay := powercycleDelay
-	defer func() { powercycleDelay = oldDelay }()
-	n.paths.SysrqTrigger, powercycleDelay = trigger, 100*time.Millisecond
+	n.paths.SysrqTrigger, n.waits.powercycle = trigger, 100*time.Millisecond
 	var msg string
 	mustOK(t, call(t, n, "node_powercycle", "fake", map[string]any{}), &msg)
 	if msg != "Reboot scheduled in 0 seconds" {

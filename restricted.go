@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,10 +72,6 @@ func (l *layout) restrictedCommandsLock() string {
 	return l.LockDir + "/ganeti-restricted-commands.lock"
 }
 
-// restrictedFailureDelay slows down callers probing for commands; tests
-// shorten it.
-var restrictedFailureDelay = restrictedFailDelay
-
 // rpcRestrictedCommand runs a command from /etc/ganeti/restricted-commands:
 // [name] → its output. The reason a request is refused is only logged; the
 // caller gets a generic message after a delay, as Ganeti does.
@@ -83,18 +80,19 @@ func rpcRestrictedCommand(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &name); err != nil {
 		return nil, err
 	}
+	failureDelay := cmp.Or(n.waits.restrictedFailure, restrictedFailDelay)
 	unlock, err := lockFile(n.paths.restrictedCommandsLock(), restrictedLockTimeout)
 	if err != nil {
 		n.log.Errorf("restricted_command: %v", err)
-		time.Sleep(restrictedFailureDelay)
+		time.Sleep(failureDelay)
 		return nil, fmt.Errorf("Executing command '%s' failed", name)
 	}
 	release := sync.OnceFunc(unlock)
 	defer release()
 	path, err := n.checkRestrictedCommand(name)
 	if err != nil {
-		n.log.Errorf("restricted_command %q refused: %v; sleeping for %s before returning", name, err, restrictedFailureDelay)
-		time.Sleep(restrictedFailureDelay)
+		n.log.Errorf("restricted_command %q refused: %v; sleeping for %s before returning", name, err, failureDelay)
+		time.Sleep(failureDelay)
 		return nil, fmt.Errorf("Executing command '%s' failed", name)
 	}
 	// The lock serialises the checks and the start, not the run: a hung
@@ -123,7 +121,7 @@ func exitReason(res *cmdResult, err error) string {
 // plain plugin name.
 func (n *node) checkRestrictedCommand(name string) (string, error) {
 	dir := n.paths.RestrictedCommandsDir
-	if err := checkRootOwned(dir, true); err != nil {
+	if err := checkOwned(dir, true, n.restrictedOwner); err != nil {
 		return "", err
 	}
 	if strings.TrimSpace(name) == "" {
@@ -136,7 +134,7 @@ func (n *node) checkRestrictedCommand(name string) (string, error) {
 		return "", errors.New("Command name contains forbidden characters")
 	}
 	path := filepath.Join(dir, name)
-	if err := checkRootOwned(path, false); err != nil {
+	if err := checkOwned(path, false, n.restrictedOwner); err != nil {
 		return "", err
 	}
 	if !isExecutableFile(path) {
@@ -145,11 +143,9 @@ func (n *node) checkRestrictedCommand(name string) (string, error) {
 	return path, nil
 }
 
-// restrictedOwner is the owner restricted commands must have (tests run
-// unprivileged and set their own).
-var restrictedOwner = [2]uint32{0, 0}
-
-func checkRootOwned(path string, wantDir bool) error {
+// checkOwned refuses a restricted command or its directory unless owner
+// owns it and nobody else may write it.
+func checkOwned(path string, wantDir bool, owner [2]uint32) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("Can't stat(2) '%s': %v", path, err)
@@ -158,8 +154,8 @@ func checkRootOwned(path string, wantDir bool) error {
 		return fmt.Errorf("Permissions on '%s' are too permissive", path)
 	}
 	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || sys.Uid != restrictedOwner[0] || sys.Gid != restrictedOwner[1] {
-		return fmt.Errorf("'%s' is not owned by %d:%d", path, restrictedOwner[0], restrictedOwner[1])
+	if !ok || sys.Uid != owner[0] || sys.Gid != owner[1] {
+		return fmt.Errorf("'%s' is not owned by %d:%d", path, owner[0], owner[1])
 	}
 	if wantDir && !st.IsDir() {
 		return fmt.Errorf("Path '%s' is not a directory", path)

@@ -34,9 +34,8 @@ func TestRunOOB(t *testing.T) {
 	}
 }
 
-// TestRunRestrictedCommand swaps restrictedOwner and restrictedFailureDelay
-// (restrictedCommandsDir), so it cannot run in parallel.
 func TestRunRestrictedCommand(t *testing.T) {
+	t.Parallel()
 	n, logs := newTestNode(t)
 	dir := restrictedCommandsDir(t, n)
 	fakeTool(t, dir, "uptime-check", `echo "env:$(env | grep -v '^PWD=' | grep -v '^SHLVL=' | grep -v '^_=' | wc -l)"`)
@@ -62,10 +61,8 @@ func TestRunRestrictedCommand(t *testing.T) {
 // returns it.
 func restrictedCommandsDir(t *testing.T, n *node) string {
 	t.Helper()
-	oldOwner, oldDelay := restrictedOwner, restrictedFailureDelay
-	t.Cleanup(func() { restrictedOwner, restrictedFailureDelay = oldOwner, oldDelay })
-	restrictedOwner = [2]uint32{uint32(os.Getuid()), uint32(os.Getgid())}
-	restrictedFailureDelay = 10 * time.Millisecond
+	n.restrictedOwner = [2]uint32{uint32(os.Getuid()), uint32(os.Getgid())}
+	n.waits.restrictedFailure = 10 * time.Millisecond
 	dir := n.paths.RestrictedCommandsDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -77,6 +74,7 @@ func restrictedCommandsDir(t *testing.T, n *node) string {
 // A restricted command that hangs must not hold the lock: Ganeti releases
 // it once the command has started.
 func TestRestrictedCommandUnlocksOnceStarted(t *testing.T) {
+	t.Parallel()
 	n, _ := newTestNode(t)
 	dir := restrictedCommandsDir(t, n)
 	flags := t.TempDir()
