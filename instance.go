@@ -537,6 +537,7 @@ func instanceCall(n *node, args []json.RawMessage, rest []any, fn func(*instance
 	return fn(inst, hv)
 }
 
+// rpcMigrationInfo (on the source): [instance] → what the target needs.
 func rpcMigrationInfo(n *node, args []json.RawMessage) (any, error) {
 	return instanceCall(n, args, nil, func(inst *instance, hv instanceHypervisor) (any, error) {
 		info, err := hv.MigrationInfo(inst)
@@ -560,26 +561,26 @@ func rpcAcceptInstance(n *node, args []json.RawMessage) (any, error) {
 
 // rpcInstanceMigrate (on the source): [cluster, instance, target, live].
 func rpcInstanceMigrate(n *node, args []json.RawMessage) (any, error) {
-	if len(args) != 4 {
-		return nil, &argError{msg: fmt.Sprintf("expected 4 arguments, got %d", len(args))}
-	}
 	var cluster, target string
+	var rawInst json.RawMessage
 	var live bool
-	if err := json.Unmarshal(args[0], &cluster); err != nil {
-		return nil, &argError{msg: "argument 1: " + err.Error()}
+	if err := decodeArgs(args, &cluster, &rawInst, &target, &live); err != nil {
+		return nil, err
 	}
-	reordered := []json.RawMessage{args[1], args[2], args[3]}
-	return instanceCall(n, reordered, []any{&target, &live}, func(inst *instance, hv instanceHypervisor) (any, error) {
-		if target == "" {
-			return nil, errors.New("Failed to migrate instance: no target address")
-		}
-		if err := hv.MigrateInstance(cluster, inst, target, live); err != nil {
-			return nil, fmt.Errorf("Failed to migrate instance: %v", err)
-		}
-		return nil, nil
-	})
+	inst, hv, err := n.decodeInstance(rawInst)
+	if err != nil {
+		return nil, err
+	}
+	if target == "" {
+		return nil, errors.New("Failed to migrate instance: no target address")
+	}
+	if err := hv.MigrateInstance(cluster, inst, target, live); err != nil {
+		return nil, fmt.Errorf("Failed to migrate instance: %v", err)
+	}
+	return nil, nil
 }
 
+// rpcFinalizeMigrationDst (on the target): [instance, info, success].
 func rpcFinalizeMigrationDst(n *node, args []json.RawMessage) (any, error) {
 	var info string
 	var success bool
@@ -591,6 +592,7 @@ func rpcFinalizeMigrationDst(n *node, args []json.RawMessage) (any, error) {
 	})
 }
 
+// rpcFinalizeMigrationSrc (on the source): [instance, success, live].
 func rpcFinalizeMigrationSrc(n *node, args []json.RawMessage) (any, error) {
 	var success, live bool
 	return instanceCall(n, args, []any{&success, &live}, func(inst *instance, hv instanceHypervisor) (any, error) {
@@ -601,6 +603,7 @@ func rpcFinalizeMigrationSrc(n *node, args []json.RawMessage) (any, error) {
 	})
 }
 
+// rpcMigrationStatus (on the source): [instance] → the migration's progress.
 func rpcMigrationStatus(n *node, args []json.RawMessage) (any, error) {
 	return instanceCall(n, args, nil, func(inst *instance, hv instanceHypervisor) (any, error) {
 		st, err := hv.MigrationStatus(inst)
@@ -611,6 +614,8 @@ func rpcMigrationStatus(n *node, args []json.RawMessage) (any, error) {
 	})
 }
 
+// rpcHotplugSupported: [instance]; fails when the instance's hypervisor
+// cannot hot-plug devices into it.
 func rpcHotplugSupported(n *node, args []json.RawMessage) (any, error) {
 	return instanceCall(n, args, nil, func(inst *instance, hv instanceHypervisor) (any, error) {
 		if err := hv.HotplugSupported(inst); err != nil {

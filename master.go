@@ -86,10 +86,13 @@ func isValidIfaceName(s string) bool {
 	return s != "" && len(s) <= 15 && s != "." && s != ".." && !strings.ContainsAny(s, "/ \t\n:\x00")
 }
 
+// rpcNodeActivateMasterIP brings the master IP up on this node (see
+// changeMasterIP for the arguments).
 func rpcNodeActivateMasterIP(n *node, args []json.RawMessage) (any, error) {
 	return nil, n.changeMasterIP(args, "start")
 }
 
+// rpcNodeDeactivateMasterIP takes the master IP down on this node.
 func rpcNodeDeactivateMasterIP(n *node, args []json.RawMessage) (any, error) {
 	return nil, n.changeMasterIP(args, "stop")
 }

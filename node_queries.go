@@ -12,6 +12,7 @@ import (
 // slot for ever.
 const maxTestDelay = 24 * time.Hour
 
+// rpcVersion: [] → the RPC protocol version the master checks.
 func rpcVersion(n *node, args []json.RawMessage) (any, error) {
 	return protocolVersion, nil
 }
@@ -29,6 +30,7 @@ func rpcTestDelay(n *node, args []json.RawMessage) (any, error) {
 	return nil, nil
 }
 
+// rpcMasterNodeName: [] → the master's name from ssconf.
 func rpcMasterNodeName(n *node, args []json.RawMessage) (any, error) {
 	name, err := n.paths.readSsconf("master_node")
 	if err != nil {

@@ -221,6 +221,8 @@ func (n *node) diagnoseOS() []any {
 	return result
 }
 
+// rpcOSDiagnose: [] → every OS definition on the OS search path, valid
+// or not, in Ganeti's tuple.
 func rpcOSDiagnose(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args); err != nil {
 		return nil, err

@@ -135,6 +135,7 @@ type rpcFailure struct{ msg string }
 
 func (e *rpcFailure) Error() string { return e.msg }
 
+// rpcVGList: [] → {volume group: size in MiB}, as vgs reports it.
 func rpcVGList(n *node, args []json.RawMessage) (any, error) {
 	return n.vgSizes(), nil
 }
