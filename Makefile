@@ -10,7 +10,7 @@ RUN_DATA := $(RUN_ROOT)/var/lib/ganeti
 PORT     ?= 1811
 NODED    ?= go
 
-.PHONY: build run test e2e bench fuzz clean
+.PHONY: build run test e2e e2e-cluster bench fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) .
@@ -49,6 +49,11 @@ fuzz:
 
 e2e: build
 	NODED=$(NODED) bash e2e/run.sh
+
+# A three-node cluster: node 1 in namespaces, nodes 2 and 3 in QEMU guests
+# with real LVM and DRBD (e2e/cluster/run.sh).
+e2e-cluster: build
+	NODED=$(NODED) bash e2e/cluster/run.sh
 
 bench: build
 	NODED_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v -timeout 30m .

@@ -4,12 +4,19 @@
 # sshd), swaps in the chosen node daemon, then runs the scenarios.
 #
 # Environment from run.sh: E2E_DIR REPO NODED NODED_BIN TRACE RESULTS SCENARIOS.
+# The cluster test bed (cluster/run.sh) runs its master node here too, with:
+#   E2E_NODE, E2E_NODE_IP, E2E_CLUSTER, E2E_CLUSTER_IP  names and addresses
+#   E2E_NET_READY=1   the network namespace already has the bridge and address
+#   E2E_HOSTS         the hosts file to use
+#   E2E_KNOWN_NAMES   more names (comma-separated) with this node's host keys
+#   E2E_SETUP_HOOK    a file under e2e/ sourced at the end of setup (may call step)
+#   E2E_SCENARIOS_FILE  a file under e2e/ to source instead of scenarios.sh
 set -u -o pipefail
 
-NODE=node1.example.com
-NODE_IP=10.77.0.1
-CLUSTER=cluster.example.com
-CLUSTER_IP=10.77.0.100
+NODE=${E2E_NODE:-node1.example.com}
+NODE_IP=${E2E_NODE_IP:-10.77.0.1}
+CLUSTER=${E2E_CLUSTER:-cluster.example.com}
+CLUSTER_IP=${E2E_CLUSTER_IP:-10.77.0.100}
 BRIDGE=gnt0
 FILE_DIR=/srv/ganeti/file-storage
 SHARED_DIR=/srv/ganeti/shared-file-storage
@@ -64,22 +71,28 @@ setup() {
     step "copy go daemon" install -m 755 "$NODED_BIN" /run/e2e/ganeti-noded || return 1
   fi
   step "private /tmp" mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
-  step "sysfs" mount -t sysfs sysfs /sys || return 1
+  # ip netns exec (the cluster test bed) mounts the namespace's own sysfs.
+  [ "${E2E_NET_READY:-0}" = 1 ] || step "sysfs" mount -t sysfs sysfs /sys || return 1
 
   step hostname hostname "$NODE" || return 1
-  step "loopback" ip link set lo up || return 1
-  step "bridge" ip link add "$BRIDGE" type bridge || return 1
-  step "bridge address" ip addr add "$NODE_IP/24" dev "$BRIDGE" || return 1
-  step "bridge up" ip link set "$BRIDGE" up || return 1
+  if [ "${E2E_NET_READY:-0}" != 1 ]; then
+    step "loopback" ip link set lo up || return 1
+    step "bridge" ip link add "$BRIDGE" type bridge || return 1
+    step "bridge address" ip addr add "$NODE_IP/24" dev "$BRIDGE" || return 1
+    step "bridge up" ip link set "$BRIDGE" up || return 1
+  fi
 
   # Private /etc files: hosts, hostname, ganeti, ssh.
-  {
+  if [ -n "${E2E_HOSTS:-}" ]; then
+    cp "$E2E_HOSTS" /run/e2e/hosts
+  else {
     echo "127.0.0.1 localhost"
     echo "$NODE_IP $NODE node1"
     echo "$CLUSTER_IP $CLUSTER cluster"
     # inst1..inst13 on 10.77.0.11..19, 10.77.0.110..113
     for i in $(seq 1 13); do echo "10.77.0.1$i inst$i.example.com inst$i"; done
   } >/run/e2e/hosts
+  fi
   echo "$NODE" >/run/e2e/hostname
   step "/etc/hosts" mount --bind /run/e2e/hosts /etc/hosts || return 1
   step "/etc/hostname" mount --bind /run/e2e/hostname /etc/hostname || return 1
@@ -131,8 +144,12 @@ setup() {
     sleep 0.3
   done
   [ -n "$keys" ] || { SETUP_ERROR="ssh-keyscan found no host keys on $NODE_IP"; return 1; }
-  sed "s/^$NODE_IP /$NODE,$NODE_IP,$CLUSTER,$CLUSTER_IP /" <<<"$keys" >/root/.ssh/known_hosts
+  sed "s/^$NODE_IP /$NODE,$NODE_IP,$CLUSTER,$CLUSTER_IP${E2E_KNOWN_NAMES:+,$E2E_KNOWN_NAMES} /" <<<"$keys" >/root/.ssh/known_hosts
   step "ssh to self" ssh -o BatchMode=yes "$NODE" true || return 1
+  if [ -n "${E2E_SETUP_HOOK:-}" ]; then
+    # shellcheck source=/dev/null
+    . "$E2E_DIR/$E2E_SETUP_HOOK" || return 1
+  fi
 }
 
 if ! setup; then
@@ -140,5 +157,5 @@ if ! setup; then
 fi
 
 # shellcheck source=scenarios.sh
-. "$E2E_DIR/scenarios.sh"
+. "$E2E_DIR/${E2E_SCENARIOS_FILE:-scenarios.sh}"
 run_scenarios

@@ -1,0 +1,213 @@
+#!/bin/bash
+# The cluster test bed: a three-node Ganeti 3.0 cluster on this machine.
+# Node 1, the first master, runs in private namespaces on the host, as the
+# one-node suite does (fast: Ganeti's master daemons at native speed), on a
+# volume group of LVM metadata on a loop device (this kernel cannot activate
+# volumes), and holds no instances (not vm_capable). Nodes 2 and 3 are
+# QEMU guests (TCG) on Debian's own kernel, with real LVM and DRBD, sharing
+# this machine's root file system read-only (see artifacts.sh,
+# initramfs-init, guest-init.sh). All three sit on bridge gnt0 in network
+# namespace gnt-e2e; nothing else is in it.
+#
+# Usage: NODED=go|python [SCENARIOS="a b"] e2e/cluster/run.sh
+#   NODED          the node daemon on every node (default go)
+#   NODED_BIN      the Go daemon (default ./ganeti-noded)
+#   SCENARIOS      only these scenarios (cluster-init and node-add first)
+#   E2E_TIMEOUT    seconds for the scenarios (default 3600)
+#   GUEST_MEM      MiB per guest (default 1024); GUEST_SMP vCPUs (default 1)
+#   e2e/cluster/run.sh down   tears down what a killed run left
+# Output: PASS/FAIL lines and a summary as in the one-node suite; logs of
+# every node in e2e/results/cluster-<NODED>/.
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_DIR=$(cd "$HERE/.." && pwd)
+REPO=$(cd "$E2E_DIR/.." && pwd)
+NODED=${NODED:-go}
+CACHE=${CACHE:-/var/tmp/ganeti-e2e-cluster}
+RUN=$CACHE/run
+SHARE=$RUN/share
+NETNS=gnt-e2e
+NET=10.77.1
+DOMAIN=example.com
+GUESTS="2 3"
+GUEST_MEM=${GUEST_MEM:-1024}
+GUEST_SMP=${GUEST_SMP:-1}
+E2E_TIMEOUT=${E2E_TIMEOUT:-3600}
+
+die() { echo "e2e-cluster: $*" >&2; exit 2; }
+t0=$(date +%s.%N)
+elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)"; }
+
+# --- teardown: guests, namespace, loop device, disks ------------------------
+down() {
+  local pidf pid n
+  for pidf in "$RUN"/node*.pid; do
+    [ -e "$pidf" ] || continue
+    pid=$(cat "$pidf" 2>/dev/null)
+    n=${pidf##*/node}; n=${n%.pid}
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
+      # The guest's shutdown stops its daemons; then qemu ends.
+      ip netns exec "$NETNS" timeout 20 ssh -i "$SHARE/ssh/id_rsa" -o BatchMode=yes \
+        -o UserKnownHostsFile="$SHARE/ssh/known_hosts" -o ConnectTimeout=3 \
+        "root@$NET.1$n" 'busybox poweroff' >/dev/null 2>&1
+      for _ in $(seq 1 40); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
+      [ -d "/proc/$pid" ] && kill "$pid" 2>/dev/null
+      for _ in $(seq 1 20); do [ -d "/proc/$pid" ] || break; sleep 0.25; done
+      [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null
+    fi
+    rm -f "$pidf"
+  done
+  ip netns del "$NETNS" 2>/dev/null
+  if [ -f "$RUN/loop" ]; then
+    losetup -d "$(cat "$RUN/loop")" 2>/dev/null
+    rm -f "$RUN/loop"
+  fi
+  rm -rf "$RUN/disks"
+}
+
+if [ "${1:-}" = down ]; then down; exit 0; fi
+
+case $NODED in go|python) ;; *) die "NODED must be go or python, not '$NODED'" ;; esac
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# --- dependencies -----------------------------------------------------------
+declare -A NEED=(
+  [gnt-cluster]=ganeti [qemu-system-x86_64]=qemu-system-x86 [socat]=socat
+  [/usr/sbin/sshd]=openssh-server [ssh]=openssh-client [ip]=iproute2
+  [unshare]=util-linux [losetup]=mount [drbdadm]=drbd-utils [vgcreate]=lvm2
+  [bc]=bc [xz]=xz-utils
+)
+missing=()
+for cmd in "${!NEED[@]}"; do
+  if [[ $cmd == /* ]]; then [ -x "$cmd" ] && continue
+  else command -v "$cmd" >/dev/null 2>&1 && continue; fi
+  missing+=("${NEED[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ] || ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq || die "apt-get update failed"
+  if [ ${#missing[@]} -gt 0 ]; then
+    pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+    echo "e2e-cluster: installing $pkgs" >&2
+    # shellcheck disable=SC2086
+    timeout 1200 apt-get install -y --no-install-recommends $pkgs >&2 || die "apt-get install failed"
+  fi
+fi
+KV=$(CACHE=$CACHE "$HERE/artifacts.sh") || die "guest kernel and initramfs: see above"
+
+NODED_BIN=${NODED_BIN:-$REPO/ganeti-noded}
+if [ "$NODED" = go ]; then
+  [ -x "$NODED_BIN" ] || (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o ganeti-noded .) || die "go build failed"
+  NODED_BIN=$(realpath "$NODED_BIN")
+fi
+
+RESULTS=$E2E_DIR/results/cluster-$NODED
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+
+# --- the run's directory and share ------------------------------------------
+exec 9>"$CACHE/lock"
+flock -n 9 || die "another cluster run holds $CACHE/lock"
+down
+trap 'down' EXIT
+rm -rf "$RUN"; mkdir -p "$SHARE/ssh" "$SHARE/shared" "$RUN/disks"
+cat >"$SHARE/env" <<EOT
+NODED=$NODED
+NET=$NET
+DOMAIN=$DOMAIN
+VG=xenvg
+FILE_DIR=/srv/ganeti/file-storage
+SHARED_DIR=/srv/ganeti/shared-file-storage
+EOT
+{
+  echo "127.0.0.1 localhost"
+  for n in 1 2 3; do echo "$NET.1$n node$n.$DOMAIN node$n"; done
+  echo "$NET.100 cluster.$DOMAIN cluster"
+  for i in $(seq 1 9); do echo "$NET.2$i inst$i.$DOMAIN inst$i"; done
+} >"$SHARE/hosts"
+ssh-keygen -q -t rsa -b 2048 -N "" -C e2e-cluster -f "$SHARE/ssh/id_rsa"
+names=$(for n in 1 2 3; do printf 'node%s.%s,node%s,%s.1%s,' "$n" "$DOMAIN" "$n" "$NET" "$n"; done)
+names="${names}cluster.$DOMAIN,$NET.100"
+for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; done >"$SHARE/ssh/known_hosts"
+[ -s "$SHARE/ssh/known_hosts" ] || die "no ssh host keys in /etc/ssh"
+[ "$NODED" = go ] && install -m 755 "$NODED_BIN" "$SHARE/ganeti-noded"
+# The test OS of the one-node suite, for every node.
+(
+  OS_DIR=$SHARE/os OS_LOG=/run/e2e/os-calls.log
+  # shellcheck source=../scenarios.sh
+  . "$E2E_DIR/scenarios.sh"
+  ensure_test_os
+)
+cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$SHARE/"
+
+# --- network ------------------------------------------------------------------
+ip netns add "$NETNS" || die "ip netns add $NETNS"
+nsx() { ip netns exec "$NETNS" "$@"; }
+nsx ip link set lo up
+nsx ip link add gnt0 type bridge
+nsx ip addr add "$NET.11/24" dev gnt0
+nsx ip link set gnt0 up
+for n in $GUESTS; do
+  nsx ip tuntap add dev "tap$n" mode tap
+  nsx ip link set "tap$n" master gnt0
+  nsx ip link set "tap$n" up
+done
+
+# --- guests -------------------------------------------------------------------
+start_guest() {
+  local n=$1
+  truncate -s 30G "$RUN/disks/node$n.img"
+  mkdir -p "$SHARE/node$n"
+  nsx qemu-system-x86_64 -name "node$n" -machine q35 \
+    -accel tcg,thread=multi,tb-size=256 -cpu max -smp "$GUEST_SMP" -m "$GUEST_MEM" \
+    -nodefaults -no-user-config -display none -vga none -no-reboot \
+    -kernel "$CACHE/kernel/boot/vmlinuz-$KV" -initrd "$CACHE/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=4 e2e.node=$n e2e.cache=$CACHE" \
+    -fsdev local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap \
+    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+    -fsdev local,id=share,path="$SHARE",security_model=passthrough,multidevs=remap \
+    -device virtio-9p-pci,fsdev=share,mount_tag=share \
+    -fsdev local,id=shared,path="$SHARE/shared",security_model=passthrough,multidevs=remap \
+    -device virtio-9p-pci,fsdev=shared,mount_tag=shared \
+    -drive "file=$RUN/disks/node$n.img,format=raw,if=none,id=d0,cache=unsafe" \
+    -device virtio-blk-pci,drive=d0,serial="gnt$n" \
+    -netdev "tap,id=n0,ifname=tap$n,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:01:1$n" \
+    -device virtio-rng-pci \
+    -serial "file:$SHARE/node$n/console.log" -monitor "unix:$RUN/node$n.mon,server,nowait" \
+    -pidfile "$RUN/node$n.pid" -daemonize
+}
+for n in $GUESTS; do start_guest "$n" || die "qemu for node$n did not start"; done
+guest_ssh() {
+  local n=$1; shift
+  nsx ssh -i "$SHARE/ssh/id_rsa" -o BatchMode=yes -o UserKnownHostsFile="$SHARE/ssh/known_hosts" \
+    -o ConnectTimeout=5 -o LogLevel=ERROR "root@$NET.1$n" "$@"
+}
+for n in $GUESTS; do
+  for _ in $(seq 1 600); do [ -f "$SHARE/node$n/ready" ] && break; sleep 0.5; done
+  [ -f "$SHARE/node$n/ready" ] || die "node$n did not come up (see $SHARE/node$n/)"
+  until guest_ssh "$n" true 2>/dev/null; do sleep 0.5; done
+  echo "node$n: up, $(elapsed) s after the start (guest uptime $(cat "$SHARE/node$n/ready") s)"
+done
+
+# --- node 1 and the scenarios -------------------------------------------------
+truncate -s 21G "$RUN/disks/node1.img"
+losetup -f --show "$RUN/disks/node1.img" >"$RUN/loop" || die "losetup"
+export E2E_DIR REPO NODED NODED_BIN RESULTS TRACE=0
+export SCENARIOS=${SCENARIOS:-}
+export E2E_NODE=node1.$DOMAIN E2E_NODE_IP=$NET.11 E2E_CLUSTER=cluster.$DOMAIN E2E_CLUSTER_IP=$NET.100
+export E2E_NET_READY=1 E2E_HOSTS=$SHARE/hosts E2E_SETUP_HOOK=cluster/master-setup.sh
+export E2E_SCENARIOS_FILE=cluster/scenarios.sh E2E_SHARE=$SHARE E2E_LOOP=$(cat "$RUN/loop")
+export E2E_GUESTS=$GUESTS E2E_NET=$NET E2E_DOMAIN=$DOMAIN E2E_T0=$t0
+timeout --kill-after=15 "$E2E_TIMEOUT" \
+  ip netns exec "$NETNS" unshare --pid --fork --kill-child --mount-proc --uts --mount --propagation private \
+  bash "$E2E_DIR/inside.sh"
+rc=$?
+
+for n in $GUESTS; do cp -a "$SHARE/node$n" "$RESULTS/" 2>/dev/null; done
+echo "e2e-cluster: $(elapsed) s in all"
+if [ ! -f "$RESULTS/summary.txt" ]; then
+  echo "FAIL harness: the master's namespace ended early (exit $rc)"
+  exit 1
+fi
+exit $rc
