@@ -270,6 +270,9 @@ func rpcBlockdevSnapshot(n *node, args []json.RawMessage) (any, error) {
 	if err := json.Unmarshal(snapSize, &size); err != nil {
 		return nil, &argError{fmt.Sprintf("argument 3: %v", err), err}
 	}
+	if snapName != nil && !isSnapshotName(*snapName) {
+		return nil, fmt.Errorf("Invalid snapshot name %q", *snapName)
+	}
 	if !dev.Attach() {
 		return nil, fmt.Errorf("Cannot find block device %s", &d)
 	}
@@ -577,12 +580,21 @@ func rpcBlockdevPauseResumeSync(n *node, args []json.RawMessage) (any, error) {
 	return out, nil
 }
 
-// pauseResumeSync is one device's [ok, error] for blockdev_pause_resume_sync.
+// pauseResumeSync is one device's [ok, error] for
+// blockdev_pause_resume_sync. A device that does not mirror passes the
+// request to its children, as Ganeti's BlockDev does: all must succeed.
 func pauseResumeSync(dev blockDevice, pause bool) []any {
-	if p, ok := dev.(syncPauser); ok {
-		if err := p.PauseResumeSync(pause); err != nil {
-			return []any{false, err.Error()}
+	p, ok := dev.(syncPauser)
+	if !ok {
+		for _, child := range dev.Children() {
+			if r := pauseResumeSync(child, pause); r[0] != true {
+				return r
+			}
 		}
+		return []any{true, nil}
+	}
+	if err := p.PauseResumeSync(pause); err != nil {
+		return []any{false, err.Error()}
 	}
 	return []any{true, nil}
 }

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -188,5 +192,65 @@ func TestBlockdevWipeImageConvert(t *testing.T) {
 	mustOK(t, call(t, n, "blockdev_pause_resume_sync", []any{src, fileDisk("file", filepath.Join(file, "none"), 4)}, true), &res)
 	if len(res) != 2 || res[0][0] != true || res[1][0] != false {
 		t.Fatalf("pause %v", res)
+	}
+}
+
+// refusingMirror is a mirror that refuses to pause; composite is a device
+// built on it (DRBD over its volumes) that does not mirror itself.
+type refusingMirror struct{ blockDevice }
+
+func (refusingMirror) PauseResumeSync(bool) error { return errors.New("child refused") }
+
+type composite struct {
+	blockDevice
+	kids []blockDevice
+}
+
+func (c composite) Children() []blockDevice { return c.kids }
+
+// As Ganeti's BlockDev, a device that does not mirror pauses through its
+// children, and fails when one does.
+func TestPauseResumeSyncAsksChildren(t *testing.T) {
+	got := pauseResumeSync(composite{kids: []blockDevice{refusingMirror{}}}, true)
+	if got[0] != false || got[1] != "child refused" {
+		t.Fatalf("pause of a device whose child refused: %v", got)
+	}
+	if got := pauseResumeSync(composite{}, true); got[0] != true {
+		t.Fatalf("pause of a device without children: %v", got)
+	}
+}
+
+// namedSnapshots records the names blockdev_snapshot hands a snapshotter.
+type namedSnapshots struct {
+	*fileDevice
+	names *[]string
+}
+
+func (s namedSnapshots) Snapshot(name string, _ *mebibytes) (any, error) {
+	*s.names = append(*s.names, name)
+	return []string{"vg", name}, nil
+}
+
+// A snapshot name from the network is checked before any kind sees it.
+func TestSnapshotNameChecked(t *testing.T) {
+	n, file, _ := storageNode(t)
+	var names []string
+	deviceKinds["snapshot-test"] = func(n *node, d *disk) (blockDevice, error) {
+		dev, err := newFileDevice(n, d)
+		if err != nil {
+			return nil, err
+		}
+		return namedSnapshots{dev.(*fileDevice), &names}, nil
+	}
+	defer delete(deviceKinds, "snapshot-test")
+	d := fileDisk("snapshot-test", filepath.Join(file, "disk0"), 1)
+	mustOK(t, call(t, n, "blockdev_create", d, 1, "i", true, nil, false), nil)
+	for _, bad := range []string{"../x\n--force", "-x", "..", "a/b", strings.Repeat("a", 128)} {
+		mustFailWith(t, call(t, n, "blockdev_snapshot", d, bad, 1), fmt.Sprintf("Invalid snapshot name %q", bad))
+	}
+	mustOK(t, call(t, n, "blockdev_snapshot", d, "disk0.snap", 1), nil)
+	mustOK(t, call(t, n, "blockdev_snapshot", d, nil, nil), nil)
+	if !slices.Equal(names, []string{"disk0.snap", ""}) {
+		t.Fatalf("names the kind saw: %q", names)
 	}
 }

@@ -39,12 +39,13 @@ type command struct {
 	// Streams for long-running data commands (disk transfers): standard
 	// input read from StdinFrom, standard output written to StdoutTo
 	// instead of being captured, standard error copied to StderrTo too.
-	// When StderrTo is StdoutTo, both streams go there directly, in the
-	// order the command wrote them (as Ganeti's RunCmd with an output
-	// file), and standard error is not captured.
-	StdinFrom io.Reader
-	StdoutTo  io.Writer
-	StderrTo  io.Writer
+	// With MergeStderr, standard error goes to StdoutTo directly, in the
+	// order the command wrote both (as Ganeti's RunCmd with an output
+	// file), and is not captured.
+	StdinFrom   io.Reader
+	StdoutTo    io.Writer
+	StderrTo    io.Writer
+	MergeStderr bool
 	// Ctx, when set, ends the command (killing its process group) when done.
 	Ctx context.Context
 	// TermGrace, when set, makes the end through Ctx gentler: SIGTERM to
@@ -138,7 +139,7 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 		cmd.Stdout = c.StdoutTo
 	}
 	switch {
-	case c.StderrTo != nil && c.StderrTo == c.StdoutTo:
+	case c.MergeStderr && c.StdoutTo != nil:
 		cmd.Stderr = c.StdoutTo
 	case c.StderrTo != nil:
 		cmd.Stderr = io.MultiWriter(stderr, c.StderrTo)

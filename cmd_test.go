@@ -133,7 +133,7 @@ func TestRunCommandSharedOutputKeepsOrder(t *testing.T) {
 		fmt.Fprintf(&want, "err %d\nout %d\n", i, i)
 	}
 	script := `i=0; while [ $i -lt 200 ]; do echo "err $i" >&2; echo "out $i"; i=$((i+1)); done`
-	if _, err := n.runCommand(command{Args: []string{"/bin/sh", "-c", script}, StdoutTo: f, StderrTo: f}); err != nil {
+	if _, err := n.runCommand(command{Args: []string{"/bin/sh", "-c", script}, StdoutTo: f, MergeStderr: true}); err != nil {
 		t.Fatal(err)
 	}
 	fileHolds(t, path, want.String())

@@ -54,7 +54,8 @@ type blockDevice interface {
 	// combined.
 	Status() (blockDevStatus, error)
 	// SetInfo records the master's text in the device's metadata, where
-	// a kind has any.
+	// a kind has any; a kind built on children passes it on to them, as
+	// Ganeti's BlockDev does.
 	SetInfo(text string) error
 	// SizeBytes is the current size.
 	SizeBytes() (int64, error)

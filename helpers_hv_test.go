@@ -67,14 +67,15 @@ func argvText(cmd []any) string {
 	return strings.Join(parts, " ")
 }
 
-// mustKVM is the node's KVM hypervisor, or the end of the test.
+// mustKVM is the node's KVM hypervisor as the daemon opens it (hvModules,
+// then its directories made), or the end of the test.
 func mustKVM(t *testing.T, n *node) *kvmHypervisor {
 	t.Helper()
-	h, err := newKVMHypervisor(n)
+	hv, err := n.hypervisorFor("kvm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return hv.(*kvmHypervisor)
 }
 
 // kvmRecordingBinary is a stand-in qemu: it answers --help with QEMU

@@ -66,6 +66,17 @@ func newTestRootIn(t testing.TB, base string) *layout {
 	// root's ssh directory does not move with the root; a test node keeps
 	// its own so that no test touches the machine's.
 	l.SSHDir = filepath.Join(root, "root", ".ssh")
+	// Nor do the machine's programs and kernel files: the suite runs as
+	// root, so a test that forgot its fake would run Ganeti's real
+	// daemon-util or ip, or reboot the machine through sysrq-trigger.
+	// Here they do not exist; a test that needs one sets it.
+	absent := filepath.Join(root, "not-in-tests")
+	l.DaemonUtil = filepath.Join(absent, "daemon-util")
+	l.IPCommand = filepath.Join(absent, "ip")
+	l.MasterIPSetup = filepath.Join(absent, "master-ip-setup")
+	l.KVMIfup = filepath.Join(absent, "kvm-ifup")
+	l.SSHUpdateTool = filepath.Join(absent, "ssh-update")
+	l.SysrqTrigger = filepath.Join(absent, "sysrq-trigger")
 	return l
 }
 
@@ -349,4 +360,17 @@ func fileHolds(t testing.TB, path, want string) bool {
 		return false
 	}
 	return true
+}
+
+// A test node names none of the machine's programs or kernel files.
+func TestTestNodeNamesNoHostPrograms(t *testing.T) {
+	p := newTestRoot(t)
+	for what, path := range map[string]string{
+		"DaemonUtil": p.DaemonUtil, "IPCommand": p.IPCommand, "MasterIPSetup": p.MasterIPSetup,
+		"KVMIfup": p.KVMIfup, "SSHUpdateTool": p.SSHUpdateTool, "SysrqTrigger": p.SysrqTrigger,
+	} {
+		if !strings.HasPrefix(path, p.Root+"/") {
+			t.Errorf("test node's %s is the machine's %s", what, path)
+		}
+	}
 }

@@ -29,15 +29,6 @@ type kvmHypervisor struct {
 // kvmSubdirs are the run-time directories Ganeti's KVM module keeps.
 var kvmSubdirs = []string{"pid", "uid", "ctrl", "conf", "nic", "chroot", "chroot-quarantine"}
 
-// newKVMHypervisor is the node's KVM module with its directories made.
-func newKVMHypervisor(n *node) (*kvmHypervisor, error) {
-	h := &kvmHypervisor{n: n, rootDir: n.paths.KVMRunDir}
-	if err := h.open(); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
 // open makes the run-time directories (kvmSubdirs).
 func (h *kvmHypervisor) open() error {
 	for _, d := range append([]string{""}, kvmSubdirs...) {

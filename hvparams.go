@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -17,8 +16,6 @@ func (e *hvParamError) Error() string { return e.msg }
 func hvParamFail(format string, args ...any) error {
 	return &hvParamError{fmt.Sprintf(format, args...)}
 }
-
-var urlPattern = regexp.MustCompile(`^(https?|ftps?)://`)
 
 // isEmptyParam is Python's falsiness for an optional parameter.
 func isEmptyParam(v any) bool {

@@ -231,3 +231,25 @@ func TestHVNumberRange(t *testing.T) {
 		t.Error("2^53 MiB/s in bytes did not overflow")
 	}
 }
+
+// noValidatorHV is a hypervisor module without parameter checks.
+type noValidatorHV struct{ hypervisor }
+
+// A module without a paramValidator is refused, not trusted.
+func TestValidateHVParamsRefusesUncheckedModule(t *testing.T) {
+	n, _ := newTestNode(t)
+	hvModules["unchecked-hv"] = func(n *node) any { return noValidatorHV{&fakeHypervisor{n: n, dir: n.paths.FakeHVDir}} }
+	defer delete(hvModules, "unchecked-hv")
+	mustFailWith(t, call(t, n, "hypervisor_validate_params", "unchecked-hv", map[string]any{"kernel_path": "relative; rm -rf /"}),
+		"Hypervisor 'unchecked-hv' has no parameter checks on this node")
+}
+
+// Every registered hypervisor checks its parameters.
+func TestEveryHVModuleValidates(t *testing.T) {
+	n, _ := newTestNode(t)
+	for name, module := range hvModules {
+		if _, ok := module(n).(paramValidator); !ok {
+			t.Errorf("hypervisor module %q has no paramValidator", name)
+		}
+	}
+}

@@ -26,7 +26,8 @@ type hypervisor interface {
 // paramValidator is a module that checks a full hypervisor parameter set
 // on this node, as Ganeti's master (CheckParameterSyntax) and node
 // (ValidateParameters) do one after the other. A parameter it refuses is
-// an *hvParamError; other errors are failures of the check itself.
+// an *hvParamError; other errors are failures of the check itself. Every
+// module must have one (validateHVParams refuses a module without).
 type paramValidator interface {
 	ValidateParams(params map[string]any) error
 }
@@ -82,17 +83,19 @@ func (n *node) hypervisorFor(name string) (hypervisor, error) {
 }
 
 // validateHVParams checks a full hypervisor parameter set on this node
-// with the module's paramValidator; one without has no parameters to
-// check. Validating makes no run-time directories.
+// with the module's paramValidator. A module without one is refused, not
+// trusted: parameters nobody checked must not pass as valid. Validating
+// makes no run-time directories.
 func (n *node) validateHVParams(hvName string, params map[string]any) error {
 	module, ok := hvModules[hvName]
 	if !ok {
 		return hvParamFail("Unknown hypervisor type '%s'", hvName)
 	}
-	if v, ok := module(n).(paramValidator); ok {
-		return v.ValidateParams(params)
+	v, ok := module(n).(paramValidator)
+	if !ok {
+		return hvParamFail("Hypervisor '%s' has no parameter checks on this node", hvName)
 	}
-	return nil
+	return v.ValidateParams(params)
 }
 
 // rpcHypervisorValidateParams: [hvname, hvparams] → null, or why not.

@@ -209,7 +209,7 @@ func (n *node) runOSScript(inst *instance, script string, debug int, extraEnv []
 	// As Ganeti's, the script writes into the log as it runs, all of its
 	// output, however long (the captured output is bounded).
 	res, err := n.runCommand(command{Args: []string{path}, Env: env, Reset: true, Dir: def.Path, Timeout: osScriptTimeout,
-		StdoutTo: logOut, StderrTo: logOut})
+		StdoutTo: logOut, MergeStderr: true})
 	if err != nil {
 		lines := []string{err.Error()}
 		if res != nil {

@@ -26,8 +26,9 @@ const (
 // root (GANETI_ROOTDIR). Handlers take paths from here and nowhere else, so
 // tests can run a whole node inside a temporary directory, in parallel with
 // other nodes. Left out, as fixed kernel interfaces rather than places:
-// a process's own /proc entries (/proc/self, /proc/<pid>), /dev/net/tun,
-// /dev/zero, and the system directories file storage may never use.
+// /proc's process entries (/proc/self, /proc/<pid>, the scan of /proc for
+// the uid pool), /sys/devices/system/cpu/online, /dev/net/tun, /dev/zero,
+// and the system directories file storage may never use.
 type layout struct {
 	Root     string // "" on a real node
 	Hostname string // the virtual hostname, "" on a real node

@@ -42,8 +42,19 @@ var transferMagicPattern = regexp.MustCompile(`^[-_.a-zA-Z0-9]{5,100}$`)
 // compressToolPattern is a compression tool name: it is run as a command.
 var compressToolPattern = regexp.MustCompile(`^[-_a-zA-Z0-9]+$`)
 
+// urlPattern marks a hypervisor parameter or disk image given as a URL
+// (qemu fetches it) rather than a path on this node.
+var urlPattern = regexp.MustCompile(`^(https?|ftps?)://`)
+
 // lvmNamePattern is what LVM accepts as a volume group or volume name.
 var lvmNamePattern = regexp.MustCompile(`^[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*$`)
+
+// isSnapshotName accepts the name of a snapshot the master asks for: an
+// LVM volume name (the strictest of the kinds that snapshot: LVM, RBD,
+// ExtStorage), at most 127 bytes, not "." or "..".
+func isSnapshotName(name string) bool {
+	return len(name) <= 127 && name != "." && name != ".." && lvmNamePattern.MatchString(name)
+}
 
 // Device objects come from the master. What they put into qemu's
 // comma-separated options (-netdev, -device, -drive) and into the human

@@ -163,15 +163,18 @@ scenario_cluster_init() {
   [ -z "${init_error:-}" ] || fail "$init_error" || return 1
   # The master daemon activates the master IP once it runs, through a job
   # that waits behind init's own jobs; a slow machine needs a while.
+  local waited=$SECONDS
   for i in $(seq 1 120); do
     ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" && break
     sleep 0.5
   done
+  waited=$((SECONDS - waited))
   if ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/"; then
+    ip -o addr show dev "$BRIDGE" >>"$SCENARIO_LOG" 2>&1
     # Keep what tells why: the jobs and the node daemon's view of them.
     gnt 30 gnt-job list
     grep -h 'master_ip' /var/log/ganeti/node-daemon.log >>"$SCENARIO_LOG" 2>/dev/null
-    fail "master IP $CLUSTER_IP not on $BRIDGE after 60s" || return 1
+    fail "master IP $CLUSTER_IP not on $BRIDGE (waited ${waited}s)" || return 1
   fi
 }
 
