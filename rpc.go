@@ -489,7 +489,12 @@ func (s *jsonScan) inStringAt(c byte) bool {
 const maxPendingHandshakes = 1024
 
 // handshakeTimeout bounds one TLS handshake, whatever the client trickles.
-const handshakeTimeout = 4 * time.Second
+// It is longer than Ganeti's RPC connect timeout (5 s, which covers the
+// handshake), so the daemon never ends a handshake the master still waits
+// for: a master daemon on a slow node (seen: Haskell's wconfd in an
+// emulated guest) can take more than 4 s. Handshakes hold no slot, so a
+// long bound costs only a pending entry (maxPendingHandshakes).
+const handshakeTimeout = 10 * time.Second
 
 // gateListener accepts connections at once, runs their TLS handshakes
 // (certificate rules included) outside the --max-clients slots, and hands

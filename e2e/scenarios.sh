@@ -83,6 +83,12 @@ last_line() {
   grep -v '^[[:space:]]*$' "$OUT" | tail -n 1 | strip_time | cut -c1-200
 }
 
+# has_master_ip: the cluster IP is on the bridge. grep reads all of ip's
+# output: with pipefail, grep -q's early exit would fail ip (SIGPIPE).
+has_master_ip() {
+  ip -o addr show dev "$BRIDGE" | grep -F " $CLUSTER_IP/" >/dev/null
+}
+
 need_cluster() {
   [ "$CLUSTER_UP" = 1 ] || fail "no cluster: $CLUSTER_ERROR"
 }
@@ -165,11 +171,11 @@ scenario_cluster_init() {
   # that waits behind init's own jobs; a slow machine needs a while.
   local waited=$SECONDS
   for i in $(seq 1 120); do
-    ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" && break
+    has_master_ip && break
     sleep 0.5
   done
   waited=$((SECONDS - waited))
-  if ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/"; then
+  if ! has_master_ip; then
     ip -o addr show dev "$BRIDGE" >>"$SCENARIO_LOG" 2>&1
     # Keep what tells why: the jobs and the node daemon's view of them.
     gnt 30 gnt-job list
@@ -873,7 +879,7 @@ scenario_cluster_destroy() {
   for f in config.data server.pem ssconf_cluster_name; do
     [ ! -e "/var/lib/ganeti/$f" ] || fail "/var/lib/ganeti/$f still there" || return 1
   done
-  ! ip -o addr show dev "$BRIDGE" | grep -q " $CLUSTER_IP/" || fail "master IP still on $BRIDGE" || return 1
+  ! has_master_ip || fail "master IP still on $BRIDGE" || return 1
   [ $rc -eq 0 ] || fail "$destroy_error" || return 1
   # node_leave_cluster stops the node daemon.
   local i

@@ -10,6 +10,7 @@ N=0
 for a in $(cat /proc/cmdline); do case $a in e2e.node=*) N=${a#e2e.node=};; esac; done
 # shellcheck source=/dev/null
 . $SHARE/env
+eval "NODED=\${NODED_$N:-go}"
 OUTDIR=$SHARE/node$N
 mkdir -p $OUTDIR
 exec >>$OUTDIR/guest-init.log 2>&1
@@ -58,7 +59,7 @@ activation {
 devices {
 	obtain_device_list_from_udev = 0
 	use_devicesfile = 0
-	filter = [ "a|^/dev/vd|", "a|^/dev/drbd|", "r|.*|" ]
+	filter = [ "a|^/dev/vda$|", "r|.*|" ]
 }
 global {
 	use_lvmpolld = 0
@@ -77,10 +78,18 @@ cp $SHARE/ssh/known_hosts /root/.ssh/known_hosts
 chmod 600 /root/.ssh/*
 /usr/sbin/sshd -o ListenAddress="$NET.1$N" -o PermitRootLogin=prohibit-password -o UseDNS=no -E /run/e2e/sshd.log
 
+# File disks and exports on ext4 (the second virtio disk), not in the
+# guest's memory: Ganeti's disk transfers open file disks with O_DIRECT,
+# which tmpfs refuses, and an export is as large as its disks.
+mkfs.ext4 -q -F /dev/vdb && mkdir -p /srv/e2e-disk && mount /dev/vdb /srv/e2e-disk
+mkdir -p /srv/e2e-disk/file-storage /srv/e2e-disk/export "$FILE_DIR" /var/lib/ganeti/export
+mount --bind /srv/e2e-disk/file-storage "$FILE_DIR"
+mount --bind /srv/e2e-disk/export /var/lib/ganeti/export
+
 # Ganeti's directories, storage paths, the test OS.
 /usr/lib/ganeti/ensure-dirs
 chown gnt-masterd:gnt-masterd /var/lib/ganeti
-mkdir -p "$FILE_DIR" "$SHARED_DIR" /srv/ganeti/os
+mkdir -p "$SHARED_DIR" /srv/ganeti/os
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,cache=none shared "$SHARED_DIR"
 printf '%s\n' "$FILE_DIR" "$SHARED_DIR" >/etc/ganeti/file-storage-paths
 cp -a $SHARE/os/. /srv/ganeti/os/

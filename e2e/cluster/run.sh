@@ -9,8 +9,9 @@
 # initramfs-init, guest-init.sh). All three sit on bridge gnt0 in network
 # namespace gnt-e2e; nothing else is in it.
 #
-# Usage: NODED=go|python [SCENARIOS="a b"] e2e/cluster/run.sh
-#   NODED          the node daemon on every node (default go)
+# Usage: NODED=go|python|mixed [SCENARIOS="a b"] e2e/cluster/run.sh
+#   NODED          the node daemon on every node (default go); mixed: Debian's
+#                  Python daemon on node 2, ours on nodes 1 and 3
 #   NODED_BIN      the Go daemon (default ./ganeti-noded)
 #   SCENARIOS      only these scenarios (cluster-init and node-add first)
 #   E2E_TIMEOUT    seconds for the scenarios (default 3600)
@@ -68,7 +69,12 @@ down() {
 
 if [ "${1:-}" = down ]; then down; exit 0; fi
 
-case $NODED in go|python) ;; *) die "NODED must be go or python, not '$NODED'" ;; esac
+case $NODED in
+  go) NODE1_NODED=go NODED_2=go NODED_3=go ;;
+  python) NODE1_NODED=python NODED_2=python NODED_3=python ;;
+  mixed) NODE1_NODED=go NODED_2=python NODED_3=go ;;
+  *) die "NODED must be go, python or mixed, not '$NODED'" ;;
+esac
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 # --- dependencies -----------------------------------------------------------
@@ -97,7 +103,7 @@ fi
 KV=$(CACHE=$CACHE "$HERE/artifacts.sh") || die "guest kernel and initramfs: see above"
 
 NODED_BIN=${NODED_BIN:-$REPO/ganeti-noded}
-if [ "$NODED" = go ]; then
+if [ "$NODED" != python ]; then
   [ -x "$NODED_BIN" ] || (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o ganeti-noded .) || die "go build failed"
   NODED_BIN=$(realpath "$NODED_BIN")
 fi
@@ -109,10 +115,22 @@ rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 exec 9>"$CACHE/lock"
 flock -n 9 || die "another cluster run holds $CACHE/lock"
 down
-trap 'down' EXIT
+# On any end (a signal too), the master's namespace dies first: unshare
+# (--kill-child) takes every process in it along.
+NS_PID=
+end_run() {
+  if [ -n "$NS_PID" ]; then
+    pkill -KILL -P "$NS_PID" 2>/dev/null
+    kill -KILL "$NS_PID" 2>/dev/null
+  fi
+  down
+}
+trap end_run EXIT
+trap 'exit 130' INT TERM
 rm -rf "$RUN"; mkdir -p "$SHARE/ssh" "$SHARE/shared" "$RUN/disks"
 cat >"$SHARE/env" <<EOT
-NODED=$NODED
+NODED_2=$NODED_2
+NODED_3=$NODED_3
 NET=$NET
 DOMAIN=$DOMAIN
 VG=xenvg
@@ -130,12 +148,12 @@ names=$(for n in 1 2 3; do printf 'node%s.%s,node%s,%s.1%s,' "$n" "$DOMAIN" "$n"
 names="${names}cluster.$DOMAIN,$NET.100"
 for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; done >"$SHARE/ssh/known_hosts"
 [ -s "$SHARE/ssh/known_hosts" ] || die "no ssh host keys in /etc/ssh"
-[ "$NODED" = go ] && install -m 755 "$NODED_BIN" "$SHARE/ganeti-noded"
+[ "$NODED" != python ] && install -m 755 "$NODED_BIN" "$SHARE/ganeti-noded"
 # The test OS of the one-node suite, for every node.
 (
-  OS_DIR=$SHARE/os OS_LOG=/run/e2e/os-calls.log
   # shellcheck source=../scenarios.sh
   . "$E2E_DIR/scenarios.sh"
+  OS_DIR=$SHARE/os
   ensure_test_os
 )
 cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$SHARE/"
@@ -157,6 +175,7 @@ done
 start_guest() {
   local n=$1
   truncate -s 30G "$RUN/disks/node$n.img"
+  truncate -s 8G "$RUN/disks/node$n-files.img"
   mkdir -p "$SHARE/node$n"
   nsx qemu-system-x86_64 -name "node$n" -machine q35 \
     -accel tcg,thread=multi,tb-size=256 -cpu max -smp "$GUEST_SMP" -m "$GUEST_MEM" \
@@ -171,6 +190,8 @@ start_guest() {
     -device virtio-9p-pci,fsdev=shared,mount_tag=shared \
     -drive "file=$RUN/disks/node$n.img,format=raw,if=none,id=d0,cache=unsafe" \
     -device virtio-blk-pci,drive=d0,serial="gnt$n" \
+    -drive "file=$RUN/disks/node$n-files.img,format=raw,if=none,id=d1,cache=unsafe" \
+    -device virtio-blk-pci,drive=d1,serial="gntfiles$n" \
     -netdev "tap,id=n0,ifname=tap$n,script=no,downscript=no" \
     -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:01:1$n" \
     -device virtio-rng-pci \
@@ -193,7 +214,8 @@ done
 # --- node 1 and the scenarios -------------------------------------------------
 truncate -s 21G "$RUN/disks/node1.img"
 losetup -f --show "$RUN/disks/node1.img" >"$RUN/loop" || die "losetup"
-export E2E_DIR REPO NODED NODED_BIN RESULTS TRACE=0
+# inside.sh runs node 1 with its daemon; the results keep the run's name.
+export E2E_DIR REPO NODED=$NODE1_NODED NODED_BIN RESULTS TRACE=0
 export SCENARIOS=${SCENARIOS:-}
 export E2E_NODE=node1.$DOMAIN E2E_NODE_IP=$NET.11 E2E_CLUSTER=cluster.$DOMAIN E2E_CLUSTER_IP=$NET.100
 export E2E_NET_READY=1 E2E_HOSTS=$SHARE/hosts E2E_SETUP_HOOK=cluster/master-setup.sh
@@ -201,8 +223,11 @@ export E2E_SCENARIOS_FILE=cluster/scenarios.sh E2E_SHARE=$SHARE E2E_LOOP=$(cat "
 export E2E_GUESTS=$GUESTS E2E_NET=$NET E2E_DOMAIN=$DOMAIN E2E_T0=$t0
 timeout --kill-after=15 "$E2E_TIMEOUT" \
   ip netns exec "$NETNS" unshare --pid --fork --kill-child --mount-proc --uts --mount --propagation private \
-  bash "$E2E_DIR/inside.sh"
+  bash "$E2E_DIR/inside.sh" &
+NS_PID=$!
+wait "$NS_PID"
 rc=$?
+NS_PID=
 
 for n in $GUESTS; do cp -a "$SHARE/node$n" "$RESULTS/" 2>/dev/null; done
 echo "e2e-cluster: $(elapsed) s in all"
