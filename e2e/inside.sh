@@ -8,7 +8,6 @@
 #   E2E_NODE, E2E_NODE_IP, E2E_CLUSTER, E2E_CLUSTER_IP  names and addresses
 #   E2E_NET_READY=1   the network namespace already has the bridge and address
 #   E2E_HOSTS         the hosts file to use
-#   E2E_KNOWN_NAMES   more names (comma-separated) with this node's host keys
 #   E2E_SETUP_HOOK    a file under e2e/ sourced at the end of setup (may call step)
 #   E2E_SCENARIOS_FILE  a file under e2e/ to source instead of scenarios.sh
 set -u -o pipefail
@@ -144,7 +143,7 @@ setup() {
     sleep 0.3
   done
   [ -n "$keys" ] || { SETUP_ERROR="ssh-keyscan found no host keys on $NODE_IP"; return 1; }
-  sed "s/^$NODE_IP /$NODE,$NODE_IP,$CLUSTER,$CLUSTER_IP${E2E_KNOWN_NAMES:+,$E2E_KNOWN_NAMES} /" <<<"$keys" >/root/.ssh/known_hosts
+  sed "s/^$NODE_IP /$NODE,$NODE_IP,$CLUSTER,$CLUSTER_IP /" <<<"$keys" >/root/.ssh/known_hosts
   step "ssh to self" ssh -o BatchMode=yes "$NODE" true || return 1
   if [ -n "${E2E_SETUP_HOOK:-}" ]; then
     # shellcheck source=/dev/null

@@ -41,12 +41,9 @@ declare -A NEED=(
   [ssh-keyscan]=openssh-client [ip]=iproute2 [unshare]=util-linux
   [timeout]=coreutils [python3]=python3 [openssl]=openssl [diff]=diffutils
 )
-missing=()
-for cmd in "${!NEED[@]}"; do
-  if [[ $cmd == /* ]]; then [ -x "$cmd" ] && continue
-  else command -v "$cmd" >/dev/null 2>&1 && continue; fi
-  missing+=("${NEED[$cmd]}")
-done
+# shellcheck source=deps.sh
+. "$E2E_DIR/deps.sh"
+mapfile -t missing < <(missing_packages)
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' ganeti qemu-system-x86 qemu-utils socat "${missing[@]}" | sort -u | tr '\n' ' ')
   echo "e2e: installing $pkgs" >&2

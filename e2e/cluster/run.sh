@@ -84,17 +84,14 @@ declare -A NEED=(
   [unshare]=util-linux [losetup]=mount [drbdadm]=drbd-utils [vgcreate]=lvm2
   [bc]=bc [xz]=xz-utils
 )
-missing=()
-for cmd in "${!NEED[@]}"; do
-  if [[ $cmd == /* ]]; then [ -x "$cmd" ] && continue
-  else command -v "$cmd" >/dev/null 2>&1 && continue; fi
-  missing+=("${NEED[$cmd]}")
-done
+# shellcheck source=../deps.sh
+. "$E2E_DIR/deps.sh"
+mapfile -t missing < <(missing_packages)
 if [ ${#missing[@]} -gt 0 ] || ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   timeout 600 apt-get update -qq || die "apt-get update failed"
   if [ ${#missing[@]} -gt 0 ]; then
-    pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+    pkgs=${missing[*]}
     echo "e2e-cluster: installing $pkgs" >&2
     # shellcheck disable=SC2086
     timeout 1200 apt-get install -y --no-install-recommends $pkgs >&2 || die "apt-get install failed"
@@ -220,7 +217,7 @@ export SCENARIOS=${SCENARIOS:-}
 export E2E_NODE=node1.$DOMAIN E2E_NODE_IP=$NET.11 E2E_CLUSTER=cluster.$DOMAIN E2E_CLUSTER_IP=$NET.100
 export E2E_NET_READY=1 E2E_HOSTS=$SHARE/hosts E2E_SETUP_HOOK=cluster/master-setup.sh
 export E2E_SCENARIOS_FILE=cluster/scenarios.sh E2E_SHARE=$SHARE E2E_LOOP=$(cat "$RUN/loop")
-export E2E_GUESTS=$GUESTS E2E_NET=$NET E2E_DOMAIN=$DOMAIN E2E_T0=$t0
+export E2E_GUESTS=$GUESTS E2E_DOMAIN=$DOMAIN
 timeout --kill-after=15 "$E2E_TIMEOUT" \
   ip netns exec "$NETNS" unshare --pid --fork --kill-child --mount-proc --uts --mount --propagation private \
   bash "$E2E_DIR/inside.sh" &
