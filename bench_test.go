@@ -190,6 +190,11 @@ func TestBenchReport(t *testing.T) {
 	floorPort := freePort(t)
 	servers := []*benchServer{startBenchServer(t, "floor (Go TLS)", []string{self}, append(os.Environ(), benchFloorEnv+"=127.0.0.1:"+strconv.Itoa(floorPort)), floorPort)}
 
+	// Both daemons run LVM commands against the same fake tools (this
+	// machine's kernel cannot activate volumes): what is measured is each
+	// daemon's own work around the commands.
+	newFakeLVM(t, benchLVMReplies())
+
 	daemonBin := builtDaemonExe(t) // the real binary is measured
 	ours := newTestRoot(t)
 	roots := map[string]*layout{"this daemon": ours}
@@ -236,6 +241,23 @@ func TestBenchReport(t *testing.T) {
 			}
 		})
 		diskRows = append(diskRows, row{s, 4, res})
+	}
+
+	// Logical volumes: each operation creates a 1 GiB volume and removes
+	// it; then node_info with a volume group.
+	var lvRows, nodeInfoRows []row
+	for _, s := range servers[1:] {
+		res := loadOps(t, s.port, 4, duration, func(client int) [][2]string {
+			d := mustJSON(benchLVDisk(client))
+			return [][2]string{
+				{"blockdev_create", fmt.Sprintf(`[%s, 1024, "bench", true, "originstname+bench", false]`, d)},
+				{"blockdev_remove", fmt.Sprintf("[%s]", d)},
+			}
+		})
+		lvRows = append(lvRows, row{s, 4, res})
+		args := `[[["lvm-vg", "xenvg", [false]]], [["fake", {}]]]`
+		res = loadOps(t, s.port, 4, duration, func(int) [][2]string { return [][2]string{{"node_info", args}} })
+		nodeInfoRows = append(nodeInfoRows, row{s, 4, res})
 	}
 
 	// Instance listings with 100 fake instances.
@@ -292,6 +314,23 @@ func TestBenchReport(t *testing.T) {
 			t.Errorf("%d failed disk operations", r.res.errors)
 		}
 	}
+	for _, table := range []struct {
+		title string
+		rows  []row
+	}{
+		{"blockdev_create + blockdev_remove of a 1 GiB logical volume (fake LVM tools; one operation = both calls)", lvRows},
+		{"node_info with a volume group (fake LVM tools)", nodeInfoRows},
+	} {
+		fmt.Printf("\n%s\n%-16s %-8s %10s %9s %9s %9s %7s\n", table.title, "server", "clients", "ops/s", "p50", "p90", "p99", "errors")
+		for _, r := range table.rows {
+			fmt.Printf("%-16s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
+				r.res.percentile(0.5).Round(100*time.Microsecond), r.res.percentile(0.9).Round(100*time.Microsecond),
+				r.res.percentile(0.99).Round(100*time.Microsecond), r.res.errors)
+			if r.server.name == "this daemon" && r.res.errors > 0 {
+				t.Errorf("%s: %d failed operations", table.title, r.res.errors)
+			}
+		}
+	}
 	fmt.Printf("\nwith 100 fake instances\n%-36s %-8s %10s %9s %9s %9s %7s\n", "server and procedure", "clients", "calls/s", "p50", "p90", "p99", "errors")
 	for _, r := range instRows {
 		fmt.Printf("%-36s %-8d %10.1f %9s %9s %9s %7d\n", r.server.name, r.clients, r.res.rate(),
@@ -344,4 +383,33 @@ func TestBenchReport(t *testing.T) {
 			t.Errorf("%d failed calls with %d clients", r.res.errors, r.clients)
 		}
 	}
+}
+
+// benchLVDisk is bench client i's logical volume.
+func benchLVDisk(i int) map[string]any {
+	return plainDisk("xenvg", fmt.Sprintf("bench-disk%d", i), 1024)
+}
+
+// benchLVMReplies answer every LVM command of the LV bench as if each
+// client's volume were there (LVM's real answers, with Ganeti's argv).
+func benchLVMReplies() []fakeReply {
+	lvs := ""
+	var replies []fakeReply
+	for i := range 4 {
+		lv := fmt.Sprintf("bench-disk%d", i)
+		path := "/dev/xenvg/" + lv
+		lvs += fmt.Sprintf("  xenvg|%s|-wi-a-----|253|%d|4096.00|1|/dev/vda(%d)\n", lv, i+1, 256*i)
+		replies = append(replies,
+			fakeReply{Argv: []string{"lvcreate", "-Wn", "-L1024m", "-n" + lv, "-i1", "xenvg", "/dev/vda"}, Stdout: fmt.Sprintf("  Logical volume \"%s\" created.\n", lv)},
+			fakeReply{Argv: []string{"lvchange", "-ay", path}},
+			fakeReply{Argv: []string{"lvs", "-o", "tags", "--noheadings", "--nosuffix", path}, Stdout: "\n"},
+			fakeReply{Argv: []string{"lvchange", "--addtag", "originstname+bench", path}, Stdout: fmt.Sprintf("  Logical volume xenvg/%s changed.\n", lv)},
+			fakeReply{Argv: []string{"lvremove", "-f", "xenvg/" + lv}, Stdout: fmt.Sprintf("  Logical volume \"%s\" successfully removed.\n", lv)})
+	}
+	return append(replies,
+		fakeReply{Argv: []string{"lvs", "--noheadings", "--separator=|", "--units=k", "--nosuffix", "-o" + lvsFields}, Stdout: lvs},
+		fakeReply{Argv: []string{"pvs", "--noheadings", "--nosuffix", "--units=m", "--unbuffered", "--separator=|",
+			"-opv_name,vg_name,pv_free,pv_attr,pv_size,pv_name"}, Stdout: "  /dev/vda|xenvg|26620.00|a--|30716.00|/dev/vda\n"},
+		fakeReply{Argv: []string{"vgs", "--noheadings", "--nosuffix", "--units=m", "--unbuffered", "--separator=|",
+			"-ovg_name,vg_free,vg_attr,vg_size"}, Stdout: "  xenvg|26620.00|wz--n-|30716.00\n"})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,8 @@ func (n *node) findDevice(d *disk) (blockDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !dev.Attach() {
-		return nil, nil
+	if ok, err := dev.Attach(); err != nil || !ok {
+		return nil, err
 	}
 	return dev, nil
 }
@@ -58,8 +59,19 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 		}
 		return nil, fmt.Errorf("Can't create block device: %v", err)
 	}
-	if onPrimary {
+	if onPrimary || d.assembleOnSecondary() {
+		if err := dev.Assemble(); err != nil {
+			return nil, fmt.Errorf("Can't assemble device after creation, unusual event: %v", err)
+		}
+		if onPrimary || d.openOnSecondary() {
+			if err := dev.Open(true); err != nil {
+				return nil, fmt.Errorf("Can't make device r/w after creation, unusual event: %v", err)
+			}
+		}
 		n.updateBdevCache(dev.Path(), owner, onPrimary, d.IVName)
+	}
+	if err := dev.SetInfo(orEmpty(info)); err != nil {
+		return nil, fmt.Errorf("Error while executing backend function: %v", err)
 	}
 	n.log.Infof("created %s disk %s (%d MiB) for %s", d.DevType, dev.Path(), d.Size, owner)
 	return dev.UniqueID(), nil
@@ -67,11 +79,27 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 
 // rpcBlockdevRemove: [disk]. A device that is already gone is fine.
 func rpcBlockdevRemove(n *node, args []json.RawMessage) (any, error) {
-	d, found, err := n.releaseDevice(args, blockDevice.Remove)
+	d, found, err := n.releaseDevice(args, removeRetrying)
 	if err == nil && !found {
 		n.log.Infof("Can't attach to device %s in remove", d)
 	}
 	return nil, err
+}
+
+// removeRetry is how often, and for how long, a device that refuses to
+// go is tried again, as Ganeti does: a volume can stay open for a moment
+// after the instance that used it ended.
+var removeRetry = struct{ every, within time.Duration }{3 * time.Second, 30 * time.Second}
+
+func removeRetrying(dev blockDevice) error {
+	deadline := time.Now().Add(removeRetry.within)
+	for {
+		err := dev.Remove()
+		if err == nil || time.Now().Add(removeRetry.every).After(deadline) {
+			return err
+		}
+		time.Sleep(removeRetry.every)
+	}
 }
 
 // releaseDevice decodes [disk] and, when its device is present, runs op
@@ -115,7 +143,11 @@ func rpcBlockdevRename(n *node, args []json.RawMessage) (any, error) {
 		}
 		old := dev.Path()
 		if err := dev.Rename(p[1]); err != nil {
-			msgs = append(msgs, fmt.Sprintf("Can't rename device '%s' to '%s': %v", old, p[1], err))
+			var pe *programmerError
+			if errors.As(err, &pe) {
+				return nil, err // a request no device could honour
+			}
+			msgs = append(msgs, fmt.Sprintf("Can't rename device '%s' to '%s': %v", old, pyLogicalID(p[1]), err))
 			continue
 		}
 		if old != dev.Path() {
@@ -149,6 +181,9 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	dev, err := n.deviceFor(&d)
 	if err != nil {
 		return nil, fmt.Errorf("Error while assembling disk: %v", err)
+	}
+	if !primary && !d.assembleOnSecondary() {
+		return []any{true, true}, nil // nothing to do on a secondary
 	}
 	if err := dev.Assemble(); err != nil {
 		return nil, fmt.Errorf("Error while assembling disk: %v", err)
@@ -273,8 +308,8 @@ func rpcBlockdevSnapshot(n *node, args []json.RawMessage) (any, error) {
 	if snapName != nil && !isSnapshotName(*snapName) {
 		return nil, fmt.Errorf("Invalid snapshot name %q", *snapName)
 	}
-	if !dev.Attach() {
-		return nil, fmt.Errorf("Cannot find block device %s", &d)
+	if ok, err := dev.Attach(); err != nil || !ok {
+		return nil, cmp.Or(err, fmt.Errorf("Cannot find block device %s", &d))
 	}
 	return snap.Snapshot(orEmpty(snapName), size)
 }
@@ -306,7 +341,11 @@ func rpcBlockdevGetdimensions(n *node, args []json.RawMessage) (any, error) {
 			out = append(out, nil)
 			continue
 		}
-		out = append(out, []any{size, nil})
+		var spindles any
+		if sc, ok := dev.(spindleCounter); ok {
+			spindles = sc.Spindles()
+		}
+		out = append(out, []any{size, spindles})
 	}
 	return out, nil
 }

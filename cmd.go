@@ -61,10 +61,13 @@ type command struct {
 
 // cmdResult is what a finished command left.
 type cmdResult struct {
-	Output   string // standard output followed by standard error, as Ganeti reports it
-	Stdout   string // standard output alone
-	ExitCode int    // -1 when killed by a signal
-	TimedOut bool
+	Output string // standard output followed by standard error, as Ganeti reports it
+	Stdout string // standard output alone
+	// Truncated tells that standard output went past maxCommandOutput:
+	// a listing that parses may still be missing its end.
+	Truncated bool
+	ExitCode  int // -1 when killed by a signal
+	TimedOut  bool
 }
 
 // commandError is a command that ran and failed; its message carries the
@@ -88,15 +91,20 @@ func (e *commandError) Error() string {
 
 // boundedBuffer keeps the first maxCommandOutput bytes written.
 type boundedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	truncated bool
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if room := maxCommandOutput - b.buf.Len(); room > 0 {
+	room := maxCommandOutput - b.buf.Len()
+	if room > 0 {
 		b.buf.Write(p[:min(len(p), room)])
+	}
+	if len(p) > room {
+		b.truncated = true
 	}
 	return len(p), nil
 }
@@ -170,7 +178,8 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 		// What the group leader left behind gets no more grace.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	res := &cmdResult{Output: stdout.buf.String() + stderr.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	res := &cmdResult{Output: stdout.buf.String() + stderr.buf.String(), Stdout: stdout.buf.String(), ExitCode: cmd.ProcessState.ExitCode(),
+		Truncated: stdout.truncated}
 	if cmd.ProcessState == nil {
 		n.log.Warningf("cannot run %s: %v", cmdline, err)
 		return nil, fmt.Errorf("cannot run %s: %w", cmdline, err)

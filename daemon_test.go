@@ -37,6 +37,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if isFakeLVMTool() {
+		os.Exit(runFakeLVMTool(os.Getenv(fakeLVMEnv), os.Args))
+	}
 	if addr := os.Getenv(benchFloorEnv); addr != "" {
 		runFloorServer(addr)
 		return

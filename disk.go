@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // disk is Ganeti's objects.Disk as the master sends it; unknown fields are
@@ -21,9 +22,36 @@ type disk struct {
 	Spindles      *count          `json:"spindles"`
 }
 
+// String is the disk as Ganeti's objects.Disk prints itself in messages.
 func (d *disk) String() string {
-	return fmt.Sprintf("Disk(type=%s, logical_id=%s, iv_name=%s, size=%d)", d.DevType, d.LogicalID, d.IVName, d.Size)
+	var b strings.Builder
+	var id []string
+	if d.DevType == "plain" && json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2 {
+		fmt.Fprintf(&b, "<LogicalVolume(/dev/%s/%s", id[0], id[1])
+	} else {
+		children := "[]"
+		if len(d.Children) > 0 {
+			children = fmt.Sprintf("[%d disks]", len(d.Children))
+		}
+		fmt.Fprintf(&b, "<Disk(type=%s, logical_id=%s, children=%s", d.DevType, pyLogicalID(d.LogicalID), children)
+	}
+	if d.IVName == "" {
+		b.WriteString(", not visible")
+	} else {
+		fmt.Fprintf(&b, ", visible as /dev/%s", d.IVName)
+	}
+	if d.Spindles != nil {
+		fmt.Fprintf(&b, ", spindles=%d", *d.Spindles)
+	}
+	fmt.Fprintf(&b, ", size=%dm)>", d.Size)
+	return b.String()
 }
+
+// assembleOnSecondary tells whether a disk's device is active on its
+// secondary nodes too (objects.Disk.AssembleOnSecondary), and
+// openOnSecondary whether it is opened there.
+func (d *disk) assembleOnSecondary() bool { return d.DevType == "drbd" || d.DevType == "plain" }
+func (d *disk) openOnSecondary() bool     { return d.DevType == "plain" }
 
 // blockDevice is one kind of storage behind a disk, with the life cycle of
 // Ganeti's storage.base.BlockDev, so that the blockdev_* procedures work
@@ -36,8 +64,9 @@ type blockDevice interface {
 	UniqueID() any
 	// Children are the devices this one is built on (DRBD's volumes).
 	Children() []blockDevice
-	// Attach tells whether the device is present on this node.
-	Attach() bool
+	// Attach tells whether the device is present on this node; an error
+	// means the node cannot tell.
+	Attach() (bool, error)
 	// Create makes the device of size MiB; a refusal Ganeti raises as a
 	// ProgrammerError (exclusive storage a kind cannot honour) is a
 	// *programmerError.
@@ -76,6 +105,12 @@ type snapshotter interface {
 	Snapshot(name string, size *mebibytes) (any, error)
 }
 
+// spindleCounter is a device that knows how many spindles (physical
+// volumes) it occupies; the others report none.
+type spindleCounter interface {
+	Spindles() int
+}
+
 // syncPauser is a mirroring device whose resynchronisation can be paused;
 // others have no sync, so pausing it always succeeds.
 type syncPauser interface {
@@ -97,7 +132,7 @@ type deviceKind func(n *node, d *disk) (blockDevice, error)
 var deviceKinds = map[string]deviceKind{
 	"file":       newFileDevice,
 	"sharedfile": newFileDevice,
-	"plain":      nil,
+	"plain":      newLVDevice,
 	"drbd":       nil,
 	"blockdev":   nil,
 	"rbd":        nil,
@@ -128,7 +163,11 @@ type blockDevStatus struct {
 	LDiskStatus   int      `json:"ldisk_status"`
 }
 
-const ldiskOkay = 1
+// Ganeti's local disk states (constants.LDS_*).
+const (
+	ldiskOkay   = 1
+	ldiskFaulty = 4
+)
 
 // deviceStatus is the status of a device that does not mirror: never
 // syncing, never degraded (BlockDev.GetSyncStatus).

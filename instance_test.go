@@ -35,7 +35,7 @@ func TestFakeInstanceLifecycle(t *testing.T) {
 	inst := fakeInstance("inst1.example.com", d)
 
 	// The disk must be set up before the instance starts.
-	mustFail(t, call(t, n, "instance_start", inst, false, testTrail), "Block device error: Block device 'Disk(type=file")
+	mustFail(t, call(t, n, "instance_start", inst, false, testTrail), "Block device error: Block device '<Disk(type=file, logical_id=('loop', ")
 	mustOK(t, call(t, n, "blockdev_create", d, 8, "inst1.example.com", true, nil, false), nil)
 	mustOK(t, call(t, n, "instance_start", inst, false, testTrail), nil)
 	state := filepath.Join(n.paths.RunDir, "fake-hypervisor", "inst1.example.com")

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -66,6 +68,39 @@ func pyLogicalID(raw json.RawMessage) string {
 		}
 	}
 	return "(" + strings.Join(s, ", ") + ")"
+}
+
+// pyFloat formats a float as Python's repr (and "%s") does: the shortest
+// digits that read back the same, ".0" when whole, an exponent below 1e-4
+// and from 1e16.
+func pyFloat(f float64) string {
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
+		return strconv.FormatFloat(f, 'e', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".IN") {
+		s += ".0"
+	}
+	return s
+}
+
+// pyList formats strings as Python prints a list of them.
+func pyList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = pyRepr(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// pyRepr quotes a string as Python's repr does (ASCII-safe strings).
+func pyRepr(s string) string {
+	q := "'"
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		q = `"`
+	}
+	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`, q, `\`+q)
+	return q + r.Replace(s) + q
 }
 
 var shellSafe = regexp.MustCompile(`^[-.,=:/_+@A-Za-z0-9]+$`)

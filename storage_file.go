@@ -54,7 +54,10 @@ func (f *fileDevice) Path() string            { return f.path }
 func (f *fileDevice) UniqueID() any           { return []string{f.driver, f.path} }
 func (f *fileDevice) Children() []blockDevice { return nil }
 
-func (f *fileDevice) Attach() bool {
+func (f *fileDevice) Attach() (bool, error) { return f.exists(), nil }
+
+// exists tells whether the disk's file is there.
+func (f *fileDevice) exists() bool {
 	st, err := os.Stat(f.path)
 	return err == nil && st.Mode().IsRegular()
 }
@@ -85,7 +88,7 @@ func (f *fileDevice) Create(size mebibytes, exclStor bool) error {
 
 // Assemble only checks that the file is there.
 func (f *fileDevice) Assemble() error {
-	if !f.Attach() {
+	if !f.exists() {
 		return fmt.Errorf("%s: No such file", f.path)
 	}
 	return nil
@@ -112,7 +115,7 @@ func (f *fileDevice) Rename(newID json.RawMessage) error {
 	if err := json.Unmarshal(newID, &id); err != nil || len(id) != 2 {
 		return fmt.Errorf("Invalid configuration data %s", newID)
 	}
-	if !f.Attach() {
+	if !f.exists() {
 		return fmt.Errorf("%s: No such file", f.path)
 	}
 	target, err := f.n.checkStoragePath(id[1])
@@ -136,7 +139,7 @@ func (f *fileDevice) Grow(amount mebibytes, dryrun, backingstore, _ bool) error 
 	if !backingstore || dryrun {
 		return nil
 	}
-	if !f.Attach() {
+	if !f.exists() {
 		return fmt.Errorf("%s: No such file", f.path)
 	}
 	size, err := f.SizeBytes()

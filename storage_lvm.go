@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,8 +22,11 @@ func (n *node) lvmFields(tool string, fields []string, extra ...string) ([][]str
 	if err != nil {
 		return nil, fmt.Errorf("Can't get the volume information: %v", err)
 	}
+	if res.Truncated {
+		return nil, fmt.Errorf("Can't get the volume information: %s printed more than %d bytes", tool, maxCommandOutput)
+	}
 	var rows [][]string
-	for _, line := range strings.Split(res.Output, "\n") {
+	for _, line := range strings.Split(res.Stdout, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "WARNING") {
 			continue
@@ -39,7 +42,8 @@ func (n *node) lvmFields(tool string, fields []string, extra ...string) ([][]str
 
 const lvmTimeout = time.Minute
 
-// lvmSpaceInfo answers node_info for lvm-vg (MiB) and lvm-pv (spindles).
+// lvmSpaceInfo answers node_info for lvm-vg (MiB) and lvm-pv (spindles:
+// empty physical volumes of all, under exclusive storage, else none).
 // Without LVM, or without the volume group, the figures are null, as in
 // Ganeti.
 func (n *node) lvmSpaceInfo(u storageUnit) (map[string]any, error) {
@@ -54,46 +58,164 @@ func (n *node) lvmSpaceInfo(u storageUnit) (map[string]any, error) {
 	if u.Type == "lvm-pv" {
 		info["storage_free"], info["storage_size"] = 0, 0
 		if exclusive {
-			return nil, fmt.Errorf("spindle reporting with exclusive storage is not supported on this node")
+			if pvs, err := n.physicalVolumes([]string{u.Key}, true, false); err == nil {
+				info["storage_free"], info["storage_size"] = emptyPVs(pvs), len(pvs)
+			}
 		}
 		return info, nil
 	}
-	rows, err := n.lvmFields("vgs", []string{"vg_name", "vg_free", "vg_attr", "vg_size"}, u.Key)
+	vgs, err := n.volumeGroups([]string{u.Key}, exclusive)
 	if err != nil {
 		n.log.Warningf("node_info: %v", err)
 		return info, nil
 	}
-	for _, r := range rows {
-		if r[0] != u.Key {
-			continue
-		}
-		free, err1 := strconv.ParseFloat(r[1], 64)
-		size, err2 := strconv.ParseFloat(r[3], 64)
-		if err1 == nil && err2 == nil {
-			info["storage_free"], info["storage_size"] = int(math.Round(free)), int(math.Round(size))
-		}
+	for _, vg := range vgs {
+		info["storage_free"], info["storage_size"] = int(math.RoundToEven(vg.free)), int(math.RoundToEven(vg.size))
 	}
 	return info, nil
 }
 
-// vgSizes lists volume groups and their sizes in MiB; any failure (no
-// LVM on the node) gives an empty map, as in Ganeti.
-func (n *node) vgSizes() map[string]int {
+// pvInfo is one physical volume as pvs reports it, sizes in MiB.
+type pvInfo struct {
+	name, vg, attr string
+	size, free     float64
+	lvs            []string // with physicalVolumes' withLVs only
+}
+
+// isEmpty is Ganeti's test for a physical volume that exclusive storage
+// may give to a new disk.
+func (p pvInfo) isEmpty() bool { return p.size <= p.free+1 }
+
+func emptyPVs(pvs []pvInfo) int {
+	empty := 0
+	for _, pv := range pvs {
+		if pv.isEmpty() {
+			empty++
+		}
+	}
+	return empty
+}
+
+// lvmSize reads a size that an LVM tool printed with --units=m --nosuffix.
+func lvmSize(tool, s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f >= 0 && f <= maxMiB) { // NaN fails both
+		return 0, fmt.Errorf("Can't parse %s output: size '%s'", tool, s)
+	}
+	return f, nil
+}
+
+// physicalVolumes lists the physical volumes of the given volume groups
+// (all when none), only the allocatable ones when asked, and with the
+// logical volumes on each when asked (Ganeti's GetPVInfo).
+func (n *node) physicalVolumes(vgs []string, allocatableOnly, withLVs bool) ([]pvInfo, error) {
+	last := "pv_name"
+	if withLVs {
+		last = "lv_name"
+	}
+	rows, err := n.lvmFields("pvs", []string{"pv_name", "vg_name", "pv_free", "pv_attr", "pv_size", last})
+	if err != nil {
+		return nil, err
+	}
+	if withLVs {
+		// pvs prints a line per segment: sorted, a volume's lines follow
+		// each other.
+		slices.SortStableFunc(rows, func(a, b []string) int {
+			return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[5], b[5]))
+		})
+	}
+	var out []pvInfo
+	for _, r := range rows {
+		// A missing one ("[unknown]", attributes a-m) is no place for new
+		// extents either; Ganeti 3.0 would pass its name to lvcreate.
+		missing := len(r[3]) > 2 && r[3][2] == 'm'
+		if allocatableOnly && (!strings.HasPrefix(r[3], "a") || missing) || len(vgs) > 0 && !slices.Contains(vgs, r[1]) {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && out[k].name == r[0] {
+			if withLVs && r[5] != "" && !slices.Contains(out[k].lvs, r[5]) {
+				out[k].lvs = append(out[k].lvs, r[5])
+			}
+			continue
+		}
+		size, err := lvmSize("pvs", r[4])
+		if err != nil {
+			return nil, err
+		}
+		free, err := lvmSize("pvs", r[2])
+		if err != nil {
+			return nil, err
+		}
+		pv := pvInfo{name: r[0], vg: r[1], attr: r[3], size: size, free: free, lvs: []string{}}
+		if withLVs && r[5] != "" {
+			pv.lvs = append(pv.lvs, r[5])
+		}
+		out = append(out, pv)
+	}
+	return out, nil
+}
+
+// vgInfo is one volume group as vgs reports it, sizes in MiB.
+type vgInfo struct {
+	name       string
+	free, size float64
+}
+
+// volumeGroups lists the writable volume groups of the given names (all
+// when none). Under exclusive storage a group's free space is what its
+// empty physical volumes hold (Ganeti 3.0 means this, but fails here
+// comparing a number with a string).
+func (n *node) volumeGroups(names []string, exclStor bool) ([]vgInfo, error) {
+	rows, err := n.lvmFields("vgs", []string{"vg_name", "vg_free", "vg_attr", "vg_size"})
+	if err != nil {
+		return nil, err
+	}
+	var out []vgInfo
+	for _, r := range rows {
+		if strings.HasPrefix(r[2], "r") || len(names) > 0 && !slices.Contains(names, r[0]) {
+			continue
+		}
+		free, err := lvmSize("vgs", r[1])
+		if err != nil {
+			return nil, err
+		}
+		size, err := lvmSize("vgs", r[3])
+		if err != nil {
+			return nil, err
+		}
+		if exclStor {
+			pvs, err := n.physicalVolumes([]string{r[0]}, true, false)
+			if err != nil {
+				return nil, err
+			}
+			free = min(free, standardPVSize(pvs)*float64(emptyPVs(pvs)))
+		}
+		out = append(out, vgInfo{name: r[0], free: free, size: size})
+	}
+	return out, nil
+}
+
+// vgSizes lists volume groups and their sizes in MiB, and their names
+// in the order vgs printed them; any failure (no LVM on the node) gives
+// none, as in Ganeti.
+func (n *node) vgSizes() (map[string]int, []string) {
 	out := map[string]int{}
+	var names []string
 	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--units", "m", "--nosuffix", "-o", "name,size"}, Timeout: lvmTimeout})
 	if err != nil {
-		return out
+		return out, nil
 	}
 	for _, line := range strings.Split(res.Stdout, "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 {
 			continue
 		}
-		if size, err := strconv.ParseFloat(f[1], 64); err == nil {
+		if size, err := lvmSize("vgs", f[1]); err == nil {
 			out[f[0]] = int(size)
+			names = append(names, f[0])
 		}
 	}
-	return out
+	return out, names
 }
 
 var lvsLine = regexp.MustCompile(`^ *([^|]+)\|([^|]+)\|([0-9.]+)\|([^|]{6,})\|?$`)
@@ -102,7 +224,7 @@ var lvsLine = regexp.MustCompile(`^ *([^|]+)\|([^|]+)\|([0-9.]+)\|([^|]{6,})\|?$
 // volume groups (all when empty); virtual volumes are left out.
 func (n *node) logicalVolumes(vgs []string) (map[string]any, error) {
 	for _, vg := range vgs {
-		if !lvmNamePattern.MatchString(vg) {
+		if !isVGName(vg) {
 			return nil, fmt.Errorf("Invalid volume group name '%s'", vg)
 		}
 	}
@@ -137,7 +259,8 @@ func (e *rpcFailure) Error() string { return e.msg }
 
 // rpcVGList: [] → {volume group: size in MiB}, as vgs reports it.
 func rpcVGList(n *node, args []json.RawMessage) (any, error) {
-	return n.vgSizes(), nil
+	sizes, _ := n.vgSizes()
+	return sizes, nil
 }
 
 // rpcLVList lists logical volumes: [vg_names or null].
@@ -150,15 +273,12 @@ func rpcLVList(n *node, args []json.RawMessage) (any, error) {
 }
 
 func (v *verifier) checkVGList(json.RawMessage) error {
-	v.result["vglist"] = v.n.vgSizes()
+	v.result["vglist"], _ = v.n.vgSizes()
 	return nil
 }
 
 func (v *verifier) checkLVList(json.RawMessage) error {
-	vgs := []string{}
-	for vg := range v.n.vgSizes() {
-		vgs = append(vgs, vg)
-	}
+	_, vgs := v.n.vgSizes()
 	lvs, err := v.n.logicalVolumes(vgs)
 	var rf *rpcFailure
 	switch {
@@ -180,43 +300,20 @@ func (v *verifier) checkPVList(raw json.RawMessage) error {
 		return fmt.Errorf("node_verify: bad pvlist: %v", err)
 	}
 	_, exclusive := v.what["exclusive-pvs"]
-	last := "pv_name"
-	if exclusive {
-		last = "lv_name"
-	}
-	rows, err := v.n.lvmFields("pvs", []string{"pv_name", "vg_name", "pv_free", "pv_attr", "pv_size", last})
+	pvs, err := v.n.physicalVolumes(vgs, false, exclusive)
 	if err != nil {
 		return err
 	}
-	pvs := []any{}
-	lvsOn := map[string][]string{}
-	var order []string
-	for _, r := range rows {
-		if len(vgs) > 0 && !slices.Contains(vgs, r[1]) {
-			continue
+	list, shared := []any{}, []any{}
+	for _, pv := range pvs {
+		if len(pv.lvs) > 1 {
+			shared = append(shared, []any{pv.name, pv.lvs})
 		}
-		if exclusive {
-			if _, ok := lvsOn[r[0]]; !ok {
-				order = append(order, r[0])
-			}
-			if r[5] != "" {
-				lvsOn[r[0]] = append(lvsOn[r[0]], r[5])
-			} else if lvsOn[r[0]] == nil {
-				lvsOn[r[0]] = []string{}
-			}
-		}
-		size, _ := strconv.ParseFloat(r[4], 64)
-		free, _ := strconv.ParseFloat(r[2], 64)
-		pvs = append(pvs, map[string]any{"name": r[0], "vg_name": r[1], "size": size, "free": free, "attributes": r[3], "lv_list": []string{}})
+		list = append(list, map[string]any{"name": pv.name, "vg_name": pv.vg, "size": pv.size, "free": pv.free,
+			"attributes": pv.attr, "lv_list": []string{}})
 	}
-	v.result["pvlist"] = pvs
+	v.result["pvlist"] = list
 	if exclusive {
-		shared := []any{}
-		for _, pv := range order {
-			if len(lvsOn[pv]) > 1 {
-				shared = append(shared, []any{pv, lvsOn[pv]})
-			}
-		}
 		v.result["exclusive-pvs"] = shared
 	}
 	return nil
@@ -267,7 +364,7 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 	}
 	argv := []string{tool, "--noheadings", "--units=m", "--nosuffix", "--separator", "|", "--options", strings.Join(lvmFields, ",")}
 	if name != nil {
-		if !lvmNamePattern.MatchString(strings.TrimPrefix(*name, "/dev/")) {
+		if kind == "lvm-vg" && !isVGName(*name) || kind == "lvm-pv" && !isPVName(*name) {
 			return nil, fmt.Errorf("Invalid LVM name '%s'", *name)
 		}
 		argv = append(argv, *name)
@@ -306,8 +403,7 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 // pvSetAllocatable is storage_modify's one change: whether LVM may
 // allocate on a physical volume (pvchange).
 func (n *node) pvSetAllocatable(name string, alloc bool) error {
-	// A device path can never be mistaken for an option.
-	if !strings.HasPrefix(name, "/dev/") || filepath.Clean(name) != name || strings.ContainsAny(name, " \t\n;") {
+	if !isPVName(name) {
 		return fmt.Errorf("Invalid physical volume name '%s'", name)
 	}
 	flag := "n"
@@ -325,7 +421,7 @@ func (n *node) pvSetAllocatable(name string, alloc bool) error {
 // --removemissing (forced when LVM asks for it), then vgs must find no
 // missing device.
 func (n *node) vgFixConsistency(name string) error {
-	if !lvmNamePattern.MatchString(name) {
+	if !isVGName(name) {
 		return fmt.Errorf("Invalid volume group name '%s'", name)
 	}
 	res, _ := n.runCommand(command{Args: []string{"vgreduce", "--removemissing", name}, Timeout: lvmTimeout})
@@ -336,7 +432,7 @@ func (n *node) vgFixConsistency(name string) error {
 	}
 	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--nosuffix", name}, Timeout: lvmTimeout})
 	if err != nil || strings.Contains(outputOf(res, err), "Couldn't find device with uuid") {
-		return fmt.Errorf("Error while executing backend function: Volume group '%s' still not consistent, 'vgreduce' output: %q, 'vgs' output: %q", name, out, outputOf(res, err))
+		return fmt.Errorf("Error while executing backend function: Volume group '%s' still not consistent, 'vgreduce' output: %s, 'vgs' output: %s", name, pyRepr(out), pyRepr(outputOf(res, err)))
 	}
 	return nil
 }

@@ -48,11 +48,7 @@ func rpcBdevSizes(n *node, args []json.RawMessage) (any, error) {
 		if err != nil || st.Mode()&os.ModeDevice == 0 || st.Mode()&os.ModeCharDevice != 0 {
 			continue
 		}
-		res, err := n.runCommand(command{Args: []string{"blockdev", "--getsize64", clean}, Timeout: lvmTimeout})
-		if err != nil {
-			continue
-		}
-		size, err := strconv.ParseInt(strings.TrimSpace(res.Stdout), 10, 64)
+		size, err := n.blockDeviceBytes(clean)
 		if err != nil {
 			continue
 		}
@@ -107,4 +103,18 @@ func rpcStorageExecute(n *node, args []json.RawMessage) (any, error) {
 		return nil, fmt.Errorf("Error while executing backend function: operation '%s' is not supported on storage type '%s'", op, kind)
 	}
 	return nil, n.vgFixConsistency(name)
+}
+
+// blockDeviceBytes is the size of a block device in bytes, as the kernel
+// reports it through blockdev.
+func (n *node) blockDeviceBytes(path string) (int64, error) {
+	res, err := n.runCommand(command{Args: []string{"blockdev", "--getsize64", path}, Timeout: lvmTimeout})
+	if err != nil {
+		return 0, fmt.Errorf("blockdev failed (%s): %s", exitReason(res, err), outputOf(res, err))
+	}
+	size, err := strconv.ParseInt(strings.TrimSpace(res.Stdout), 10, 64)
+	if err != nil || size < 0 || size > maxBytes {
+		return 0, fmt.Errorf("Failed to parse blockdev output: %s", res.Stdout)
+	}
+	return size, nil
 }

@@ -4,6 +4,7 @@ package main
 // uses it lives here, so that one file holds what a reviewer audits.
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -46,14 +47,38 @@ var compressToolPattern = regexp.MustCompile(`^[-_a-zA-Z0-9]+$`)
 // (qemu fetches it) rather than a path on this node.
 var urlPattern = regexp.MustCompile(`^(https?|ftps?)://`)
 
-// lvmNamePattern is what LVM accepts as a volume group or volume name.
+// lvmNamePattern is what LVM accepts as a volume group or volume name,
+// less a leading '-' (the LVM tools would read an option).
 var lvmNamePattern = regexp.MustCompile(`^[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*$`)
+
+// isLVMName accepts a volume group or logical volume name: what Ganeti
+// accepts (not "snapshot" or "pvmove", no "_mlog" or "_mimage", LVM's
+// internal volumes), not empty, without a leading '-', at most 127 bytes.
+func isLVMName(name string) bool {
+	return len(name) <= 127 && name != "." && name != ".." && name != "snapshot" && name != "pvmove" &&
+		!strings.Contains(name, "_mlog") && !strings.Contains(name, "_mimage") && lvmNamePattern.MatchString(name)
+}
+
+// isVGName accepts a volume group name: LVM reserves fewer names for
+// groups than for volumes, so only lvmNamePattern, not "." or "..", at
+// most 127 bytes.
+func isVGName(name string) bool {
+	return len(name) <= 127 && name != "." && name != ".." && lvmNamePattern.MatchString(name)
+}
 
 // isSnapshotName accepts the name of a snapshot the master asks for: an
 // LVM volume name (the strictest of the kinds that snapshot: LVM, RBD,
-// ExtStorage), at most 127 bytes, not "." or "..".
-func isSnapshotName(name string) bool {
-	return len(name) <= 127 && name != "." && name != ".." && lvmNamePattern.MatchString(name)
+// ExtStorage).
+func isSnapshotName(name string) bool { return isLVMName(name) }
+
+// pvNamePattern is a physical volume: a device path, where LVM names it
+// (storage_list and storage_modify of lvm-pv).
+var pvNamePattern = regexp.MustCompile(`^/dev/[a-zA-Z0-9+_.:-]+(/[a-zA-Z0-9+_.:-]+)*$`)
+
+// isPVName accepts a physical volume's device path, clean (no "." or
+// ".." components).
+func isPVName(name string) bool {
+	return pvNamePattern.MatchString(name) && filepath.Clean(name) == name
 }
 
 // Device objects come from the master. What they put into qemu's

@@ -14,8 +14,8 @@
 #   E2E_TIMEOUT   seconds for the whole namespace run (default 900)
 #   NODED_BIN     the Go daemon to test (default ./ganeti-noded)
 #
-# Output: one "PASS <name>" or "FAIL <name>: <reason>" line per scenario, then
-# "N passed, N failed". Logs go to e2e/results/<NODED>/.
+# Output: one "PASS <name> (N s)" or "FAIL <name>: <reason> (N s)" line per
+# scenario, then "N passed, N failed". Logs go to e2e/results/<NODED>/.
 set -u -o pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -966,6 +966,7 @@ run_scenarios() {
     rpc_record "$name" "$off"
     printf '%4ds %s\n' $((SECONDS - start)) "$name" >>"$RESULTS/durations.txt"
     case $line in PASS*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+    line="$line ($((SECONDS - start)) s)"
     echo "$line"
     echo "$line" >>"$RESULTS/results.txt"
   done

@@ -15,7 +15,7 @@
 #   NODED_BIN      the Go daemon (default ./ganeti-noded)
 #   SCENARIOS      only these scenarios (cluster-init and node-add first)
 #   E2E_TIMEOUT    seconds for the scenarios (default 3600)
-#   GUEST_MEM      MiB per guest (default 1024); GUEST_SMP vCPUs (default 1)
+#   GUEST_MEM      MiB per guest (default 1024); GUEST_SMP vCPUs (default 2)
 #   e2e/cluster/run.sh down   tears down what a killed run left
 # Output: PASS/FAIL lines and a summary as in the one-node suite; logs of
 # every node in e2e/results/cluster-<NODED>/.
@@ -33,7 +33,7 @@ NET=10.77.1
 DOMAIN=example.com
 GUESTS="2 3"
 GUEST_MEM=${GUEST_MEM:-1024}
-GUEST_SMP=${GUEST_SMP:-1}
+GUEST_SMP=${GUEST_SMP:-2}
 E2E_TIMEOUT=${E2E_TIMEOUT:-3600}
 
 die() { echo "e2e-cluster: $*" >&2; exit 2; }
@@ -153,7 +153,7 @@ for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; 
   OS_DIR=$SHARE/os
   ensure_test_os
 )
-cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$SHARE/"
+cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$HERE/lvm-record.sh" "$SHARE/"
 
 # --- network ------------------------------------------------------------------
 ip netns add "$NETNS" || die "ip netns add $NETNS"

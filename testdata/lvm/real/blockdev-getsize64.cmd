@@ -1,0 +1,3 @@
+blockdev
+--getsize64
+/dev/recvg/linear

@@ -1,0 +1,3 @@
+lvchange
+-ay
+/dev/recvg/linear

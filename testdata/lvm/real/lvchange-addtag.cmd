@@ -1,0 +1,4 @@
+lvchange
+--addtag
+originstname+inst1.example.com
+/dev/recvg/linear

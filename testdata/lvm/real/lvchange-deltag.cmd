@@ -1,0 +1,4 @@
+lvchange
+--deltag
+second-tag
+/dev/recvg/linear

@@ -1,0 +1,5 @@
+lvcreate
+-L8m
+-s
+-nlinear.snap
+/dev/recvg/linear

@@ -1,0 +1,9 @@
+lvcreate
+-Wn
+-L40m
+-nstriped
+-i2
+recvg
+/dev/loop1
+/dev/loop2
+/dev/loop0

@@ -1,0 +1,9 @@
+lvcreate
+-Wn
+-L1000m
+-nhuge
+-i1
+recvg
+/dev/loop0
+/dev/loop1
+/dev/loop2

@@ -1,0 +1,7 @@
+lvextend
+-L
++12288k
+--test
+--alloc
+contiguous
+/dev/recvg/linear

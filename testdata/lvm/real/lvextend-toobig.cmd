@@ -1,0 +1,6 @@
+lvextend
+-L
++2048000k
+--alloc
+normal
+/dev/recvg/linear

@@ -1,0 +1,6 @@
+lvextend
+-L
++12288k
+--alloc
+contiguous
+/dev/recvg/linear

@@ -1,0 +1,3 @@
+lvremove
+-f
+recvg/nosuch

@@ -1,0 +1,4 @@
+lvrename
+recvg
+striped
+renamed

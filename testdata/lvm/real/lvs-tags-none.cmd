@@ -1,0 +1,6 @@
+lvs
+-o
+tags
+--noheadings
+--nosuffix
+/dev/recvg/linear

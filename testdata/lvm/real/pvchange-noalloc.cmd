@@ -1,0 +1,4 @@
+pvchange
+--allocatable
+n
+/dev/loop2

@@ -1,0 +1,7 @@
+pvs
+--noheadings
+--nosuffix
+--units=m
+--unbuffered
+--separator=|
+-opv_name,vg_name,pv_free,pv_attr,pv_size,pv_name

@@ -1,0 +1,4 @@
+vgreduce
+--removemissing
+--force
+recvg

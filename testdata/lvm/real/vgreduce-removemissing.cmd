@@ -1,0 +1,3 @@
+vgreduce
+--removemissing
+recvg

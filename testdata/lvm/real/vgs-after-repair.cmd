@@ -1,0 +1,4 @@
+vgs
+--noheadings
+--nosuffix
+recvg

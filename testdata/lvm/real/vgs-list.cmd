@@ -1,0 +1,7 @@
+vgs
+--noheadings
+--units
+m
+--nosuffix
+-o
+name,size
