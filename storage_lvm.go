@@ -22,11 +22,12 @@ func (n *node) lvmFields(tool string, fields []string, extra ...string) ([][]str
 	if err != nil {
 		return nil, fmt.Errorf("Can't get the volume information: %v", err)
 	}
-	if res.Truncated {
-		return nil, fmt.Errorf("Can't get the volume information: %s printed more than %d bytes", tool, maxCommandOutput)
+	listing, err := listingOf(tool, res)
+	if err != nil {
+		return nil, fmt.Errorf("Can't get the volume information: %v", err)
 	}
 	var rows [][]string
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range strings.Split(listing, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "WARNING") {
 			continue
@@ -41,6 +42,16 @@ func (n *node) lvmFields(tool string, fields []string, extra ...string) ([][]str
 }
 
 const lvmTimeout = time.Minute
+
+// listingOf is what a reporting command (vgs, pvs, lvs) printed on its
+// standard output, refused when it was cut short: a listing that lost its
+// end still parses, and a volume missing from it would read as absent.
+func listingOf(tool string, res *cmdResult) (string, error) {
+	if res.Truncated {
+		return "", fmt.Errorf("%s printed more than %d bytes", tool, maxCommandOutput)
+	}
+	return res.Stdout, nil
+}
 
 // lvmSpaceInfo answers node_info for lvm-vg (MiB) and lvm-pv (spindles:
 // empty physical volumes of all, under exclusive storage, else none).
@@ -205,7 +216,12 @@ func (n *node) vgSizes() (map[string]int, []string) {
 	if err != nil {
 		return out, nil
 	}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	listing, err := listingOf("vgs", res)
+	if err != nil {
+		n.log.Warningf("vg_list: %v", err)
+		return out, nil
+	}
+	for _, line := range strings.Split(listing, "\n") {
 		f := strings.Fields(line)
 		if len(f) != 2 {
 			continue
@@ -236,8 +252,12 @@ func (n *node) logicalVolumes(vgs []string) (map[string]any, error) {
 	if err != nil {
 		return nil, &rpcFailure{fmt.Sprintf("Failed to list logical volumes, lvs output: %s", res.Output)}
 	}
+	listing, err := listingOf("lvs", res)
+	if err != nil {
+		return nil, &rpcFailure{fmt.Sprintf("Failed to list logical volumes: %v", err)}
+	}
 	out := map[string]any{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range strings.Split(listing, "\n") {
 		m := lvsLine.FindStringSubmatch(strings.TrimRight(line, " "))
 		if m == nil {
 			continue
@@ -373,8 +393,12 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 	if err != nil {
 		return nil, fmt.Errorf("Error while executing backend function: Failed to run '%s', command output: %s", tool, outputOf(res, err))
 	}
+	listing, err := listingOf(tool, res)
+	if err != nil {
+		return nil, fmt.Errorf("Error while executing backend function: Failed to run '%s': %v", tool, err)
+	}
 	rows := []any{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range strings.Split(listing, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -451,8 +475,12 @@ func rpcNodeVolumes(n *node, args []json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Failed to list logical volumes, lvs output: %s", res.Output)
 	}
+	listing, err := listingOf("lvs", res)
+	if err != nil {
+		return nil, fmt.Errorf("Failed to list logical volumes: %v", err)
+	}
 	vols := []any{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range strings.Split(listing, "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}

@@ -73,11 +73,12 @@ func (n *node) logicalVolumeInfo() (map[string]lvInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Can't list logical volumes: %v", err)
 	}
-	if res.Truncated {
-		return nil, fmt.Errorf("Can't list logical volumes: lvs printed more than %d bytes", maxCommandOutput)
+	listing, err := listingOf("lvs", res)
+	if err != nil {
+		return nil, fmt.Errorf("Can't list logical volumes: %v", err)
 	}
 	out := map[string]lvInfo{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range strings.Split(listing, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue

@@ -495,9 +495,13 @@ func TestLVMListsReal(t *testing.T) {
 // TestVGRepairReal: vgreduce refuses while partial volumes are there,
 // then --force removes them (their data is gone) and the group is whole.
 func TestVGRepairReal(t *testing.T) {
-	newFakeLVM(t, realLVM(t, "vgreduce-removemissing", "vgreduce-removemissing-force", "vgs-after-repair"))
+	fake := newFakeLVM(t, realLVM(t, "vgreduce-removemissing", "vgreduce-removemissing-force", "vgs-after-repair"))
 	n, _ := newTestNode(t)
 	mustOK(t, call(t, n, "storage_execute", "lvm-vg", []any{}, "recvg", "fix-consistency"), nil)
+	want := [][]string{{"vgreduce", "--removemissing", "recvg"}, {"vgreduce", "--removemissing", "--force", "recvg"}, {"vgs", "--noheadings", "--nosuffix", "recvg"}}
+	if got := fake.calls(t); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("commands %s, want %s", showCalls(got), showCalls(want))
+	}
 }
 
 func TestPlainCreateFailsReal(t *testing.T) {
@@ -578,4 +582,14 @@ func TestCommandOutputTruncated(t *testing.T) {
 	if err != nil || res.Truncated {
 		t.Fatalf("exactly the limit: truncated %v, %v", res.Truncated, err)
 	}
+}
+
+// TestLVMListingTruncated: an lvs listing cut at the output bound is
+// refused, not read as "the volume is absent".
+func TestLVMListingTruncated(t *testing.T) {
+	line := "  xenvg|other|-wi-ao----|253|1|4096.00|1|/dev/vda(9)\n"
+	newFakeLVM(t, []fakeReply{{Argv: []string{"lvs", "--noheadings", "--separator=|", "--units=k", "--nosuffix", "-o" + lvsFields},
+		Stdout: strings.Repeat(line, maxCommandOutput/len(line)+1)}})
+	n, _ := newTestNode(t)
+	mustFail(t, call(t, n, "blockdev_remove", plainDisk("xenvg", "disk0", 8)), "lvs printed more than")
 }
