@@ -184,7 +184,9 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 		n.log.Warningf("cannot run %s: %v", cmdline, err)
 		return nil, fmt.Errorf("cannot run %s: %w", cmdline, err)
 	}
-	res.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+	// A command that ended by itself just as its time ran out did not
+	// time out: its exit status stands.
+	res.TimedOut = err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)
 	n.log.Debugf("%s: exit %d after %s", cmdline, res.ExitCode, time.Since(start).Round(time.Millisecond))
 	if err != nil || res.TimedOut {
 		n.log.Warningf("command %s failed: exit %d, timed out %v", cmdline, res.ExitCode, res.TimedOut)

@@ -119,3 +119,94 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// pyFloorDiv is Python's x // y for floats, which is not always
+// math.Floor(x/y): 10300 // 1.03 is 9999.0, floor(10300/1.03) 10000 (the
+// quotient rounds up to a whole number before the floor).
+func pyFloorDiv(x, y float64) float64 {
+	mod := math.Mod(x, y)
+	div := (x - mod) / y
+	if mod != 0 && (y < 0) != (mod < 0) {
+		div -= 1
+	}
+	if div == 0 {
+		return math.Copysign(0, x/y)
+	}
+	floor := math.Floor(div)
+	if div-floor > 0.5 {
+		floor++
+	}
+	return floor
+}
+
+// pyShlexSplit is Python's shlex.split: words split at blanks, with
+// '...' literal, "..." honouring \" and \\, and \ quoting any character
+// outside quotes. The errors are Python's.
+func pyShlexSplit(s string) ([]string, error) {
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	const (
+		bare = iota
+		single
+		double
+	)
+	state := bare
+	end := func() {
+		if inWord || quoted {
+			words = append(words, word.String())
+		}
+		word.Reset()
+		inWord, quoted = false, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch state {
+		case single:
+			if c == '\'' {
+				state = bare
+			} else {
+				word.WriteByte(c)
+			}
+		case double:
+			switch {
+			case c == '"':
+				state = bare
+			case c == '\\':
+				if i+1 >= len(s) {
+					return nil, errors.New("No escaped character")
+				}
+				i++
+				if s[i] != '"' && s[i] != '\\' {
+					word.WriteByte('\\')
+				}
+				word.WriteByte(s[i])
+			default:
+				word.WriteByte(c)
+			}
+		default:
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+				end()
+			case c == '\'' || c == '"':
+				inWord, quoted = true, true
+				state = map[byte]int{'\'': single, '"': double}[c]
+			case c == '\\':
+				if i+1 >= len(s) {
+					return nil, errors.New("No escaped character")
+				}
+				i++
+				inWord = true
+				word.WriteByte(s[i])
+			default:
+				inWord = true
+				word.WriteByte(c)
+			}
+		}
+	}
+	if state != bare {
+		return nil, errors.New("No closing quotation")
+	}
+	end()
+	return words, nil
+}

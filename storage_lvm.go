@@ -345,7 +345,16 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 		lvm []string
 		val func(v []string) any
 	}
-	size := func(s string) any { f, _ := strconv.ParseFloat(s, 64); return f }
+	// Sizes are whole MiB, rounded as Python's round() does.
+	var bad error
+	size := func(s string) int64 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(f >= 0 && f <= float64(maxMiB)) {
+			bad = cmp.Or(bad, fmt.Errorf("Error while executing backend function: Can't parse size '%s'", s))
+			return 0
+		}
+		return int64(math.RoundToEven(f))
+	}
 	var tool string
 	var cols map[string]column
 	if kind == "lvm-vg" {
@@ -354,7 +363,7 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 			"name":        {[]string{"vg_name"}, func(v []string) any { return v[0] }},
 			"size":        {[]string{"vg_size"}, func(v []string) any { return size(v[0]) }},
 			"free":        {[]string{"vg_free"}, func(v []string) any { return size(v[0]) }},
-			"used":        {[]string{"vg_size", "vg_free"}, func(v []string) any { return size(v[0]).(float64) - size(v[1]).(float64) }},
+			"used":        {[]string{"vg_size", "vg_free"}, func(v []string) any { return size(v[0]) - size(v[1]) }},
 			"allocatable": {nil, func([]string) any { return true }},
 		}
 	} else {
@@ -421,6 +430,9 @@ func (n *node) lvmStorageList(kind string, name *string, fields []string) (any, 
 		}
 		rows = append(rows, row)
 	}
+	if bad != nil {
+		return nil, bad
+	}
 	return rows, nil
 }
 
@@ -434,7 +446,7 @@ func (n *node) pvSetAllocatable(name string, alloc bool) error {
 	if alloc {
 		flag = "y"
 	}
-	res, err := n.runCommand(command{Args: []string{"pvchange", "--allocatable", flag, name}, Timeout: lvmTimeout})
+	res, err := n.runCommand(command{Args: []string{"pvchange", "--allocatable", flag, name}, Timeout: lvmChangeTimeout})
 	if err != nil {
 		return fmt.Errorf("Error while executing backend function: Failed to modify physical volume, pvchange output: %s", outputOf(res, err))
 	}
@@ -448,13 +460,18 @@ func (n *node) vgFixConsistency(name string) error {
 	if !isVGName(name) {
 		return fmt.Errorf("Invalid volume group name '%s'", name)
 	}
-	res, _ := n.runCommand(command{Args: []string{"vgreduce", "--removemissing", name}, Timeout: lvmTimeout})
+	res, err := n.runCommand(command{Args: []string{"vgreduce", "--removemissing", name}, Timeout: lvmChangeTimeout})
 	out := outputOf(res, errors.New("vgreduce did not run"))
+	if res == nil || res.TimedOut {
+		// --force removes every volume that lost a disk: only after LVM
+		// said it needs it, never after a vgreduce that did not finish.
+		return fmt.Errorf("Error while executing backend function: Volume group '%s' not repaired, vgreduce did not finish: %v", name, err)
+	}
 	if !strings.Contains(out, "Wrote out consistent volume group") || strings.Contains(out, "vgreduce --removemissing --force") {
-		res, _ = n.runCommand(command{Args: []string{"vgreduce", "--removemissing", "--force", name}, Timeout: lvmTimeout})
+		res, _ = n.runCommand(command{Args: []string{"vgreduce", "--removemissing", "--force", name}, Timeout: lvmChangeTimeout})
 		out += "\n" + outputOf(res, errors.New("vgreduce did not run"))
 	}
-	res, err := n.runCommand(command{Args: []string{"vgs", "--noheadings", "--nosuffix", name}, Timeout: lvmTimeout})
+	res, err = n.runCommand(command{Args: []string{"vgs", "--noheadings", "--nosuffix", name}, Timeout: lvmTimeout})
 	if err != nil || strings.Contains(outputOf(res, err), "Couldn't find device with uuid") {
 		return fmt.Errorf("Error while executing backend function: Volume group '%s' still not consistent, 'vgreduce' output: %s, 'vgs' output: %s", name, pyRepr(out), pyRepr(outputOf(res, err)))
 	}

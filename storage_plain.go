@@ -126,8 +126,10 @@ func parseLVInfo(f []string) (lvInfo, error) {
 		return info, fmt.Errorf("Can't parse vg extent size: %s", f[5])
 	}
 	info.extentKiB = int64(extent)
+	// A virtual volume (thin, or what vgreduce --removemissing leaves of
+	// one that lost its disks) has no stripes.
 	info.stripes, err = strconv.Atoi(f[6])
-	if err != nil || info.stripes < 1 || info.stripes > maxStripes {
+	if err != nil || info.stripes < 0 || info.stripes > maxStripes {
 		return info, fmt.Errorf("Can't parse the number of stripes: %s", f[6])
 	}
 	info.pvs = []string{}
@@ -171,8 +173,10 @@ func (v *lvDevice) stripesParam() (int, error) {
 	if !ok {
 		return 0, &programmerError{"Error while executing backend function: Block device is missing disk parameters: {'stripes'}"}
 	}
-	n, err := wholeParam(raw, "stripes", 1, maxStripes)
-	return int(n), err
+	// Ganeti uses as many as there are physical volumes, at most: a
+	// larger number is no error.
+	n, err := wholeParam(raw, "stripes", 1, math.MaxInt32)
+	return int(min(n, maxStripes)), err
 }
 
 // Create makes the volume with lvcreate on the group's allocatable
@@ -226,15 +230,22 @@ func (v *lvDevice) Create(size mebibytes, exclStor bool) error {
 		argv := append([]string{"lvcreate", "-Wn", fmt.Sprintf("-L%dm", size), "-n" + v.lv, fmt.Sprintf("-i%d", s), v.vg}, names...)
 		res, err := v.n.runCommand(command{Args: argv, Timeout: lvmChangeTimeout})
 		if err == nil {
-			if _, err := v.Attach(); err != nil {
-				return err
+			if ok, err := v.Attach(); err != nil || !ok {
+				// The master never learns of a volume it was told failed:
+				// it must not stay behind.
+				rm := &lvDevice{n: v.n, vg: v.vg, lv: v.lv, d: v.d}
+				if _, rerr := v.n.runChecked(lvmChangeTimeout, "lvremove", "-f", v.vg+"/"+v.lv); rerr != nil {
+					v.n.log.Warningf("cannot remove %s after a failed create: %v", rm.Path(), rerr)
+				}
+				return fmt.Errorf("LV %s was created but cannot be found: %v", v.Path(), cmp.Or(err, errors.New("not listed by lvs")))
 			}
 			return nil
 		}
 		last = fmt.Errorf("LV create failed (%s): %s", exitReason(res, err), outputOf(res, err))
 		if res == nil || res.TimedOut {
 			// A hung LVM is not a matter of stripes; trying on could
-			// make a volume after the master gave up on this one.
+			// make a volume after the master gave up on this one. What a
+			// killed lvcreate left, verify lists as an orphan volume.
 			break
 		}
 	}
@@ -282,7 +293,7 @@ func standardPVSize(pvs []pvInfo) float64 {
 	if len(pvs) == 0 {
 		return 0
 	}
-	return math.Floor(smallest / 1.03)
+	return pyFloorDiv(smallest, 1+0.01+0.02) // Ganeti's margin and reserve
 }
 
 func cmpFloat(a, b float64) int {
@@ -401,7 +412,10 @@ func (v *lvDevice) Grow(amount mebibytes, dryrun, backingstore, exclStor bool) e
 		return errors.New("Can't attach to LV during Grow()")
 	}
 	full := v.info.extentKiB * int64(v.info.stripes) // both bounded by parseLVInfo
-	kib := int64(amount) * 1024                      // amount ≤ maxMiB
+	if full == 0 {
+		return fmt.Errorf("Can't grow LV %s: it is a virtual volume, with no stripes", v.Path())
+	}
+	kib := int64(amount) * 1024 // amount ≤ maxMiB
 	if rem := kib % full; rem != 0 {
 		kib += full - rem
 	}
@@ -508,6 +522,15 @@ func (v *lvDevice) Snapshot(name string, size *mebibytes) (any, error) {
 	case ok && old.info.attr[0] != 's':
 		return nil, fmt.Errorf("Error while executing backend function: %s exists and is not a snapshot", old.Path())
 	case ok:
+		// Only a snapshot of this volume: another's may be in the middle
+		// of that instance's export.
+		res, err := v.n.runChecked(lvmTimeout, "lvs", "--noheadings", "-o", "origin", old.vg+"/"+old.lv)
+		if err != nil {
+			return nil, fmt.Errorf("Error while executing backend function: %v", err)
+		}
+		if origin := strings.TrimSpace(res.Stdout); origin != v.lv {
+			return nil, fmt.Errorf("Error while executing backend function: %s is a snapshot of %s, not of %s", old.Path(), pyRepr(origin), v.Path())
+		}
 		if err := old.Remove(); err != nil {
 			v.n.log.Warningf("Can't remove the old snapshot %s: %v", old.Path(), err)
 		}

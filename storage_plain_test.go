@@ -593,3 +593,118 @@ func TestLVMListingTruncated(t *testing.T) {
 	n, _ := newTestNode(t)
 	mustFail(t, call(t, n, "blockdev_remove", plainDisk("xenvg", "disk0", 8)), "lvs printed more than")
 }
+
+// TestPlainReviewCases: what a hostile review found, each on a fake LVM.
+func TestPlainReviewCases(t *testing.T) {
+	lvs := []string{"lvs", "--noheadings", "--separator=|", "--units=k", "--nosuffix", "-o" + lvsFields}
+	pvs := []string{"pvs", "--noheadings", "--nosuffix", "--units=m", "--unbuffered", "--separator=|", "-opv_name,vg_name,pv_free,pv_attr,pv_size,pv_name"}
+	vgs := []string{"vgs", "--noheadings", "--nosuffix", "--units=m", "--unbuffered", "--separator=|", "-ovg_name,vg_free,vg_attr,vg_size"}
+	disk0 := "  xenvg|disk0|-wi-ao----|253|0|4096.00|1|/dev/vda(0)\n"
+	ran := func(calls [][]string, tool string) bool {
+		return slices.ContainsFunc(calls, func(c []string) bool { return c[0] == tool })
+	}
+	t.Run("thin volume", func(t *testing.T) {
+		// A thin volume anywhere on the node, or a virtual one, has no
+		// stripes: it must not make every other volume unlistable.
+		newFakeLVM(t, []fakeReply{{Argv: lvs, Stdout: disk0 + "  xenvg|thin|Vwi-a-tz--|253|5|4096.00|0|\n" +
+			"  xenvg|lost|vwi-a-v---|253|6|4096.00|0|\n"}})
+		n, _ := newTestNode(t)
+		var st blockDevStatus
+		mustOK(t, call(t, n, "blockdev_find", plainDisk("xenvg", "disk0", 8)), &st)
+		if st.IsDegraded {
+			t.Errorf("disk0 degraded: %+v", st)
+		}
+		mustOK(t, call(t, n, "blockdev_find", plainDisk("xenvg", "thin", 8)), &st)
+		if st.IsDegraded {
+			t.Errorf("thin volume degraded: %+v", st)
+		}
+		mustOK(t, call(t, n, "blockdev_find", plainDisk("xenvg", "lost", 8)), &st)
+		if !st.IsDegraded || st.LDiskStatus != ldiskFaulty {
+			t.Errorf("virtual volume not degraded: %+v", st)
+		}
+		mustFail(t, call(t, n, "blockdev_grow", plainDisk("xenvg", "lost", 8), 8, false, true, false), "it is a virtual volume, with no stripes")
+	})
+	t.Run("snapshot of another volume", func(t *testing.T) {
+		// A snapshot of that name taken of another volume (another
+		// instance's export reads it) is not replaced.
+		fake := newFakeLVM(t, []fakeReply{
+			{Argv: lvs, Stdout: disk0 + "  xenvg|b.snap|swi-a-s---|253|3|4096.00|1|/dev/vda(40)\n"},
+			{Argv: []string{"lvs", "--noheadings", "-o", "origin", "xenvg/b.snap"}, Stdout: "  other\n"},
+		})
+		n, _ := newTestNode(t)
+		mustFail(t, call(t, n, "blockdev_snapshot", plainDisk("xenvg", "disk0", 8), "b.snap", nil), "/dev/xenvg/b.snap is a snapshot of 'other', not of /dev/xenvg/disk0")
+		if ran(fake.calls(t), "lvremove") {
+			t.Errorf("removed another volume's snapshot: %q", fake.calls(t))
+		}
+	})
+	t.Run("snapshot replaced", func(t *testing.T) {
+		fake := newFakeLVM(t, []fakeReply{
+			{Argv: lvs, Stdout: disk0 + "  xenvg|disk0.snap|swi-a-s---|253|3|4096.00|1|/dev/vda(40)\n"},
+			{Argv: []string{"lvs", "--noheadings", "-o", "origin", "xenvg/disk0.snap"}, Stdout: "  disk0\n"},
+			{Argv: []string{"lvremove", "-f", "xenvg/disk0.snap"}},
+			{Argv: vgs, Stdout: "  xenvg|1000.00|wz--n-|30716.00\n"},
+			{Argv: []string{"lvcreate", "-L8m", "-s", "-ndisk0.snap", "/dev/xenvg/disk0"}},
+		})
+		n, _ := newTestNode(t)
+		var id []string
+		mustOK(t, call(t, n, "blockdev_snapshot", plainDisk("xenvg", "disk0", 8), nil, nil), &id)
+		if !slices.Equal(id, []string{"xenvg", "disk0.snap"}) || !ran(fake.calls(t), "lvremove") {
+			t.Errorf("snapshot %q after %q", id, fake.calls(t))
+		}
+	})
+	t.Run("created but not found", func(t *testing.T) {
+		// lvcreate succeeded, yet lvs does not list the volume: the daemon
+		// reports a failure, so the volume must not stay behind.
+		fake := newFakeLVM(t, []fakeReply{
+			{Argv: pvs, Stdout: "  /dev/vda|xenvg|1000.00|a--|30716.00|/dev/vda\n"},
+			{Argv: []string{"lvcreate", "-Wn", "-L8m", "-nnew", "-i1", "xenvg", "/dev/vda"}},
+			{Argv: lvs, Stdout: disk0},
+			{Argv: []string{"lvremove", "-f", "xenvg/new"}},
+		})
+		n, _ := newTestNode(t)
+		mustFail(t, call(t, n, "blockdev_create", plainDisk("xenvg", "new", 8), 8, "i", true, "x", false), "LV /dev/xenvg/new was created but cannot be found")
+		if calls := fake.calls(t); !slices.ContainsFunc(calls, func(c []string) bool { return slices.Equal(c, []string{"lvremove", "-f", "xenvg/new"}) }) {
+			t.Errorf("volume left behind: %q", calls)
+		}
+	})
+	t.Run("stripes above LVM's limit", func(t *testing.T) {
+		// Ganeti stripes over as many PVs as there are, whatever the
+		// parameter asks: 256 on one PV is one stripe.
+		newFakeLVM(t, []fakeReply{
+			{Argv: pvs, Stdout: "  /dev/vda|xenvg|1000.00|a--|30716.00|/dev/vda\n"},
+			{Argv: []string{"lvcreate", "-Wn", "-L8m", "-nnew", "-i1", "xenvg", "/dev/vda"}},
+			{Argv: lvs, Stdout: disk0 + "  xenvg|new|-wi-a-----|253|1|4096.00|1|/dev/vda(9)\n"},
+			{Argv: []string{"lvchange", "-ay", "/dev/xenvg/new"}},
+			{Argv: []string{"lvs", "-o", "tags", "--noheadings", "--nosuffix", "/dev/xenvg/new"}},
+			{Argv: []string{"lvchange", "--addtag", "x", "/dev/xenvg/new"}},
+		})
+		n, _ := newTestNode(t)
+		d := plainDisk("xenvg", "new", 8)
+		d["params"] = map[string]any{"stripes": 256}
+		mustOK(t, call(t, n, "blockdev_create", d, 8, "i", true, "x", false), nil)
+	})
+	t.Run("storage sizes", func(t *testing.T) {
+		// Whole MiB, rounded half to even as Python's round().
+		newFakeLVM(t, []fakeReply{
+			{Argv: []string{"vgs", "--noheadings", "--units=m", "--nosuffix", "--separator", "|", "--options", "vg_name,vg_size,vg_free"},
+				Stdout: "  xenvg|10236.50|2.50\n  other|7.51|0.49\n"},
+		})
+		n, _ := newTestNode(t)
+		var rows [][]any
+		mustOK(t, call(t, n, "storage_list", "lvm-vg", []any{}, nil, []string{"name", "size", "free", "used"}), &rows)
+		if got, want := string(mustJSON(rows)), `[["xenvg",10236,2,10234],["other",8,0,8]]`; got != want {
+			t.Errorf("rows %s, want %s", got, want)
+		}
+	})
+}
+
+// TestPyFloorDiv: Python's float floor division, values from python3.
+func TestPyFloorDiv(t *testing.T) {
+	for _, c := range []struct{ x, want float64 }{
+		{10300, 9999}, {96, 93}, {30716, 29821}, {0.5, 0}, {1.03, 1}, {103, 99}, {2060, 1999},
+	} {
+		if got := pyFloorDiv(c.x, 1+0.01+0.02); got != c.want {
+			t.Errorf("%v // 1.03 = %v, want %v", c.x, got, c.want)
+		}
+	}
+}

@@ -35,7 +35,7 @@ mkdir -p $OUTDIR/ganeti-logs
 mount --bind $OUTDIR/ganeti-logs /var/log/ganeti
 
 # No udev: load the drivers, DRBD with Ganeti's usermode helper.
-for m in virtio_net virtio_blk virtio_rng dm_mod dm_snapshot; do modprobe $m; done
+for m in virtio_net virtio_blk virtio_rng dm_mod dm_snapshot tun; do modprobe $m; done
 modprobe drbd minor_count=128 usermode_helper=/bin/true
 
 # Network: eth0 in bridge gnt0 (Ganeti's master netdev and NIC link).
@@ -50,6 +50,7 @@ ip addr add "$NET.1$N/24" dev gnt0
 ip link set gnt0 up
 
 # LVM without udev: libdevmapper makes /dev/mapper and /dev/VG itself.
+# It sees xenvg's disk and the scenarios' scratch devices (scratch-pv.sh).
 cat >>/etc/lvm/lvm.conf <<'EOT'
 activation {
 	udev_sync = 0
@@ -59,7 +60,7 @@ activation {
 devices {
 	obtain_device_list_from_udev = 0
 	use_devicesfile = 0
-	filter = [ "a|^/dev/vda$|", "r|.*|" ]
+	filter = [ "a|^/dev/vda$|", "a|^/dev/mapper/e2epv-[a-z0-9]+$|", "r|.*|" ]
 }
 global {
 	use_lvmpolld = 0

@@ -146,6 +146,12 @@ names="${names}cluster.$DOMAIN,$NET.100"
 for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; done >"$SHARE/ssh/known_hosts"
 [ -s "$SHARE/ssh/known_hosts" ] || die "no ssh host keys in /etc/ssh"
 [ "$NODED" != python ] && install -m 755 "$NODED_BIN" "$SHARE/ganeti-noded"
+# The daemon's tests, for plain-contract (the device contract on a guest's
+# real LVM), whichever daemon the nodes run.
+if [ -z "${SCENARIOS:-}" ] || [[ " $SCENARIOS " == *" plain-contract "* ]]; then
+  mkdir -p "$SHARE/contract" && cp -r "$REPO/testdata" "$SHARE/contract/"
+  (cd "$REPO" && CGO_ENABLED=0 go test -c -trimpath -o "$SHARE/contract/noded.test" .) || die "go test -c failed"
+fi
 # The test OS of the one-node suite, for every node.
 (
   # shellcheck source=../scenarios.sh
@@ -153,7 +159,7 @@ for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; 
   OS_DIR=$SHARE/os
   ensure_test_os
 )
-cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$HERE/lvm-record.sh" "$SHARE/"
+cp "$HERE/guest-init.sh" "$HERE/guest-shutdown.sh" "$HERE/lvm-record.sh" "$HERE/scratch-pv.sh" "$SHARE/"
 
 # --- network ------------------------------------------------------------------
 ip netns add "$NETNS" || die "ip netns add $NETNS"
