@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -23,46 +21,32 @@ func readDRBDFile(path string) (string, error) {
 	return string(data), nil
 }
 
-var drbdVersionLine = regexp.MustCompile(`^version: (\d+)\.(\d+)\.(\d+)(?:([.-])(\d+))?(?:-\S+)? \(api:(\d+)/proto:(\d+)(?:-(\d+))?\)`)
-
-// drbdVersion formats /proc/drbd's version line as Ganeti does.
-func (n *node) drbdVersion() (string, error) {
-	text, err := readDRBDFile(n.paths.DRBDProcFile)
-	if err != nil {
-		return "", err
-	}
-	first, _, _ := strings.Cut(text, "\n")
-	m := drbdVersionLine.FindStringSubmatch(first)
-	if m == nil {
-		return "", fmt.Errorf("Can't parse DRBD version from '%s'", first)
-	}
-	v := m[1] + "." + m[2] + "." + m[3]
-	if m[5] != "" {
-		v += m[4] + m[5]
-	}
-	v += " (api:" + m[6] + "/proto:" + m[7]
-	if m[8] != "" {
-		v += "-" + m[8]
-	}
-	return v + ")", nil
-}
-
-var drbdMinorLine = regexp.MustCompile(`^ *(\d+): cs:(\S+)`)
-
-// drbdMinors lists the minors in use (not Unconfigured).
-func (n *node) drbdMinors() ([]int, error) {
+// drbdProc reads and parses /proc/drbd, afresh each time: the kernel's
+// state changes under the daemon.
+func (n *node) drbdProc() (*drbdProcInfo, error) {
 	text, err := readDRBDFile(n.paths.DRBDProcFile)
 	if err != nil {
 		return nil, err
 	}
-	minors := []int{}
-	for _, line := range strings.Split(text, "\n") {
-		if m := drbdMinorLine.FindStringSubmatch(line); m != nil && m[2] != "Unconfigured" {
-			n, _ := strconv.Atoi(m[1])
-			minors = append(minors, n)
-		}
+	return parseDRBDProc(text)
+}
+
+// drbdVersion formats /proc/drbd's version line as Ganeti does.
+func (n *node) drbdVersion() (string, error) {
+	p, err := n.drbdProc()
+	if err != nil {
+		return "", err
 	}
-	return minors, nil
+	return p.version.String(), nil
+}
+
+// drbdMinors lists the minors in use (not Unconfigured).
+func (n *node) drbdMinors() ([]int, error) {
+	p, err := n.drbdProc()
+	if err != nil {
+		return nil, err
+	}
+	return p.usedMinors()
 }
 
 func (n *node) drbdHelper() (string, error) {
