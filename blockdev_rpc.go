@@ -47,6 +47,18 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &d, &size, &owner, &onPrimary, &info, &exclStor); err != nil {
 		return nil, err
 	}
+	// A device built on others (DRBD on its volumes) needs them usable.
+	for _, c := range d.Children {
+		child, err := n.assembleTree(c, owner, onPrimary)
+		if err != nil {
+			return nil, fmt.Errorf("Can't assemble device %s: %v", c, err)
+		}
+		if child != nil && (onPrimary || d.assembleOnSecondary()) {
+			if err := child.Open(false); err != nil {
+				return nil, fmt.Errorf("Can't make child '%s' read-write: %v", c, err)
+			}
+		}
+	}
 	dev, err := n.deviceFor(&d)
 	if err != nil {
 		return nil, fmt.Errorf("Can't create block device: %v", err)
@@ -64,7 +76,11 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 			return nil, fmt.Errorf("Can't assemble device after creation, unusual event: %v", err)
 		}
 		if onPrimary || d.openOnSecondary() {
-			if err := dev.Open(true); err != nil {
+			open := func() error { return dev.Open(true) }
+			if f, ok := dev.(forceOpener); ok {
+				open = f.OpenForced
+			}
+			if err := open(); err != nil {
 				return nil, fmt.Errorf("Can't make device r/w after creation, unusual event: %v", err)
 			}
 		}
@@ -77,13 +93,10 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 	return dev.UniqueID(), nil
 }
 
-// rpcBlockdevRemove: [disk]. A device that is already gone is fine.
+// rpcBlockdevRemove: [disk]. A device that is already gone is fine;
+// the children (DRBD's volumes) go after their parent.
 func rpcBlockdevRemove(n *node, args []json.RawMessage) (any, error) {
-	d, found, err := n.releaseDevice(args, removeRetrying)
-	if err == nil && !found {
-		n.log.Infof("Can't attach to device %s in remove", d)
-	}
-	return nil, err
+	return nil, n.releaseArgs(args, removeRetrying, true)
 }
 
 // removeRetry is how often, and for how long, a device that refuses to
@@ -102,22 +115,45 @@ func removeRetrying(dev blockDevice) error {
 	}
 }
 
-// releaseDevice decodes [disk] and, when its device is present, runs op
-// on it (remove, shutdown) and forgets the device's owner.
-func (n *node) releaseDevice(args []json.RawMessage, op func(blockDevice) error) (d *disk, found bool, err error) {
-	d = new(disk)
-	if err := decodeArgs(args, d); err != nil {
-		return d, false, err
+// releaseArgs decodes [disk] and releases its tree (releaseTree).
+func (n *node) releaseArgs(args []json.RawMessage, op func(blockDevice) error, removing bool) error {
+	var d disk
+	if err := decodeArgs(args, &d); err != nil {
+		return err
 	}
+	if msgs := n.releaseTree(&d, op, removing); len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// releaseTree runs op (remove, shutdown) on a disk's device where it is
+// present, forgetting its owner, then on its children's: what failed, in
+// messages. A device that cannot even be looked for stops a shutdown
+// there; a removal goes on with the children.
+func (n *node) releaseTree(d *disk, op func(blockDevice) error, removing bool) []string {
+	var msgs []string
 	dev, err := n.findDevice(d)
-	if err != nil || dev == nil {
-		return d, false, err
+	switch {
+	case err != nil && removing:
+		// The children still go; the call fails (Ganeti logs and
+		// succeeds, though the device may still be there).
+		msgs = append(msgs, err.Error())
+	case err != nil:
+		return []string{err.Error()}
+	case dev == nil && removing:
+		n.log.Infof("Can't attach to device %s in remove", d)
+	case dev != nil:
+		if err := op(dev); err != nil {
+			msgs = append(msgs, err.Error())
+		} else {
+			n.removeBdevCache(dev.Path())
+		}
 	}
-	if err := op(dev); err != nil {
-		return d, true, err
+	for _, c := range d.Children {
+		msgs = append(msgs, n.releaseTree(c, op, removing)...)
 	}
-	n.removeBdevCache(dev.Path())
-	return d, true, nil
+	return msgs
 }
 
 // rpcBlockdevRename: [[[disk, new_unique_id], ...]].
@@ -178,17 +214,16 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	if !hostnamePattern.MatchString(inst.Name) || idx < 0 {
 		return nil, fmt.Errorf("Invalid instance name '%s' or disk index %d", inst.Name, idx)
 	}
-	dev, err := n.deviceFor(&d)
+	if _, err := n.deviceFor(&d); err != nil {
+		return nil, fmt.Errorf("Error while assembling disk: %v", err)
+	}
+	dev, err := n.assembleTree(&d, inst.Name, primary)
 	if err != nil {
 		return nil, fmt.Errorf("Error while assembling disk: %v", err)
 	}
-	if !primary && !d.assembleOnSecondary() {
+	if dev == nil {
 		return []any{true, true}, nil // nothing to do on a secondary
 	}
-	if err := dev.Assemble(); err != nil {
-		return nil, fmt.Errorf("Error while assembling disk: %v", err)
-	}
-	n.updateBdevCache(dev.Path(), inst.Name, primary, d.IVName)
 	var link any
 	if primary {
 		l, err := n.symlinkDisk(inst.Name, int(idx), dev.Path())
@@ -200,10 +235,43 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 	return []any{dev.Path(), link, nil}, nil
 }
 
-// rpcBlockdevShutdown deactivates a disk and forgets its owner: [disk].
+// assembleTree assembles a disk's children, then the disk where it is
+// assembled (on the primary, or on both nodes for DRBD and plain), and
+// opens it on the primary: Ganeti's _RecursiveAssembleBD. A nil device
+// means nothing was to be done. DRBD does without the volumes it cannot
+// assemble (it runs diskless); other kinds need all their children.
+func (n *node) assembleTree(d *disk, owner string, primary bool) (blockDevice, error) {
+	for _, c := range d.Children {
+		if _, err := n.assembleTree(c, owner, primary); err != nil {
+			if d.DevType != "drbd" {
+				return nil, err
+			}
+			n.log.Errorf("Error in child activation (but continuing): %v", err)
+		}
+	}
+	if !primary && !d.assembleOnSecondary() {
+		return nil, nil
+	}
+	dev, err := n.deviceFor(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := dev.Assemble(); err != nil {
+		return nil, err
+	}
+	if primary || d.openOnSecondary() {
+		if err := dev.Open(false); err != nil {
+			return nil, err
+		}
+	}
+	n.updateBdevCache(dev.Path(), owner, primary, d.IVName)
+	return dev, nil
+}
+
+// rpcBlockdevShutdown deactivates a disk and its children and forgets
+// their owner: [disk].
 func rpcBlockdevShutdown(n *node, args []json.RawMessage) (any, error) {
-	_, _, err := n.releaseDevice(args, blockDevice.Shutdown)
-	return nil, err
+	return nil, n.releaseArgs(args, blockDevice.Shutdown, false)
 }
 
 // rpcBlockdevFind: [disk] → its status, or null when absent.
@@ -213,11 +281,17 @@ func rpcBlockdevFind(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	dev, err := n.findDevice(&d)
+	if pe := (*programmerError)(nil); errors.As(err, &pe) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("Failed to find device: %v", err)
 	}
 	if dev == nil {
 		return nil, nil
+	}
+	if v, ok := dev.(*drbdDevice); ok {
+		return v.syncStatus() // the minor alone, not with its volumes
 	}
 	return dev.Status()
 }

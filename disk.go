@@ -117,6 +117,12 @@ type syncPauser interface {
 	PauseResumeSync(pause bool) error
 }
 
+// forceOpener is a device whose opening right after creation must be
+// forced (DRBD: primary over a peer that is not up to date).
+type forceOpener interface {
+	OpenForced() error
+}
+
 // programmerError is a refusal that Ganeti raises as ProgrammerError, not
 // BlockDeviceError: handlers pass it on without their own prefix.
 type programmerError struct{ msg string }
@@ -133,7 +139,7 @@ var deviceKinds = map[string]deviceKind{
 	"file":       newFileDevice,
 	"sharedfile": newFileDevice,
 	"plain":      newLVDevice,
-	"drbd":       nil,
+	"drbd":       nil, // newDRBDDevice, set by its init: it finds its children through this map
 	"blockdev":   nil,
 	"rbd":        nil,
 	"ext":        nil,
@@ -154,19 +160,22 @@ func (n *node) deviceFor(d *disk) (blockDevice, error) {
 
 // blockDevStatus is objects.BlockDevStatus on the wire.
 type blockDevStatus struct {
-	DevPath       string   `json:"dev_path"`
-	Major         *int     `json:"major"`
-	Minor         *int     `json:"minor"`
-	SyncPercent   *float64 `json:"sync_percent"`
-	EstimatedTime *int     `json:"estimated_time"`
+	DevPath string `json:"dev_path"`
+	// Unknown values are left out, as Ganeti's ToDict leaves out None.
+	Major         *int     `json:"major,omitempty"`
+	Minor         *int     `json:"minor,omitempty"`
+	SyncPercent   *float64 `json:"sync_percent,omitempty"`
+	EstimatedTime *int     `json:"estimated_time,omitempty"`
 	IsDegraded    bool     `json:"is_degraded"`
 	LDiskStatus   int      `json:"ldisk_status"`
 }
 
 // Ganeti's local disk states (constants.LDS_*).
 const (
-	ldiskOkay   = 1
-	ldiskFaulty = 4
+	ldiskOkay    = 1
+	ldiskSync    = 2
+	ldiskUnknown = 3
+	ldiskFaulty  = 4
 )
 
 // deviceStatus is the status of a device that does not mirror: never

@@ -22,6 +22,13 @@ var contractFixtures = map[string]func(t *testing.T) (n *node, d map[string]any,
 		n, _, shared := storageNode(t)
 		return n, fileDisk("sharedfile", filepath.Join(shared, "contract-disk0"), 4), []string{"loop", filepath.Join(shared, "contract-disk1")}
 	},
+	"drbd": func(t *testing.T) (*node, map[string]any, any) {
+		// A DRBD disk needs a peer to be healthy, which this contract's one
+		// device does not have: storage_drbd_dev_test.go drives the kind
+		// on a fake DRBD, the test bed on real pairs.
+		t.Skip("DRBD is tested with a peer: storage_drbd_dev_test.go and the test bed")
+		return nil, nil, nil
+	},
 	"plain": func(t *testing.T) (*node, map[string]any, any) {
 		// Volumes need device-mapper, which this machine's kernel may lack;
 		// the test bed's guests have it (e2e/cluster, plain-* scenarios).
@@ -246,7 +253,6 @@ func TestDeviceKindsRefused(t *testing.T) {
 	n, file, _ := storageNode(t)
 	path := filepath.Join(file, "disk0")
 	for kind, want := range map[string]string{
-		"drbd":     "Disk template 'drbd' is not supported on this node yet",
 		"blockdev": "Disk template 'blockdev' is not supported on this node yet",
 		"rbd":      "Disk template 'rbd' is not supported on this node yet",
 		"ext":      "Disk template 'ext' is not supported on this node yet",

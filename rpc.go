@@ -212,13 +212,13 @@ var procedures = map[string]rpcProcedure{
 	"impexp_abort":   {args: 1, run: rpcImpexpAbort},
 	"impexp_cleanup": {args: 1, run: rpcImpexpCleanup},
 
-	// not implemented yet
-	"blockdev_addchildren":    {args: 2, run: nil},
-	"blockdev_removechildren": {args: 2, run: nil},
-	"drbd_disconnect_net":     {args: 1, run: nil},
-	"drbd_attach_net":         {args: 2, run: nil},
-	"drbd_wait_sync":          {args: 1, run: nil},
-	"drbd_needs_activation":   {args: 1, run: nil},
+	// storage_drbd_rpc.go
+	"blockdev_addchildren":    {args: 2, run: rpcBlockdevAddchildren},
+	"blockdev_removechildren": {args: 2, run: rpcBlockdevRemovechildren},
+	"drbd_disconnect_net":     {args: 1, run: rpcDRBDDisconnectNet},
+	"drbd_attach_net":         {args: 2, run: rpcDRBDAttachNet},
+	"drbd_wait_sync":          {args: 1, run: rpcDRBDWaitSync},
+	"drbd_needs_activation":   {args: 1, run: rpcDRBDNeedsActivation},
 }
 
 const (

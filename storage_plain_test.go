@@ -23,7 +23,7 @@ const fakeLVMEnv = "NODED_TEST_FAKE_LVM"
 
 // fakeLVMTools are the commands the fake answers for.
 var fakeLVMTools = []string{"lvs", "pvs", "vgs", "lvcreate", "lvchange", "lvextend", "lvremove", "lvrename",
-	"pvchange", "vgreduce", "blockdev", "dd"}
+	"pvchange", "vgreduce", "blockdev", "dd", "drbdsetup", "drbdmeta"}
 
 // fakeReply is one recorded command: its argv and what it answered.
 type fakeReply struct {
@@ -32,7 +32,12 @@ type fakeReply struct {
 	RC     int      `json:"rc"`
 	Stdout string   `json:"stdout"`
 	Stderr string   `json:"stderr"`
+	// Proc, when set, is /proc/drbd after the command (fakeProcDRBD).
+	Proc string `json:"proc,omitempty"`
 }
+
+// fakeProcDRBD is the fake kernel's /proc/drbd, in the fake's directory.
+func fakeProcDRBD(dir string) string { return filepath.Join(dir, "proc_drbd") }
 
 // runFakeLVMTool is the fake tool's main.
 func runFakeLVMTool(dir string, args []string) int {
@@ -70,6 +75,11 @@ func runFakeLVMTool(dir string, args []string) int {
 		return 99
 	}
 	r := match[min(seen, len(match)-1)]
+	if r.Proc != "" {
+		if err := writeFileAtomic(fakeProcDRBD(dir), []byte(r.Proc), writeOptions{Mode: 0o644, UID: -1, GID: -1}); err != nil {
+			return 98
+		}
+	}
 	os.Stdout.WriteString(r.Stdout)
 	os.Stderr.WriteString(r.Stderr)
 	return r.RC
@@ -398,7 +408,7 @@ func TestPlainMissingPVReal(t *testing.T) {
 	}
 	var dims []any
 	mustOK(t, call(t, n, "blockdev_getmirrorstatus_multi", []any{plainDisk("recvg", "linear", 124), plainDisk("recvg", "gone", 8)}), &dims)
-	want := `[[true,{"dev_path":"/dev/recvg/linear","estimated_time":null,"is_degraded":true,"ldisk_status":4,"major":-1,"minor":-1,"sync_percent":null}],` +
+	want := `[[true,{"dev_path":"/dev/recvg/linear","is_degraded":true,"ldisk_status":4,"major":-1,"minor":-1}],` +
 		`[false,"Can't find device <LogicalVolume(/dev/recvg/gone, visible as /dev/disk/0, size=8m)>"]]`
 	if b, _ := json.Marshal(dims); !jsonEqual(b, []byte(want)) {
 		t.Errorf("mirror status: %s", b)

@@ -27,6 +27,7 @@ SCENARIO_LIST=(
   plain-kvm
   plain-missing-pv
   plain-contract
+  drbd-instance
   cluster-verify-again
   node-remove
   cluster-destroy
@@ -606,6 +607,35 @@ scenario_plain_contract() {
   gnt 120 "$ON" 2 "vgremove -f e2econtract; pvremove -ff -y /dev/mapper/e2epv-contract;
     bash /mnt/e2e/scratch-pv.sh remove contract"
   return $rc
+}
+
+# drbd-instance (issue 15, first steps): a drbd instance on nodes 2 and
+# 3: the pair syncs, info shows both sides, failover and migrate, the
+# disks go with the instance.
+scenario_drbd_instance() {
+  need_cluster || return 1
+  local i=inst6.$E2E_DOMAIN
+  # The policy keeps the templates of gnt-cluster init's time.
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  add_on $i drbd node2.$E2E_DOMAIN:node3.$E2E_DOMAIN || { remove_instance $i; return 1; }
+  drbd_instance_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i || return 1
+  [ -z "$(lv_of 2 $i)" ] && [ -z "$(lv_of 3 $i)" ] || fail "volumes left after the remove" || return 1
+  on 2 "grep -E '^ *[0-9]+: cs:' /proc/drbd | grep -v Unconfigured" && fail "a DRBD minor left on node2" && return 1
+  return 0
+}
+drbd_instance_checks() {
+  on 2 "cat /proc/drbd" >>"$SCENARIO_LOG" 2>&1
+  on 3 "cat /proc/drbd" >>"$SCENARIO_LOG" 2>&1
+  run_clean 120 gnt-instance info $i || return 1
+  grep -E "on primary: +/dev/drbd[0-9]+ \(147:[0-9]+\)" "$OUT" >/dev/null || fail "info shows no DRBD device on the primary" || return 1
+  grep -E "on secondary: +/dev/drbd[0-9]+ \(147:[0-9]+\)" "$OUT" >/dev/null || fail "info shows no DRBD device on the secondary" || return 1
+  run_clean 600 gnt-instance failover -f --shutdown-timeout=5 $i || return 1
+  [ "$(field $i pnode)" = node3.$E2E_DOMAIN ] || fail "after failover the primary is $(field $i pnode)" || return 1
+  run_clean 600 gnt-instance migrate -f $i || return 1
+  [ "$(field $i pnode)" = node2.$E2E_DOMAIN ] || fail "after migrate the primary is $(field $i pnode)" || return 1
+  [ "$(field $i status)" = running ] || fail "after migrate: $(field $i status)" || return 1
+  run_clean 300 gnt-cluster verify-disks || return 1
 }
 
 # node-remove: nodes 3 and 2 leave the cluster: their daemons stop and
