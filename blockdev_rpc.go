@@ -48,6 +48,9 @@ func rpcBlockdevCreate(n *node, args []json.RawMessage) (any, error) {
 		return nil, err
 	}
 	// A device built on others (DRBD on its volumes) needs them usable.
+	if err := checkDiskTree(&d, 0); err != nil {
+		return nil, err
+	}
 	for _, c := range d.Children {
 		child, err := n.assembleTree(c, owner, onPrimary)
 		if err != nil {
@@ -134,6 +137,9 @@ func (n *node) releaseArgs(args []json.RawMessage, op func(blockDevice) error, r
 func (n *node) releaseTree(d *disk, op func(blockDevice) error, removing bool) []string {
 	var msgs []string
 	dev, err := n.findDevice(d)
+	if pe := (*programmerError)(nil); errors.As(err, &pe) {
+		return []string{err.Error()} // a disk no node could hold: touch nothing
+	}
 	switch {
 	case err != nil && removing:
 		// The children still go; the call fails (Ganeti logs and
@@ -241,6 +247,9 @@ func rpcBlockdevAssemble(n *node, args []json.RawMessage) (any, error) {
 // means nothing was to be done. DRBD does without the volumes it cannot
 // assemble (it runs diskless); other kinds need all their children.
 func (n *node) assembleTree(d *disk, owner string, primary bool) (blockDevice, error) {
+	if err := checkDiskTree(d, 0); err != nil {
+		return nil, err // before any child is touched
+	}
 	for _, c := range d.Children {
 		if _, err := n.assembleTree(c, owner, primary); err != nil {
 			if d.DevType != "drbd" {

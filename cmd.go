@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func (n *node) runCommand(c command) (*cmdResult, error) {
 	if timeout == 0 {
 		timeout = defaultCommandTimeout
 	}
-	cmdline := strings.Join(c.Args, " ")
+	cmdline := strings.Join(redactArgs(c.Args), " ")
 	parent := c.Ctx
 	if parent == nil {
 		parent = context.Background()
@@ -234,4 +235,19 @@ func (n *node) startDetached(c command, pidPath, logFile string) error {
 		return fmt.Errorf("cannot write pid file %s: %w", pidPath, err)
 	}
 	return nil
+}
+
+// secretOptions are options whose value is a secret: never in a log line
+// or an error (the DRBD peers' shared secret).
+var secretOptions = []string{"--shared-secret"}
+
+// redactArgs is argv with the values of secretOptions replaced.
+func redactArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i := 1; i < len(out); i++ {
+		if slices.Contains(secretOptions, out[i-1]) {
+			out[i] = "<redacted>"
+		}
+	}
+	return out
 }

@@ -148,6 +148,9 @@ var deviceKinds = map[string]deviceKind{
 
 // deviceFor maps a disk to its device implementation.
 func (n *node) deviceFor(d *disk) (blockDevice, error) {
+	if err := checkDiskTree(d, 0); err != nil {
+		return nil, err
+	}
 	kind, known := deviceKinds[d.DevType]
 	if !known {
 		return nil, fmt.Errorf("Error while executing backend function: Invalid block device type '%s'", d.DevType)
@@ -156,6 +159,38 @@ func (n *node) deviceFor(d *disk) (blockDevice, error) {
 		return nil, fmt.Errorf("Disk template '%s' is not supported on this node yet", d.DevType)
 	}
 	return kind(n, d)
+}
+
+// checkDiskTree refuses a disk tree no master sends before anything is
+// done with it: missing children, children under a kind that has none,
+// more than DRBD's two levels.
+func checkDiskTree(d *disk, depth int) error {
+	if depth > 1 && len(d.Children) > 0 {
+		return &programmerError{"Error while executing backend function: Invalid configuration data: disks nested too deep"}
+	}
+	if len(d.Children) > 0 && d.DevType != "drbd" {
+		return &programmerError{fmt.Sprintf("Error while executing backend function: Invalid configuration data: a %s disk has no children", d.DevType)}
+	}
+	if d.DevType == "drbd" && len(d.Children) != 0 && len(d.Children) != 2 {
+		return &programmerError{fmt.Sprintf("Error while executing backend function: Invalid configuration data: a DRBD disk has 0 or 2 children, not %d", len(d.Children))}
+	}
+	if d.DevType == "drbd" {
+		if _, err := parseDRBDDisk(nil, d); err != nil {
+			return err
+		}
+	}
+	for _, c := range d.Children {
+		if c == nil {
+			return &programmerError{"Error while executing backend function: Invalid configuration data: a missing child disk"}
+		}
+		if d.DevType == "drbd" && c.DevType != "plain" {
+			return &programmerError{fmt.Sprintf("Error while executing backend function: Invalid configuration data: a DRBD disk's children are plain volumes, not '%s'", c.DevType)}
+		}
+		if err := checkDiskTree(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // blockDevStatus is objects.BlockDevStatus on the wire.

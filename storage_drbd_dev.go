@@ -28,7 +28,6 @@ type drbdDevice struct {
 	// master's view of this node's end.
 	minor        int
 	lhost, rhost string
-	family       string // ipv4 or ipv6
 	params       drbdParams
 	// data and meta are the volumes; both nil for a diskless device (one
 	// missing, or metadata that cannot be read).
@@ -49,6 +48,43 @@ const firstDRBDPort, lastDRBDPort = 11000, 14999
 const drbdMaxSecret = 64
 
 func newDRBDDevice(n *node, d *disk) (blockDevice, error) {
+	v, err := parseDRBDDisk(n, d)
+	if err != nil {
+		return nil, err
+	}
+	switch len(d.Children) {
+	case 0:
+	case 2:
+		// Children the node cannot find make a diskless device, as in
+		// Ganeti: the network end may still be assembled.
+		var kids [2]blockDevice
+		for i, c := range d.Children { // plain volumes (checkDiskTree)
+			dev, err := n.findDevice(c)
+			if err != nil {
+				return nil, err
+			}
+			kids[i] = dev
+		}
+		if kids[0] != nil && kids[1] != nil {
+			if drbdMetaReadable(kids[1].Path()) {
+				v.data, v.meta = kids[0], kids[1]
+			} else {
+				n.log.Warningf("drbd%d: ignoring unreadable meta device %s", v.minor, kids[1].Path())
+			}
+		}
+	default:
+		return nil, &programmerError{fmt.Sprintf("Error while executing backend function: Invalid configuration data: a DRBD disk has 0 or 2 children, not %d", len(d.Children))}
+	}
+	if _, err := v.Attach(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// parseDRBDDisk checks a DRBD disk object and reads what this node's end
+// needs of it, touching nothing (checkDiskTree calls it before a disk's
+// children are assembled).
+func parseDRBDDisk(n *node, d *disk) (*drbdDevice, error) {
 	v := &drbdDevice{n: n, d: d}
 	// Ganeti raises these as ValueError: no handler adds its prefix.
 	invalid := func(format string, a ...any) error {
@@ -102,44 +138,11 @@ func newDRBDDevice(n *node, d *disk) (blockDevice, error) {
 	if !lok || !rok {
 		return nil, invalid("Invalid dynamic parameters: local-ip and remote-ip must be addresses")
 	}
-	if v.family, err = drbdFamily(v.minor, lhost, rhost); err != nil {
-		return nil, err
-	}
 	if lhost == rhost {
 		return nil, invalid("Invalid configuration data, same local/remote %s, %s", pyLogicalID(d.LogicalID), dynText)
 	}
 	v.lhost, v.rhost = lhost, rhost
 	if v.params, err = decodeDRBDParams(d.Params); err != nil {
-		return nil, err
-	}
-
-	switch len(d.Children) {
-	case 0:
-	case 2:
-		// Children the node cannot find make a diskless device, as in
-		// Ganeti: the network end may still be assembled.
-		var kids [2]blockDevice
-		for i, c := range d.Children {
-			if c.DevType != "plain" {
-				return nil, invalid("Invalid configuration data: a DRBD disk's children are plain volumes, not %s", pyRepr(c.DevType))
-			}
-			dev, err := n.findDevice(c)
-			if err != nil {
-				return nil, err
-			}
-			kids[i] = dev
-		}
-		if kids[0] != nil && kids[1] != nil {
-			if drbdMetaReadable(kids[1].Path()) {
-				v.data, v.meta = kids[0], kids[1]
-			} else {
-				n.log.Warningf("drbd%d: ignoring unreadable meta device %s", v.minor, kids[1].Path())
-			}
-		}
-	default:
-		return nil, invalid("Invalid configuration data: a DRBD disk has 0 or 2 children, not %d", len(d.Children))
-	}
-	if _, err := v.Attach(); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -279,10 +282,29 @@ func (v *drbdDevice) Create(size mebibytes, exclStor bool) error {
 	if v.meta == nil {
 		return fmt.Errorf("drbd%d: can't attach to meta device '%s'", v.minor, v.d.Children[1])
 	}
+	if err := checkVolumesFree(v.minor, v.data, v.meta); err != nil {
+		return err
+	}
 	if err := v.n.checkDRBDMeta(v.meta.Path()); err != nil {
 		return err
 	}
 	return v.initMeta()
+}
+
+// checkVolumesFree: a new minor's volumes are plain volumes nobody holds
+// open; the metadata one is about to be wiped (an open one may be another
+// minor's metadata, or an instance's disk).
+func checkVolumesFree(minor int, devs ...blockDevice) error {
+	for _, dev := range devs {
+		lv, ok := dev.(*lvDevice)
+		if !ok {
+			return fmt.Errorf("drbd%d: %s is not a logical volume", minor, dev.Path())
+		}
+		if len(lv.info.attr) > 5 && lv.info.attr[5] == 'o' {
+			return fmt.Errorf("drbd%d: %s is in use (open)", minor, lv.Path())
+		}
+	}
+	return nil
 }
 
 // checkDRBDMeta: a metadata volume is between Ganeti's size and DRBD's
@@ -385,7 +407,11 @@ func (v *drbdDevice) assembleNet(dualPrimary bool) error {
 	if dualPrimary {
 		protocol = "C" // Ganeti's migration protocol
 	}
-	cmds, err := drbdNetInitCmds(v.minor, v.family, v.lhost, v.port, v.rhost, v.port, protocol, dualPrimary, v.secret, v.params)
+	family, err := drbdFamily(v.minor, v.lhost, v.rhost)
+	if err != nil {
+		return err
+	}
+	cmds, err := drbdNetInitCmds(v.minor, family, v.lhost, v.port, v.rhost, v.port, protocol, dualPrimary, v.secret, v.params)
 	if err != nil {
 		return err
 	}
@@ -478,8 +504,24 @@ func (v *drbdDevice) slowAssemble() error {
 	return fmt.Errorf("drbd%d: cannot activate, unknown or unhandled reason", v.minor)
 }
 
+// shutdownNet disconnects the minor from the peer drbdsetup shows it
+// connected to (which may not be this disk's: the wrong peer of a slow
+// assemble); a disconnect names the connection by its two ends, and
+// those of another minor must not be given.
 func (v *drbdDevice) shutdownNet() error {
-	return v.drbd(drbdDisconnectCmd(v.family, v.lhost, v.port, v.rhost, v.port), "drbd%d: can't shutdown network: %s")
+	info, err := v.show()
+	if err != nil {
+		return err
+	}
+	if !info.hasLocal || !info.hasRemote {
+		return nil // no network configured
+	}
+	family, err := drbdFamily(v.minor, info.localAddr.host, info.remoteAddr.host)
+	if err != nil {
+		return err
+	}
+	return v.drbd(drbdDisconnectCmd(family, info.localAddr.host, info.localAddr.port, info.remoteAddr.host, info.remoteAddr.port),
+		"drbd%d: can't shutdown network: %s")
 }
 
 // Shutdown takes the minor down (network, then disks); the volumes stay.

@@ -13,6 +13,9 @@ import (
 // drbdDevices finds every disk, each a DRBD one, or fails naming the
 // first it cannot.
 func (n *node) drbdDevices(disks []disk) ([]*drbdDevice, error) {
+	if len(disks) > maxInstanceDisks {
+		return nil, fmt.Errorf("Too many disks in one call: %d (an instance has at most %d)", len(disks), maxInstanceDisks)
+	}
 	devs, err := n.findAll(disks)
 	if err != nil {
 		return nil, err
@@ -36,6 +39,9 @@ func (n *node) drbdDisksArg(args []json.RawMessage) ([]*drbdDevice, error) {
 	}
 	return n.drbdDevices(disks)
 }
+
+// maxInstanceDisks is Ganeti's limit of disks per instance (MAX_DISKS).
+const maxInstanceDisks = 16
 
 // rpcDRBDDisconnectNet: [[disk, ...]]: each goes standalone.
 func rpcDRBDDisconnectNet(n *node, args []json.RawMessage) (any, error) {
@@ -265,6 +271,9 @@ func (v *drbdDevice) addChildren(devs []blockDevice) error {
 		return fmt.Errorf("drbd%d: already attached to a local disk", v.minor)
 	}
 	data, meta := devs[0], devs[1]
+	if err := checkVolumesFree(v.minor, data, meta); err != nil {
+		return err
+	}
 	if err := v.n.checkDRBDMeta(meta.Path()); err != nil {
 		return err
 	}
@@ -311,6 +320,10 @@ func (v *drbdDevice) removeChildren(paths []string) error {
 		if paths[i] != child.Path() {
 			return fmt.Errorf("drbd%d: mismatch in local storage (%s != %s) in RemoveChildren", v.minor, paths[i], child.Path())
 		}
+	}
+	// The kernel's view too: the minor must hold these volumes.
+	if info.localDev != paths[0] || info.metaDev != paths[1] {
+		return fmt.Errorf("drbd%d: mismatch in local storage (%s, %s attached) in RemoveChildren", v.minor, info.localDev, info.metaDev)
 	}
 	if err := v.drbd(drbdMinorCmd("detach", v.minor), "drbd%d: can't detach local disk: %s"); err != nil {
 		return err

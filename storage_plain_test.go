@@ -34,6 +34,9 @@ type fakeReply struct {
 	Stderr string   `json:"stderr"`
 	// Proc, when set, is /proc/drbd after the command (fakeProcDRBD).
 	Proc string `json:"proc,omitempty"`
+	// Extra is an answer Ganeti's code did not ask for (but this
+	// daemon may): given, not expected.
+	Extra bool `json:"extra,omitempty"`
 }
 
 // fakeProcDRBD is the fake kernel's /proc/drbd, in the fake's directory.

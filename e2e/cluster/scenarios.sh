@@ -28,6 +28,7 @@ SCENARIO_LIST=(
   plain-missing-pv
   plain-contract
   drbd-instance
+  drbd-maintenance
   cluster-verify-again
   node-remove
   cluster-destroy
@@ -636,6 +637,61 @@ drbd_instance_checks() {
   [ "$(field $i pnode)" = node2.$E2E_DOMAIN ] || fail "after migrate the primary is $(field $i pnode)" || return 1
   [ "$(field $i status)" = running ] || fail "after migrate: $(field $i status)" || return 1
   run_clean 300 gnt-cluster verify-disks || return 1
+}
+
+# drbd-maintenance: a drbd instance on nodes 2 and 3 through the
+# operations that change its disks: grow-disk (volumes and DRBD on both
+# nodes), deactivate-disks and activate-disks, replace-disks on the
+# secondary and on the primary (new volumes attached to the running
+# minor: blockdev_removechildren and addchildren), conversion to plain
+# and back to drbd.
+scenario_drbd_maintenance() {
+  need_cluster || return 1
+  local i=inst7.$E2E_DOMAIN
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  add_on $i drbd node2.$E2E_DOMAIN:node3.$E2E_DOMAIN || { remove_instance $i; return 1; }
+  drbd_maintenance_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i
+}
+# drbd_dev_of INSTANCE: its first disk's DRBD device on the primary.
+drbd_dev_of() {
+  gnt 120 gnt-instance info "$1" && grep -m1 -oE "on primary: +/dev/drbd[0-9]+" "$OUT" | grep -oE "/dev/drbd[0-9]+"
+}
+drbd_maintenance_checks() {
+  local dev m sum n
+  dev=$(drbd_dev_of $i) || fail "no DRBD device for $i" || return 1
+  m=${dev#/dev/drbd}
+  run_clean 900 gnt-instance grow-disk $i 0 64M || return 1
+  [ "$(on 2 "blockdev --getsize64 $dev")" -ge $((192 << 20)) ] ||
+    fail "node2's $dev has $(on 2 "blockdev --getsize64 $dev") bytes after grow-disk" || return 1
+  # The secondary's data volume grew too (its minor is another).
+  for n in 2 3; do
+    on $n "lvs --noheadings --units m --nosuffix -o lv_name,lv_size,lv_tags xenvg" |
+      awk -v t="originstname+$i" '$3 == t && $1 ~ /_data$/ { print int($2) }' | grep -x 192 >/dev/null ||
+      fail "node$n's data volume did not grow to 192 MiB" || return 1
+  done
+  run_clean 300 gnt-instance shutdown --timeout=5 $i || return 1
+  run_clean 300 gnt-instance deactivate-disks $i || return 1
+  on 2 "grep -E '^ *$m: cs:' /proc/drbd | grep -v Unconfigured" >/dev/null &&
+    fail "$dev still configured on node2 after deactivate-disks" && return 1
+  run_clean 300 gnt-instance activate-disks $i || return 1
+  on 2 "grep -E '^ *$m: cs:Connected ro:Primary/Secondary' /proc/drbd" >/dev/null ||
+    fail "after activate-disks: $(on 2 "grep -E '^ *$m:' /proc/drbd")" || return 1
+  run_clean 300 gnt-instance startup $i || return 1
+  sum=$(on 2 "md5sum < $dev")
+  run_clean 900 gnt-instance replace-disks -s $i || return 1
+  run_clean 900 gnt-instance replace-disks -p $i || return 1
+  [ "$(on 2 "md5sum < $dev")" = "$sum" ] || fail "the disk's data changed in replace-disks" || return 1
+  run_clean 300 gnt-cluster verify-disks || return 1
+  run_clean 300 gnt-instance shutdown --timeout=5 $i || return 1
+  run_clean 900 gnt-instance modify -t plain $i || return 1
+  [ "$(field $i disk_template)" = plain ] || fail "after modify -t plain: $(field $i disk_template)" || return 1
+  [ "$(on 2 "md5sum < $(lv_of 2 $i)")" = "$sum" ] || fail "the plain volume differs from the DRBD disk" || return 1
+  run_clean 900 gnt-instance modify -t drbd -n node3.$E2E_DOMAIN $i || return 1
+  [ "$(field $i disk_template)" = drbd ] || fail "after modify -t drbd: $(field $i disk_template)" || return 1
+  run_clean 300 gnt-instance startup $i || return 1
+  dev=$(drbd_dev_of $i) || fail "no DRBD device for $i after the conversion" || return 1
+  [ "$(on 2 "md5sum < $dev")" = "$sum" ] || fail "the disk's data changed in the conversions" || return 1
 }
 
 # node-remove: nodes 3 and 2 leave the cluster: their daemons stop and

@@ -129,6 +129,8 @@ def fake_runcmd(cmd, **kw):
   else:
     rc, out, err = fake_drbd(argv)
   rec = {"op": lvm.OP[0], "argv": argv, "rc": rc, "stdout": out, "stderr": err}
+  if argv[:2] == ["drbdsetup", "show"]:
+    SHOWN.add(int(argv[2]))
   if argv[0] != "dd" and argv[1] != "show":
     rec["proc"] = proc_text()
   print(lvm.jdump(rec))
@@ -156,8 +158,7 @@ lvm.DISPATCH["blockdev"] = fake_blockdev
 # The links to the instance's disks: named, not made (no /dev/drbdN here).
 backend._SymlinkBlockDev = lambda name, path, idx: backend._GetBlockDevSymlinkPath(name, idx)
 backend._RemoveBlockDevLinks = lambda name, disks: None
-# No waiting: Ganeti's retries return at once (the model answers at once).
-utils.Retry.__defaults__ = tuple(utils.Retry.__defaults__ or ())
+# No waiting: the model answers at once.
 drbd.time.sleep = lambda s: None
 
 
@@ -184,10 +185,21 @@ def request_json(v):
   return conv(v)
 
 
+# The minors whose configuration the current procedure read.
+SHOWN = set()
+
+
 def rpc(op, proc, fn, *args):
-  """Runs a backend function as noded would and records its reply."""
+  """Runs a backend function as noded would and records its reply.
+
+  This daemon reads a minor's configuration before disconnecting it,
+  where Ganeti does not: for a minor the procedure did not read, an
+  "extra" answer (the configuration before the call) is recorded, which
+  the Go test gives but does not expect to be asked for."""
   lvm.OP[0] = op
   before = proc_text()
+  shows = dict((m, show_text(m)) for m in MINORS)
+  SHOWN.clear()
   wire = request_json(list(args))
   try:
     reply = [True, wire_json(fn(*args))]
@@ -195,6 +207,9 @@ def rpc(op, proc, fn, *args):
     reply = [False, str(err)]
   except Exception as err:  # pylint: disable=W0703
     reply = [False, "Error while executing backend function: %s" % err]
+  for m in sorted(set(shows) - SHOWN):
+    print(lvm.jdump({"op": op, "argv": ["drbdsetup", "show", str(m)], "rc": 0, "stdout": shows[m],
+                     "stderr": "", "extra": True}))
   sys.stderr.write(json.dumps({"op": op, "proc": proc, "args": wire, "rpc": reply,
                                "proc_drbd": before}) + "\n")
 
