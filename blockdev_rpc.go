@@ -379,6 +379,17 @@ func rpcBlockdevSnapshot(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &d, &snapName, &snapSize); err != nil {
 		return nil, err
 	}
+	for d.DevType == "drbd" {
+		// A DRBD disk is snapshotted through its data volume.
+		if err := checkDiskTree(&d, 0); err != nil {
+			return nil, err
+		}
+		if len(d.Children) == 0 {
+			// Named without its secret (Ganeti fails here on a typo).
+			return nil, fmt.Errorf("DRBD device '%s' without backing storage cannot be snapshotted", drbdIDText(d.LogicalID))
+		}
+		d = *d.Children[0]
+	}
 	dev, err := n.deviceFor(&d)
 	snap, ok := dev.(snapshotter)
 	if err != nil || !ok {

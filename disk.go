@@ -26,9 +26,18 @@ type disk struct {
 func (d *disk) String() string {
 	var b strings.Builder
 	var id []string
-	if d.DevType == "plain" && json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2 {
+	var drbdID []any
+	switch {
+	case d.DevType == "plain" && json.Unmarshal(d.LogicalID, &id) == nil && len(id) == 2:
 		fmt.Fprintf(&b, "<LogicalVolume(/dev/%s/%s", id[0], id[1])
-	} else {
+	case d.DevType == "drbd" && json.Unmarshal(d.LogicalID, &drbdID) == nil && len(drbdID) == 6:
+		fmt.Fprintf(&b, "<DRBD8(hosts=%s/%s-%s/%s, port=%s", pyStr(drbdID[0]), pyStr(drbdID[3]), pyStr(drbdID[1]), pyStr(drbdID[4]), pyStr(drbdID[2]))
+		if len(d.Children) == 2 && d.Children[0] != nil && d.Children[1] != nil {
+			fmt.Fprintf(&b, ", backend=%s, metadev=%s", d.Children[0], d.Children[1])
+		} else {
+			b.WriteString(", no local storage")
+		}
+	default:
 		children := "[]"
 		if len(d.Children) > 0 {
 			children = fmt.Sprintf("[%d disks]", len(d.Children))

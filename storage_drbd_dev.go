@@ -92,14 +92,14 @@ func parseDRBDDisk(n *node, d *disk) (*drbdDevice, error) {
 	}
 	var id []json.RawMessage
 	if err := json.Unmarshal(d.LogicalID, &id); err != nil || len(id) != 6 {
-		return nil, invalid("Invalid configuration data %s", pyLogicalID(d.LogicalID))
+		return nil, invalid("Invalid configuration data %s", drbdIDText(d.LogicalID))
 	}
 	var nodeA, nodeB string
 	var port, minorA, minorB int64
 	var err error
 	for i, dst := range []*string{&nodeA, &nodeB} {
 		if json.Unmarshal(id[i], dst) != nil {
-			return nil, invalid("Invalid configuration data %s: node %d is not a name", pyLogicalID(d.LogicalID), i)
+			return nil, invalid("Invalid configuration data %s: node %d is not a name", drbdIDText(d.LogicalID), i)
 		}
 	}
 	if port, err = wholeNumber(id[2], "DRBD port", firstDRBDPort, lastDRBDPort); err != nil {
@@ -139,13 +139,24 @@ func parseDRBDDisk(n *node, d *disk) (*drbdDevice, error) {
 		return nil, invalid("Invalid dynamic parameters: local-ip and remote-ip must be addresses")
 	}
 	if lhost == rhost {
-		return nil, invalid("Invalid configuration data, same local/remote %s, %s", pyLogicalID(d.LogicalID), dynText)
+		return nil, invalid("Invalid configuration data, same local/remote %s, %s", drbdIDText(d.LogicalID), dynText)
 	}
 	v.lhost, v.rhost = lhost, rhost
 	if v.params, err = decodeDRBDParams(d.Params); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// drbdIDText is a DRBD logical id for a message, its secret left out
+// (as Ganeti's Private values print).
+func drbdIDText(raw json.RawMessage) string {
+	var id []json.RawMessage
+	if json.Unmarshal(raw, &id) == nil && len(id) == 6 {
+		id[5] = json.RawMessage("null")
+		raw, _ = json.Marshal(id)
+	}
+	return pyLogicalID(raw)
 }
 
 // isDRBDSecret: a secret drbdsetup takes as one argument (Ganeti's are

@@ -21,7 +21,10 @@ type ganetiDRBDFlow struct {
 }
 
 // drbdFlowDeltas are where this daemon answers otherwise, and why.
-var drbdFlowDeltas = map[string]struct{ reply, why string }{}
+var drbdFlowDeltas = map[string]struct{ reply, why string }{
+	"snapshot/diskless": {`[false, "DRBD device '('node-a', 'node-b', 11000, 0, 1, None)' without backing storage cannot be snapshotted"]`,
+		"Ganeti's message names an attribute Disk does not have"},
+}
 
 // fastDRBD makes DRBD's waits instant for a test.
 func fastDRBD(t *testing.T) {
@@ -139,6 +142,8 @@ func TestDRBDReviewCases(t *testing.T) {
 			"drbd child":        func(d map[string]any) { d["children"].([]any)[1] = good() },
 			"no dynamic":        func(d map[string]any) { d["dynamic_params"] = map[string]any{} },
 			"port out of range": func(d map[string]any) { d["logical_id"].([]any)[2] = 80 },
+			"short id":          func(d map[string]any) { d["logical_id"] = d["logical_id"].([]any)[:5] },
+			"same ends":         func(d map[string]any) { d["dynamic_params"].(map[string]any)["remote-ip"] = "192.0.2.1" },
 			"secret with space": func(d map[string]any) { d["logical_id"].([]any)[5] = "a b" },
 		} {
 			t.Run(name, func(t *testing.T) {
@@ -148,7 +153,11 @@ func TestDRBDReviewCases(t *testing.T) {
 				os.WriteFile(n.paths.DRBDProcFile, []byte("version: 8.4.11 (api:1/proto:86-101)\n"), 0o644)
 				d := good()
 				change(d)
-				mustFail(t, call(t, n, "blockdev_create", d, 1024, "inst1.example.com", true, "x", false), "Invalid")
+				r := call(t, n, "blockdev_create", d, 1024, "inst1.example.com", true, "x", false)
+				mustFail(t, r, "Invalid")
+				if strings.Contains(string(r.Result), "0123456789abcdef0123") {
+					t.Errorf("the secret is in the reply: %s", r.Result)
+				}
 				mustFail(t, call(t, n, "blockdev_remove", d), "Invalid")
 				mustFail(t, call(t, n, "blockdev_assemble", d, map[string]any{"name": "inst1.example.com"}, true, 0), "Invalid")
 				if calls := fake.calls(t); len(calls) != 0 {

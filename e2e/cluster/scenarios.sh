@@ -514,8 +514,13 @@ plain_kvm_checks() {
   [ -n "$qpid" ] || fail "no qemu process for $i on node2" || return 1
   # lv_attr's sixth character: o, the volume is open (by qemu).
   [[ $(on 2 "lvs --noheadings -o lv_attr $lv" | tr -d ' ') == ?????o* ]] || fail "$lv is not open while $i runs" || return 1
-  on 2 "ls -l /proc/$qpid/fd" | grep -F "$(on 2 "readlink -f $lv")" >/dev/null ||
-    fail "qemu ($qpid) has no descriptor on $lv" || return 1
+  local dm; dm=$(on 2 "readlink -f $lv")
+  # qemu gets its disks on fd sets as it starts; under double emulation
+  # that can take a moment.
+  wait_for 60 eval "on 2 'ls -l /proc/$qpid/fd' | grep -F -- '-> $dm'" || {
+    { echo "qemu $qpid, $lv = $dm:"; on 2 "ps -o pid,args -p $qpid; ls -l /proc/$qpid/fd"; } >>"$SCENARIO_LOG" 2>&1
+    fail "qemu ($qpid) has no descriptor on $lv ($dm)"; return 1
+  }
   run_clean 120 gnt-instance info $i || return 1
   grep -E "on primary: +$lv \([0-9]+:[0-9]+\)" "$OUT" >/dev/null || fail "info does not show $lv with its device numbers" || return 1
   grep -F "actual state is up" "$OUT" >/dev/null || fail "info lacks the live state" || return 1

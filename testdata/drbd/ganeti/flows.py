@@ -48,6 +48,12 @@ def proc_text():
     disk = "UpToDate" if st["disk"] else "Diskless"
     if st["net"] is None:
       cs, peer_role, peer_disk, proto = "StandAlone", "Unknown", "DUnknown", " "
+    elif st["peer"] == "Syncing":
+      lines.append(" %d: cs:SyncSource ro:%s/Secondary ds:UpToDate/Inconsistent C r-----" % (m, st["role"]))
+      lines.append("    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:524288")
+      lines.append("\t[=======>............] sync'ed: 42.5% (512/1024)M")
+      lines.append("\tfinish: 0:01:10 speed: 7,488 (7,488) K/sec")
+      continue
     elif st["peer"] == "Connected":
       cs, peer_role, peer_disk, proto = "Connected", st.get("peer_role", "Secondary"), "UpToDate", "C"
     else:
@@ -147,10 +153,13 @@ drbd._CanReadDevice = lambda path: True
 _fake_blockdev = lvm.DISPATCH["blockdev"]
 
 
+META_SECTORS = [128 * 2048]
+
+
 def fake_blockdev(argv):
   # The meta volume's size in 512-byte sectors (blockdev --getsize).
   if argv[1] == "--getsize":
-    return (0, "%d\n" % (128 * 2048), "")
+    return (0, "%d\n" % META_SECTORS[0], "")
   return _fake_blockdev(argv)
 
 
@@ -274,6 +283,8 @@ def main():
   rpc("find/diskless", "blockdev_find", backend.BlockdevFind, drbd_disk(children=False))
   rpc("add-children", "blockdev_addchildren", backend.BlockdevAddchildren, drbd_disk(children=False),
       d.children)
+  rpc("snapshot", "blockdev_snapshot", backend.BlockdevSnapshot, d, None, None)
+  rpc("snapshot/diskless", "blockdev_snapshot", backend.BlockdevSnapshot, drbd_disk(children=False), None, None)
   rpc("rename", "blockdev_rename", backend.BlockdevRename, [(d, ("a", "b", 11000, 0, 1, SECRET))])
   rpc("shutdown", "blockdev_shutdown", backend.BlockdevShutdown, d)
   rpc("find/gone", "blockdev_find", backend.BlockdevFind, d)
@@ -290,6 +301,17 @@ def main():
   rpc("create/minor-in-use", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True,
       "x", False)
   MINORS.clear()
+  MINORS.clear()
+  PEER[0] = "Syncing"
+  rpc("create/syncing", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True, "x", False)
+  rpc("wait-sync/syncing", "drbd_wait_sync", backend.DrbdWaitSync, [d])
+  rpc("mirror-status/syncing", "blockdev_getmirrorstatus", backend.BlockdevGetmirrorstatus, [d])
+  rpc("shutdown/syncing", "blockdev_shutdown", backend.BlockdevShutdown, d)
+  META_SECTORS[0] = 64 * 2048
+  rpc("create/meta-too-small", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True, "x", False)
+  META_SECTORS[0] = 2048 * 2048
+  rpc("create/meta-too-big", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True, "x", False)
+  META_SECTORS[0] = 128 * 2048
   rpc("find/no-dynamic-params", "blockdev_find", backend.BlockdevFind,
       objects.Disk.FromDict(dict(d.ToDict(), dynamic_params={})))
 
