@@ -18,8 +18,9 @@ type ganetiDRBDCmd struct {
 }
 
 // drbdCmdDeltas are the cases this daemon answers otherwise, and why.
+// The value is the error this daemon gives.
 var drbdCmdDeltas = map[string]string{
-	`sync_params ["dynamic-plan-ahead-0",3]`: "Ganeti returns its error message as the command to run",
+	`sync_params ["dynamic-plan-ahead-0",3]`: "A value of 0 for c-plan-ahead disables the dynamic sync speed controller at DRBD level. If you want to disable it, please set the dynamic-resync disk parameter to False.",
 }
 
 // TestDRBDCommandsAgainstGaneti: every command line is Ganeti's for the
@@ -99,9 +100,10 @@ func TestDRBDCommandsAgainstGaneti(t *testing.T) {
 					"detach":      func(m int) []string { return drbdMinorCmd("detach", m) },
 				}[rec.Method](minor)
 			}
-			if why, ok := drbdCmdDeltas[name]; ok {
-				if err == nil {
-					t.Fatalf("%s: got %q, want an error (%s)", name, got, why)
+			if want, ok := drbdCmdDeltas[name]; ok {
+				// Ganeti returns this message as the command to run.
+				if err == nil || err.Error() != want {
+					t.Fatalf("%s: got %q, %v; want the error %q", name, got, err, want)
 				}
 				return
 			}

@@ -52,9 +52,7 @@ func newDRBDDevice(n *node, d *disk) (blockDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch len(d.Children) {
-	case 0:
-	case 2:
+	if len(d.Children) == 2 { // or none (checkDiskTree)
 		// Children the node cannot find make a diskless device, as in
 		// Ganeti: the network end may still be assembled.
 		var kids [2]blockDevice
@@ -72,8 +70,6 @@ func newDRBDDevice(n *node, d *disk) (blockDevice, error) {
 				n.log.Warningf("drbd%d: ignoring unreadable meta device %s", v.minor, kids[1].Path())
 			}
 		}
-	default:
-		return nil, &programmerError{fmt.Sprintf("Error while executing backend function: Invalid configuration data: a DRBD disk has 0 or 2 children, not %d", len(d.Children))}
 	}
 	if _, err := v.Attach(); err != nil {
 		return nil, err

@@ -629,15 +629,20 @@ scenario_plain_contract() {
   return $rc
 }
 
+# add_drbd NAME: a fake drbd instance on nodes 2 (primary) and 3. The
+# policy keeps the templates of gnt-cluster init's time: drbd is let in.
+add_drbd() {
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  add_on "$1" drbd node2.$E2E_DOMAIN:node3.$E2E_DOMAIN
+}
+
 # drbd-instance (issue 15, first steps): a drbd instance on nodes 2 and
 # 3: the pair syncs, info shows both sides, failover and migrate, the
 # disks go with the instance.
 scenario_drbd_instance() {
   need_cluster || return 1
   local i=inst6.$E2E_DOMAIN
-  # The policy keeps the templates of gnt-cluster init's time.
-  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
-  add_on $i drbd node2.$E2E_DOMAIN:node3.$E2E_DOMAIN || { remove_instance $i; return 1; }
+  add_drbd $i || { remove_instance $i; return 1; }
   drbd_instance_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
   run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i || return 1
   [ -z "$(lv_of 2 $i)" ] && [ -z "$(lv_of 3 $i)" ] || fail "volumes left after the remove" || return 1
@@ -667,8 +672,7 @@ drbd_instance_checks() {
 scenario_drbd_maintenance() {
   need_cluster || return 1
   local i=inst7.$E2E_DOMAIN
-  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
-  add_on $i drbd node2.$E2E_DOMAIN:node3.$E2E_DOMAIN || { remove_instance $i; return 1; }
+  add_drbd $i || { remove_instance $i; return 1; }
   drbd_maintenance_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
   run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i
 }
