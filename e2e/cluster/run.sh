@@ -34,6 +34,7 @@ DOMAIN=example.com
 GUESTS="2 3"
 GUEST_MEM=${GUEST_MEM:-1024}
 GUEST_SMP=${GUEST_SMP:-2}
+GUEST_CPU=${GUEST_CPU:-max}
 E2E_TIMEOUT=${E2E_TIMEOUT:-3600}
 
 die() { echo "e2e-cluster: $*" >&2; exit 2; }
@@ -181,7 +182,7 @@ start_guest() {
   truncate -s 8G "$RUN/disks/node$n-files.img"
   mkdir -p "$SHARE/node$n"
   nsx qemu-system-x86_64 -name "node$n" -machine q35 \
-    -accel tcg,thread=multi,tb-size=256 -cpu max -smp "$GUEST_SMP" -m "$GUEST_MEM" \
+    -accel tcg,thread=multi,tb-size=256 -cpu "$GUEST_CPU" -smp "$GUEST_SMP" -m "$GUEST_MEM" \
     -nodefaults -no-user-config -display none -vga none -no-reboot \
     -kernel "$CACHE/kernel/boot/vmlinuz-$KV" -initrd "$CACHE/initramfs.cpio.gz" \
     -append "console=ttyS0 panic=-1 loglevel=4 e2e.node=$n e2e.cache=$CACHE" \
