@@ -98,8 +98,12 @@ func parseDRBDDisk(n *node, d *disk) (*drbdDevice, error) {
 			return nil, invalid("Invalid configuration data %s: node %d is not a name", drbdIDText(d.LogicalID), i)
 		}
 	}
-	if port, err = wholeNumber(id[2], "DRBD port", firstDRBDPort, lastDRBDPort); err != nil {
-		return nil, invalid("Invalid configuration data: %v", err)
+	// No port: a device Ganeti assembles without its network, as on a new
+	// secondary in replace-disks -n until drbd_attach_net.
+	if string(id[2]) != "null" {
+		if port, err = wholeNumber(id[2], "DRBD port", firstDRBDPort, lastDRBDPort); err != nil {
+			return nil, invalid("Invalid configuration data: %v", err)
+		}
 	}
 	for i, dst := range []*int64{&minorA, &minorB} {
 		if *dst, err = wholeNumber(id[3+i], "DRBD minor", 0, maxDRBDNumber-1); err != nil {
@@ -112,6 +116,9 @@ func parseDRBDDisk(n *node, d *disk) (*drbdDevice, error) {
 		}
 	}
 	v.id = [6]any{nodeA, nodeB, port, minorA, minorB, nil}
+	if port == 0 {
+		v.id[2] = nil
+	}
 	v.port = int(port)
 
 	dyn := d.DynamicParams
@@ -363,8 +370,10 @@ func (v *drbdDevice) Assemble() error {
 				return err
 			}
 		}
-		if err := v.assembleNet(false); err != nil {
-			return err
+		if v.port != 0 {
+			if err := v.assembleNet(false); err != nil {
+				return err
+			}
 		}
 		_, err := v.Attach()
 		return err
@@ -410,6 +419,11 @@ var (
 // assembleNet connects the minor to its peer and waits until drbdsetup
 // shows the connection's two ends.
 func (v *drbdDevice) assembleNet(dualPrimary bool) error {
+	if v.port == 0 {
+		// Without a port the device must stay off the network (slowAssemble
+		// then finds it does not match, as Ganeti does).
+		return v.shutdownNet()
+	}
 	protocol := v.params.protocol
 	if dualPrimary {
 		protocol = "C" // Ganeti's migration protocol
@@ -706,6 +720,9 @@ var drbdDisconnectWithin = 60 * time.Second
 func (v *drbdDevice) attachNet(multimaster bool) error {
 	if !v.attached {
 		return fmt.Errorf("drbd%d: device not attached in AttachNet", v.minor)
+	}
+	if v.port == 0 {
+		return fmt.Errorf("drbd%d: missing network info in AttachNet()", v.minor)
 	}
 	st, err := v.minorStatus()
 	if err != nil {

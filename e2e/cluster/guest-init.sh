@@ -15,7 +15,13 @@ OUTDIR=$SHARE/node$N
 mkdir -p $OUTDIR
 exec >>$OUTDIR/guest-init.log 2>&1
 log() { echo "[guest-init $(cut -d' ' -f1 /proc/uptime)] $*" | tee /dev/console; }
-log "node $N: stage 2"
+# A second boot in one run (a scenario powered the guest off and on) keeps
+# what a real node keeps on its disks: the volume group and its volumes,
+# /var/lib/ganeti, root's ssh keys; then it starts Ganeti's node daemons
+# as a node's init would.
+REBOOT=0
+[ -e $OUTDIR/booted ] && REBOOT=1
+log "node $N: stage 2 (reboot=$REBOOT)"
 set -x
 
 mount -t tmpfs -o mode=755 tmpfs /run
@@ -26,10 +32,9 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
-# The host's /root (dotfiles, caches) stays hidden; /var/lib/ganeti and
-# /srv start empty (the overlay would show the host's).
-mount -t tmpfs -o mode=700 tmpfs /root
-for d in /var/lib/ganeti /srv; do mount -t tmpfs tmpfs $d; done
+# /srv starts empty (the overlay would show the host's); /root and
+# /var/lib/ganeti come from the guest's second disk, below.
+mount -t tmpfs tmpfs /srv
 # Ganeti's logs go straight to the share: they survive the guest.
 mkdir -p $OUTDIR/ganeti-logs
 mount --bind $OUTDIR/ganeti-logs /var/log/ganeti
@@ -37,6 +42,17 @@ mount --bind $OUTDIR/ganeti-logs /var/log/ganeti
 # No udev: load the drivers, DRBD with Ganeti's usermode helper.
 for m in virtio_net virtio_blk virtio_rng dm_mod dm_snapshot tun; do modprobe $m; done
 modprobe drbd minor_count=128 usermode_helper=/bin/true
+
+# File disks and exports on ext4 (the second virtio disk), not in the
+# guest's memory: Ganeti's disk transfers open file disks with O_DIRECT,
+# which tmpfs refuses, and an export is as large as its disks. The host's
+# /root (dotfiles, caches) stays hidden behind the disk's own.
+[ $REBOOT = 1 ] || mkfs.ext4 -q -F /dev/vdb
+mkdir -p /srv/e2e-disk && mount /dev/vdb /srv/e2e-disk
+mkdir -p /srv/e2e-disk/file-storage /srv/e2e-disk/export /srv/e2e-disk/var-lib-ganeti
+mkdir -p -m 700 /srv/e2e-disk/root
+mount --bind /srv/e2e-disk/root /root
+mount --bind /srv/e2e-disk/var-lib-ganeti /var/lib/ganeti
 
 # Network: eth0 in bridge gnt0 (Ganeti's master netdev and NIC link).
 hostname node$N.$DOMAIN
@@ -66,24 +82,23 @@ global {
 	use_lvmpolld = 0
 }
 EOT
-pvcreate -ff -y /dev/vda && vgcreate "$VG" /dev/vda
+if [ $REBOOT = 1 ]; then vgchange -ay "$VG"; else pvcreate -ff -y /dev/vda && vgcreate "$VG" /dev/vda; fi
 
 # root's ssh: the test bed's key, trusted here; the host keys are the
 # host's (read through the overlay), the same on every node.
-mkdir -m 700 /root/.ssh
-printf 'export PATH=%s\n' "$PATH" >/root/.bashrc
-cp /root/.bashrc /root/.profile
-cp $SHARE/ssh/id_rsa.pub /root/.ssh/authorized_keys
-cp $SHARE/ssh/id_rsa /root/.ssh/id_ed25519
-cp $SHARE/ssh/known_hosts /root/.ssh/known_hosts
-chmod 600 /root/.ssh/*
+# (Ganeti changes them when the node joins; a reboot keeps its changes.)
+if [ $REBOOT = 0 ]; then
+  mkdir -m 700 /root/.ssh
+  printf 'export PATH=%s\n' "$PATH" >/root/.bashrc
+  cp /root/.bashrc /root/.profile
+  cp $SHARE/ssh/id_rsa.pub /root/.ssh/authorized_keys
+  cp $SHARE/ssh/id_rsa /root/.ssh/id_ed25519
+  cp $SHARE/ssh/known_hosts /root/.ssh/known_hosts
+  chmod 600 /root/.ssh/*
+fi
 /usr/sbin/sshd -o ListenAddress="$NET.1$N" -o PermitRootLogin=prohibit-password -o UseDNS=no -E /run/e2e/sshd.log
 
-# File disks and exports on ext4 (the second virtio disk), not in the
-# guest's memory: Ganeti's disk transfers open file disks with O_DIRECT,
-# which tmpfs refuses, and an export is as large as its disks.
-mkfs.ext4 -q -F /dev/vdb && mkdir -p /srv/e2e-disk && mount /dev/vdb /srv/e2e-disk
-mkdir -p /srv/e2e-disk/file-storage /srv/e2e-disk/export "$FILE_DIR" /var/lib/ganeti/export
+mkdir -p "$FILE_DIR" /var/lib/ganeti/export
 mount --bind /srv/e2e-disk/file-storage "$FILE_DIR"
 mount --bind /srv/e2e-disk/export /var/lib/ganeti/export
 
@@ -101,6 +116,11 @@ if [ "$NODED" = go ]; then
   mount --bind /run/e2e/ganeti-noded /usr/sbin/ganeti-noded
 fi
 /usr/sbin/ganeti-noded --version
+# A node that was in the cluster before the reboot starts its daemons.
+if [ $REBOOT = 1 ] && [ -e /var/lib/ganeti/server.pem ]; then
+  for d in ganeti-noded ganeti-confd ganeti-mond ganeti-kvmd; do /usr/lib/ganeti/daemon-util start $d; done
+fi
+touch $OUTDIR/booted
 set +x
 log "ready (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 cut -d' ' -f1 /proc/uptime >$OUTDIR/ready

@@ -27,7 +27,7 @@ step "shared file storage" mount --bind "$E2E_SHARE/shared" "$SHARED_DIR" || ret
 # As Debian's package leaves it: gnt-backup asks every node for its
 # exports, and a node without the directory fails the query.
 step "export directory" mkdir -p /var/lib/ganeti/export || return 1
-for n in $E2E_GUESTS; do
+for n in $E2E_GUESTS $E2E_SPARE; do
   step "ssh to node$n" ssh -o BatchMode=yes "node$n.$E2E_DOMAIN" true || return 1
 done
 

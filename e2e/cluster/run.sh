@@ -1,21 +1,23 @@
 #!/bin/bash
-# The cluster test bed: a three-node Ganeti 3.0 cluster on this machine.
-# Node 1, the first master, runs in private namespaces on the host, as the
-# one-node suite does (fast: Ganeti's master daemons at native speed), on a
-# volume group of LVM metadata on a loop device (this kernel cannot activate
-# volumes), and holds no instances (not vm_capable). Nodes 2 and 3 are
-# QEMU guests (TCG) on Debian's own kernel, with real LVM and DRBD, sharing
-# this machine's root file system read-only (see artifacts.sh,
-# initramfs-init, guest-init.sh). All three sit on bridge gnt0 in network
-# namespace gnt-e2e; nothing else is in it.
+# The cluster test bed: a Ganeti 3.0 cluster of three or four nodes on
+# this machine. Node 1, the first master, runs in private namespaces on
+# the host, as the one-node suite does (fast: Ganeti's master daemons at
+# native speed), on a volume group of LVM metadata on a loop device (this
+# kernel cannot activate volumes), and holds no instances (not
+# vm_capable). Nodes 2 and 3, and node 4 (a third DRBD node, which the
+# drbd-* scenarios add), are QEMU guests (TCG) on Debian's own kernel,
+# with real LVM and DRBD, sharing this machine's root file system
+# read-only (see artifacts.sh, initramfs-init, guest-init.sh). All sit on
+# bridge gnt0 in network namespace gnt-e2e; nothing else is in it.
 #
 # Usage: NODED=go|python|mixed [SCENARIOS="a b"] e2e/cluster/run.sh
 #   NODED          the node daemon on every node (default go); mixed: Debian's
-#                  Python daemon on node 2, ours on nodes 1 and 3
+#                  Python daemon on nodes 2 and 4, ours on nodes 1 and 3
 #   NODED_BIN      the Go daemon (default ./ganeti-noded)
 #   SCENARIOS      only these scenarios (cluster-init and node-add first)
 #   E2E_TIMEOUT    seconds for the scenarios (default 3600)
 #   GUEST_MEM      MiB per guest (default 1024); GUEST_SMP vCPUs (default 2)
+#   GUEST_CPU      the guests' QEMU CPU model (default max)
 #   e2e/cluster/run.sh down   tears down what a killed run left
 # Output: PASS/FAIL lines and a summary as in the one-node suite; logs of
 # every node in e2e/results/cluster-<NODED>/.
@@ -31,7 +33,8 @@ SHARE=$RUN/share
 NETNS=gnt-e2e
 NET=10.77.1
 DOMAIN=example.com
-GUESTS="2 3"
+GUESTS="2 3"   # the guests node-add makes nodes of the cluster
+SPARE=4        # a third DRBD node, for the scenarios that need one (drbd-*)
 GUEST_MEM=${GUEST_MEM:-1024}
 GUEST_SMP=${GUEST_SMP:-2}
 GUEST_CPU=${GUEST_CPU:-max}
@@ -71,9 +74,9 @@ down() {
 if [ "${1:-}" = down ]; then down; exit 0; fi
 
 case $NODED in
-  go) NODE1_NODED=go NODED_2=go NODED_3=go ;;
-  python) NODE1_NODED=python NODED_2=python NODED_3=python ;;
-  mixed) NODE1_NODED=go NODED_2=python NODED_3=go ;;
+  go) NODE1_NODED=go NODED_2=go NODED_3=go NODED_4=go ;;
+  python) NODE1_NODED=python NODED_2=python NODED_3=python NODED_4=python ;;
+  mixed) NODE1_NODED=go NODED_2=python NODED_3=go NODED_4=python ;;
   *) die "NODED must be go, python or mixed, not '$NODED'" ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -116,7 +119,9 @@ down
 # On any end (a signal too), the master's namespace dies first: unshare
 # (--kill-child) takes every process in it along.
 NS_PID=
+POWER_PID=
 end_run() {
+  [ -z "$POWER_PID" ] || kill "$POWER_PID" 2>/dev/null
   if [ -n "$NS_PID" ]; then
     pkill -KILL -P "$NS_PID" 2>/dev/null
     kill -KILL "$NS_PID" 2>/dev/null
@@ -129,6 +134,7 @@ rm -rf "$RUN"; mkdir -p "$SHARE/ssh" "$SHARE/shared" "$RUN/disks"
 cat >"$SHARE/env" <<EOT
 NODED_2=$NODED_2
 NODED_3=$NODED_3
+NODED_4=$NODED_4
 NET=$NET
 DOMAIN=$DOMAIN
 VG=xenvg
@@ -137,12 +143,12 @@ SHARED_DIR=/srv/ganeti/shared-file-storage
 EOT
 {
   echo "127.0.0.1 localhost"
-  for n in 1 2 3; do echo "$NET.1$n node$n.$DOMAIN node$n"; done
+  for n in 1 2 3 4; do echo "$NET.1$n node$n.$DOMAIN node$n"; done
   echo "$NET.100 cluster.$DOMAIN cluster"
   for i in $(seq 1 9); do echo "$NET.2$i inst$i.$DOMAIN inst$i"; done
 } >"$SHARE/hosts"
 ssh-keygen -q -t rsa -b 2048 -N "" -C e2e-cluster -f "$SHARE/ssh/id_rsa"
-names=$(for n in 1 2 3; do printf 'node%s.%s,node%s,%s.1%s,' "$n" "$DOMAIN" "$n" "$NET" "$n"; done)
+names=$(for n in 1 2 3 4; do printf 'node%s.%s,node%s,%s.1%s,' "$n" "$DOMAIN" "$n" "$NET" "$n"; done)
 names="${names}cluster.$DOMAIN,$NET.100"
 for k in /etc/ssh/ssh_host_*_key.pub; do echo "$names $(cut -d' ' -f1,2 "$k")"; done >"$SHARE/ssh/known_hosts"
 [ -s "$SHARE/ssh/known_hosts" ] || die "no ssh host keys in /etc/ssh"
@@ -169,7 +175,10 @@ nsx ip link set lo up
 nsx ip link add gnt0 type bridge
 nsx ip addr add "$NET.11/24" dev gnt0
 nsx ip link set gnt0 up
-for n in $GUESTS; do
+# Node 4 boots only for the scenarios that add it (drbd-*, or all).
+BOOT=$GUESTS
+if [ -z "${SCENARIOS:-}" ] || [[ " $SCENARIOS " == *" drbd-"* ]]; then BOOT="$GUESTS $SPARE"; fi
+for n in $BOOT; do
   nsx ip tuntap add dev "tap$n" mode tap
   nsx ip link set "tap$n" master gnt0
   nsx ip link set "tap$n" up
@@ -202,18 +211,58 @@ start_guest() {
     -serial "file:$SHARE/node$n/console.log" -monitor "unix:$RUN/node$n.mon,server,nowait" \
     -pidfile "$RUN/node$n.pid" -daemonize
 }
-for n in $GUESTS; do start_guest "$n" || die "qemu for node$n did not start"; done
+for n in $BOOT; do start_guest "$n" || die "qemu for node$n did not start"; done
 guest_ssh() {
   local n=$1; shift
   nsx ssh -i "$SHARE/ssh/id_rsa" -o BatchMode=yes -o UserKnownHostsFile="$SHARE/ssh/known_hosts" \
     -o ConnectTimeout=5 -o LogLevel=ERROR "root@$NET.1$n" "$@"
 }
-for n in $GUESTS; do
+wait_guest() { # wait_guest N: until its init is done and ssh answers
+  local n=$1
   for _ in $(seq 1 600); do [ -f "$SHARE/node$n/ready" ] && break; sleep 0.5; done
-  [ -f "$SHARE/node$n/ready" ] || die "node$n did not come up (see $SHARE/node$n/)"
-  until guest_ssh "$n" true 2>/dev/null; do sleep 0.5; done
+  [ -f "$SHARE/node$n/ready" ] || return 1
+  for _ in $(seq 1 120); do guest_ssh "$n" true 2>/dev/null && return 0; sleep 0.5; done
+  return 1
+}
+for n in $BOOT; do
+  wait_guest "$n" || die "node$n did not come up (see $SHARE/node$n/)"
   echo "node$n: up, $(elapsed) s after the start (guest uptime $(cat "$SHARE/node$n/ready") s)"
 done
+
+# Power requests from the scenarios: they run in a PID namespace of their
+# own, where qemu's pid file would name another process, so this side
+# powers a guest off (qemu quits: the plug pulled) and on (the same disks,
+# a second boot; see guest-init.sh). A scenario writes $REQ/off-N or on-N
+# and waits for $REQ/off-N.rc (see power in scenarios.sh).
+REQ=$RUN/requests
+mkdir -p "$REQ"
+power_off() {
+  local pid
+  pid=$(cat "$RUN/node$1.pid" 2>/dev/null) || return 1
+  echo quit | nsx socat - "UNIX-CONNECT:$RUN/node$1.mon" >/dev/null
+  for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
+  [ -d "/proc/$pid" ] && return 1
+  rm -f "$RUN/node$1.pid"
+}
+power_on() {
+  [ ! -e "$RUN/node$1.pid" ] || return 1
+  rm -f "$SHARE/node$1/ready"
+  start_guest "$1" && wait_guest "$1"
+}
+serve_power() {
+  local req r n
+  while sleep 1; do
+    for req in "$REQ"/off-[234] "$REQ"/on-[234]; do
+      [ -e "$req" ] || continue
+      r=${req##*/}; n=${r#*-}
+      rm -f "$req"
+      if [ "${r%-*}" = off ]; then power_off "$n"; else power_on "$n"; fi >"$req.out" 2>&1
+      echo $? >"$req.rc"
+    done
+  done
+}
+serve_power &
+POWER_PID=$!
 
 # --- node 1 and the scenarios -------------------------------------------------
 truncate -s 21G "$RUN/disks/node1.img"
@@ -224,7 +273,8 @@ export SCENARIOS=${SCENARIOS:-}
 export E2E_NODE=node1.$DOMAIN E2E_NODE_IP=$NET.11 E2E_CLUSTER=cluster.$DOMAIN E2E_CLUSTER_IP=$NET.100
 export E2E_NET_READY=1 E2E_HOSTS=$SHARE/hosts E2E_SETUP_HOOK=cluster/master-setup.sh
 export E2E_SCENARIOS_FILE=cluster/scenarios.sh E2E_SHARE=$SHARE E2E_LOOP=$(cat "$RUN/loop")
-export E2E_GUESTS=$GUESTS E2E_DOMAIN=$DOMAIN
+export E2E_GUESTS=$GUESTS E2E_DOMAIN=$DOMAIN E2E_NET=$NET E2E_POWER=$REQ
+export E2E_SPARE=$([[ " $BOOT " == *" $SPARE "* ]] && echo $SPARE)
 timeout --kill-after=15 "$E2E_TIMEOUT" \
   ip netns exec "$NETNS" unshare --pid --fork --kill-child --mount-proc --uts --mount --propagation private \
   bash "$E2E_DIR/inside.sh" &
@@ -233,7 +283,7 @@ wait "$NS_PID"
 rc=$?
 NS_PID=
 
-for n in $GUESTS; do cp -a "$SHARE/node$n" "$RESULTS/" 2>/dev/null; done
+for n in $BOOT; do cp -a "$SHARE/node$n" "$RESULTS/" 2>/dev/null; done
 echo "e2e-cluster: $(elapsed) s in all"
 if [ ! -f "$RESULTS/summary.txt" ]; then
   echo "FAIL harness: the master's namespace ended early (exit $rc)"

@@ -29,6 +29,10 @@ SCENARIO_LIST=(
   plain-contract
   drbd-instance
   drbd-maintenance
+  drbd-secondary
+  drbd-reboot
+  drbd-failures
+  drbd-burnin
   cluster-verify-again
   node-remove
   cluster-destroy
@@ -51,9 +55,10 @@ DISK_SIZE=128M
 # master-setup.sh, so that gnt can time it).
 ON=/run/e2e/on
 on() { "$ON" "$@"; }
-# The daemon's processes, whichever daemon (the bracket keeps pgrep from
-# matching the shell that runs it).
-NODED_PATTERN='/usr/sbin/ganeti-node[d]'
+# The daemon's processes, whichever daemon, started by that name or (by
+# daemon-util, after a reboot) by the path of the link's target; the
+# bracket keeps pgrep from matching the shell that runs it.
+NODED_PATTERN='(/usr/sbin|/usr/share/ganeti/[0-9.]+)/ganeti-node[d]'
 
 
 # lvm-record (optional): real LVM output for the daemon's parsers,
@@ -719,12 +724,245 @@ drbd_maintenance_checks() {
   [ "$(on 2 "md5sum < $dev")" = "$sum" ] || fail "the disk's data changed in the conversions" || return 1
 }
 
-# node-remove: nodes 3 and 2 leave the cluster: their daemons stop and
-# their cluster files go.
+# need_node4: node 4, booted for the drbd-* scenarios, joins the cluster
+# (once; node-remove takes it out again).
+need_node4() {
+  [ -n "$E2E_SPARE" ] || fail "node4 was not booted" || return 1
+  gnt 60 gnt-node list --no-headers -o name && grep -qx "node4.$E2E_DOMAIN" "$OUT" && return 0
+  run_clean 900 gnt-node add --no-ssh-key-check "node4.$E2E_DOMAIN"
+}
+
+# power N off|on: node N's guest loses power (qemu quits), or boots again
+# on the same disks; run.sh does it (see serve_power there).
+power() {
+  local f=$E2E_POWER/$2-$1
+  rm -f "$f.rc" "$f.out"
+  echo "+ power $2 node$1" >>"$SCENARIO_LOG"
+  : >"$f"
+  for _ in $(seq 1 900); do [ -e "$f.rc" ] && break; sleep 1; done
+  cat "$f.out" >>"$SCENARIO_LOG" 2>/dev/null
+  [ "$(cat "$f.rc" 2>/dev/null)" = 0 ] || fail "power $2 node$1 failed: $(tail -n1 "$f.out" 2>/dev/null)"
+}
+
+# drbd_in_sync INSTANCE: info shows both sides of its first disk in sync.
+drbd_in_sync() {
+  gnt 120 gnt-instance info "$1" || return 1
+  grep -E "on primary: +/dev/drbd[0-9]+ \(147:[0-9]+\) in sync, status ok" "$OUT" >/dev/null &&
+    grep -E "on secondary: +/dev/drbd[0-9]+ \(147:[0-9]+\) in sync, status ok" "$OUT" >/dev/null
+}
+# drbd_minor_of INSTANCE primary|secondary: the minor of its first disk there.
+drbd_minor_of() {
+  gnt 120 gnt-instance info "$1" && grep -m1 -oE "on $2: +/dev/drbd[0-9]+" "$OUT" | grep -oE "[0-9]+$"
+}
+# data_lv_of N INSTANCE: its first disk's data volume on node N.
+data_lv_of() {
+  on "$1" "lvs --noheadings -o lv_path,lv_tags xenvg" |
+    awk -v t="originstname+$2" '$2 == t && $1 ~ /disk0_data$/ { print $1; exit }'
+}
+# drbd_configured N: node N's configured DRBD minors, one per line.
+drbd_configured() {
+  on "$1" "cat /proc/drbd" | grep -E '^ *[0-9]+: cs:' | grep -v 'cs:Unconfigured' | awk -F: '{ print $1 + 0 }'
+}
+# put_mark N DEVICE SECTOR TEXT: TEXT (no quotes) written at SECTOR of
+# DEVICE on node N.
+put_mark() {
+  on "$1" "printf '%s\n' '$4' | dd of=$2 bs=512 seek=$3 conv=notrunc,fsync 2>/dev/null"
+}
+
+# drbd-secondary: a drbd instance's secondary changes from node 3 to the
+# newly joined node 4 (replace-disks -n), the instance fails over onto
+# it, and node 2, now its secondary, is evacuated (gnt-node evacuate -s)
+# to node 3; the data stays the same and no node keeps what it gave up.
+scenario_drbd_secondary() {
+  need_cluster || return 1
+  need_node4 || return 1
+  local i=inst8.$E2E_DOMAIN
+  add_drbd $i || { remove_instance $i; return 1; }
+  drbd_secondary_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i || return 1
+  for n in 2 3 4; do [ -z "$(lv_of $n $i)" ] || fail "node$n keeps volumes after the remove" || return 1; done
+}
+drbd_secondary_checks() {
+  local dev sum minor3 n
+  dev=$(drbd_dev_of $i) || fail "no DRBD device for $i" || return 1
+  sum=$(on 2 "md5sum < $dev")
+  minor3=$(drbd_minor_of $i secondary)
+  run_clean 900 gnt-instance replace-disks -n node4.$E2E_DOMAIN $i || return 1
+  [ "$(field $i snodes)" = node4.$E2E_DOMAIN ] || fail "after replace-disks -n the secondary is $(field $i snodes)" || return 1
+  [ -z "$(lv_of 3 $i)" ] || fail "node3 keeps the instance's volumes after replace-disks -n" || return 1
+  drbd_configured 3 | grep -qx "$minor3" && fail "node3 keeps minor $minor3 after replace-disks -n" && return 1
+  [ -n "$(lv_of 4 $i)" ] || fail "node4 has no volumes after replace-disks -n" || return 1
+  drbd_in_sync $i || fail "not in sync after replace-disks -n: $(grep -E 'on (primary|secondary)' "$OUT" | tr -s ' ')" || return 1
+  run_clean 600 gnt-instance failover -f --shutdown-timeout=5 $i || return 1
+  [ "$(field $i pnode)" = node4.$E2E_DOMAIN ] || fail "after failover the primary is $(field $i pnode)" || return 1
+  dev=$(drbd_dev_of $i) || fail "no DRBD device on node4" || return 1
+  [ "$(on 4 "md5sum < $dev")" = "$sum" ] || fail "node4's copy differs from node2's" || return 1
+  run_clean 900 gnt-node evacuate -f -s -n node3.$E2E_DOMAIN node2.$E2E_DOMAIN || return 1
+  [ "$(field $i snodes)" = node3.$E2E_DOMAIN ] || fail "after evacuate -s node2 the secondary is $(field $i snodes)" || return 1
+  [ -z "$(lv_of 2 $i)" ] || fail "node2 keeps the instance's volumes after evacuate -s" || return 1
+  drbd_in_sync $i || fail "not in sync after evacuate -s" || return 1
+  [ "$(on 4 "md5sum < $dev")" = "$sum" ] || fail "the data changed in evacuate -s" || return 1
+  run_clean 300 gnt-cluster verify-disks || return 1
+}
+
+# drbd-reboot: the secondary (node 3) loses power while the primary
+# writes, boots again (its volumes and Ganeti's files kept, the DRBD
+# device gone), and gnt-cluster verify-disks activates the disks there:
+# the pair re-syncs and node 3's copy has what was written meanwhile.
+scenario_drbd_reboot() {
+  need_cluster || return 1
+  local i=inst9.$E2E_DOMAIN
+  add_drbd $i || { remove_instance $i; return 1; }
+  drbd_reboot_checks || { local r=$REASON; power 3 on; remove_instance $i; fail "$r"; return 1; }
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i
+}
+drbd_reboot_checks() {
+  local dev lv3
+  dev=$(drbd_dev_of $i) || fail "no DRBD device for $i" || return 1
+  put_mark 2 "$dev" 64 "before the power cut"
+  power 3 off || return 1
+  put_mark 2 "$dev" 128 "written while node3 was off"
+  power 3 on || return 1
+  wait_for 120 on 3 "pgrep -f '$NODED_PATTERN'" || fail "node3's daemon did not start after the boot" || return 1
+  [ -z "$(drbd_configured 3)" ] || fail "node3 has DRBD minors right after its boot" || return 1
+  gnt 300 gnt-cluster verify-disks
+  grep -q "Activating disks for instance '$i'" "$OUT" || fail "verify-disks did not activate $i's disks: $(last_line)" || return 1
+  wait_for 300 drbd_in_sync $i || fail "not in sync after verify-disks: $(grep -E 'on (primary|secondary)' "$OUT" | tr -s ' ')" || return 1
+  lv3=$(data_lv_of 3 $i)
+  [ "$(mark_on 3 "$lv3" 128)" = "written while node3 was off" ] || fail "node3's copy lacks what was written while it was off" || return 1
+  [ "$(mark_on 3 "$lv3" 64)" = "before the power cut" ] || fail "node3's copy lost what it had before the power cut" || return 1
+  run_clean 300 gnt-cluster verify-disks || return 1
+}
+
+# drbd-failures: what must fail, fails cleanly. A peer unreachable during
+# add (blackhole routes between nodes 2 and 3): Ganeti finds the disks
+# degraded and removes them, and neither node keeps a volume or a minor.
+# A minor already in use by a device Ganeti did not make: the add fails
+# naming it, and the foreign device stays. A split brain (both sides
+# primary and written while disconnected): reported, not resolved.
+scenario_drbd_failures() {
+  need_cluster || return 1
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  drbd_unreachable_peer || return 1
+  drbd_minor_in_use || return 1
+  drbd_split_brain
+}
+drbd_unreachable_peer() {
+  local i=inst10.$E2E_DOMAIN before2 before3 r=0
+  before2=$(drbd_configured 2); before3=$(drbd_configured 3)
+  on 2 "ip route add blackhole $E2E_NET.13/32" && on 3 "ip route add blackhole $E2E_NET.12/32" || r=1
+  [ $r = 0 ] && gnt 600 gnt-instance add -t drbd -o e2eos+default -H fake -B memory=128M --no-ip-check --no-name-check \
+    --disk 0:size=$DISK_SIZE -n node2.$E2E_DOMAIN:node3.$E2E_DOMAIN $i && r=2
+  on 2 "ip route del blackhole $E2E_NET.13/32"; on 3 "ip route del blackhole $E2E_NET.12/32"
+  [ $r != 1 ] || fail "could not set the blackhole routes" || return 1
+  [ $r != 2 ] || { remove_instance $i; fail "the add succeeded without a reachable peer"; return 1; }
+  grep -q "degraded" "$OUT" || fail "the add failed without saying the disks are degraded: $(last_line)" || return 1
+  remove_instance $i
+  [ -z "$(lv_of 2 $i)" ] && [ -z "$(lv_of 3 $i)" ] || fail "volumes left after the failed add" || return 1
+  [ "$(drbd_configured 2)" = "$before2" ] && [ "$(drbd_configured 3)" = "$before3" ] ||
+    fail "DRBD minors left after the failed add" || return 1
+}
+drbd_minor_in_use() {
+  local i=inst10.$E2E_DOMAIN m v=0 taken="" before3 rc
+  before3=$(drbd_configured 3)
+  # The foreign resource takes every free minor below 8: the one Ganeti
+  # allocates next on node 2 among them. Its network end (a port outside
+  # Ganeti's range, a peer that never answers) makes the minors
+  # configured: without it /proc/drbd calls them Unconfigured.
+  on 2 "drbdsetup new-resource e2eforeign" || fail "drbdsetup new-resource failed" || return 1
+  for m in 0 1 2 3 4 5 6 7; do
+    drbd_configured 2 | grep -qx $m && continue
+    on 2 "drbdsetup new-minor e2eforeign $m $v" && taken="$taken $m" && v=$((v + 1))
+  done
+  on 2 "drbdsetup connect e2eforeign ipv4:$E2E_NET.12:7788 ipv4:$E2E_NET.99:7788" ||
+    { on 2 "drbdsetup down e2eforeign"; fail "drbdsetup connect failed"; return 1; }
+  on 2 "cat /proc/drbd" >>"$SCENARIO_LOG" 2>&1
+  gnt 600 gnt-instance add -t drbd -o e2eos+default -H fake -B memory=128M --no-ip-check --no-name-check \
+    --disk 0:size=$DISK_SIZE -n node2.$E2E_DOMAIN:node3.$E2E_DOMAIN $i
+  rc=$?
+  local out; out=$(cat "$OUT")
+  local kept; kept=$(on 2 "drbdsetup show e2eforeign" | grep -c "device.*minor")
+  on 2 "drbdsetup down e2eforeign"
+  [ $rc -ne 0 ] || { remove_instance $i; fail "the add succeeded on a minor in use"; return 1; }
+  grep -q "already in use" <<<"$out" || fail "the add failed without naming the minor in use: $(tail -n1 <<<"$out")" || return 1
+  remove_instance $i
+  [ "$kept" = "$(wc -w <<<"$taken")" ] || fail "the foreign resource lost minors: $kept of $(wc -w <<<"$taken") left" || return 1
+  [ -z "$(lv_of 2 $i)" ] && [ -z "$(lv_of 3 $i)" ] || fail "volumes left after the failed add" || return 1
+  [ "$(drbd_configured 3)" = "$before3" ] || fail "a DRBD minor left on node3 after the failed add" || return 1
+}
+# drbd_ends: from drbdsetup show (8.4), the local and the remote address
+# as drbdsetup disconnect takes them.
+drbd_ends() {
+  awk '/_remote_host/ { r = 1 } /_this_host/ { r = 0 }
+    $1 == "address" && $2 == "ipv4" { sub(";", "", $3); if (r) rem = "ipv4:" $3; else loc = "ipv4:" $3 }
+    END { if (loc != "" && rem != "") print loc, rem }'
+}
+drbd_split_brain() {
+  local i=inst10.$E2E_DOMAIN m2 m3 a2 a3
+  add_drbd $i || { remove_instance $i; return 1; }
+  drbd_split_brain_checks || { local r=$REASON; remove_instance $i; fail "$r"; return 1; }
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i
+}
+drbd_split_brain_checks() {
+  m2=$(drbd_minor_of $i primary) && m3=$(drbd_minor_of $i secondary) || fail "no DRBD minors for $i" || return 1
+  # Both sides leave the connection (as a broken link would), node 3
+  # becomes primary too, and each side writes its own data.
+  a2=$(on 2 "drbdsetup show $m2" | drbd_ends)
+  a3=$(on 3 "drbdsetup show $m3" | drbd_ends)
+  [ "$(wc -w <<<"$a2")" = 2 ] && [ "$(wc -w <<<"$a3")" = 2 ] || fail "no addresses in drbdsetup show: '$a2' '$a3'" || return 1
+  on 2 "drbdsetup disconnect $a2" && on 3 "drbdsetup disconnect $a3" || fail "drbdsetup disconnect failed" || return 1
+  on 3 "drbdsetup primary $m3" || fail "node3 could not become primary" || return 1
+  put_mark 2 /dev/drbd$m2 64 "written on node2" && put_mark 3 /dev/drbd$m3 64 "written on node3" || fail "writing the marks failed" || return 1
+  # Ganeti reconnects them (the devices are StandAlone: verify-disks
+  # activates the disks); DRBD refuses, and Ganeti reports it.
+  gnt 300 gnt-cluster verify-disks
+  on 2 "cat /proc/drbd" >>"$SCENARIO_LOG" 2>&1; on 3 "cat /proc/drbd" >>"$SCENARIO_LOG" 2>&1
+  on 2 "grep -E '^ *$m2: cs:(StandAlone|WFConnection)' /proc/drbd" >/dev/null ||
+    fail "node2's minor $m2 is not disconnected: $(on 2 "grep -E '^ *$m2:' /proc/drbd")" || return 1
+  on 2 "dmesg | grep -i 'split-brain'" >>"$SCENARIO_LOG" 2>&1 || fail "node2's kernel saw no split brain" || return 1
+  gnt 120 gnt-instance info $i
+  grep -qE "on (primary|secondary): .*DEGRADED" "$OUT" || fail "info does not show the disk degraded: $(grep -E 'on (primary|secondary)' "$OUT" | tr -s ' ')" || return 1
+  gnt 300 gnt-cluster verify
+  # A warning: each side's local disk is fine (ldisk ok).
+  grep -qE "(ERROR|WARNING): instance $i: disk/0 on node[23]\.[^ ]* is degraded" "$OUT" ||
+    fail "gnt-cluster verify does not report the degraded disk" || return 1
+  [ "$(mark_on 2 /dev/drbd$m2 64)" = "written on node2" ] || fail "node2's data was overwritten: $(mark_on 2 /dev/drbd$m2 64)" || return 1
+  [ "$(mark_on 3 "$(data_lv_of 3 $i)" 64)" = "written on node3" ] || fail "node3's data was overwritten" || return 1
+  # Back to one primary, as an operator would start resolving it.
+  on 3 "drbdsetup secondary $m3"
+}
+
+# drbd-burnin: Ganeti's burnin with -t drbd on nodes 2, 3 and 4, on one
+# instance: creation, start/stop, replace-disks on each side and to a new
+# secondary, grow, failover, migrate, export and import (a snapshot of
+# the DRBD disk's data volume), disk (de)activation, removal. Left out,
+# as they do not touch DRBD and the one-node burnin runs them: reinstall,
+# reboot, renames, confd, NICs; --no-add-disks as there (the fake
+# hypervisor has no hotplug). With all of them and two instances it took
+# 17 minutes here.
+scenario_drbd_burnin() {
+  need_cluster || return 1
+  need_node4 || return 1
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  local a=burn1.$E2E_DOMAIN
+  gnt 2400 /usr/lib/ganeti/tools/burnin -o e2eos+default -t drbd -H fake \
+    -n node2.$E2E_DOMAIN,node3.$E2E_DOMAIN,node4.$E2E_DOMAIN \
+    --disk-size 64M --disk-growth 32M --mem-size 128M \
+    --no-name-check --no-ip-check --no-add-disks \
+    --no-reinstall --no-reboot --no-renamesame --no-confd --no-add-nics $a
+  local rc=$? reason
+  reason=$(grep -m1 -E 'Error|Failure|failed' "$OUT" | strip_time | cut -c1-300)
+  remove_instance $a
+  [ $rc -eq 0 ] || fail "burnin failed (exit $rc): ${reason:-no error printed}"
+}
+
+# node-remove: nodes 4 (if it joined), 3 and 2 leave the cluster: their
+# daemons stop and their cluster files go.
 scenario_node_remove() {
   need_cluster || return 1
-  local n
-  for n in 3 2; do
+  local n nodes="3 2"
+  gnt 60 gnt-node list --no-headers -o name && grep -qx "node4.$E2E_DOMAIN" "$OUT" && nodes="4 $nodes"
+  for n in $nodes; do
     run_clean 600 gnt-node remove node$n.$E2E_DOMAIN || return 1
     wait_for 30 eval "! on $n pgrep -f \"'$NODED_PATTERN'\"" || fail "node$n's daemon still runs" || return 1
     on $n "test -e /var/lib/ganeti/config.data" && fail "node$n keeps config.data" && return 1

@@ -295,6 +295,17 @@ def main():
       "originstname+inst2.example.com", False)
   rpc("find/wfconnection", "blockdev_find", backend.BlockdevFind, s)
   rpc("remove", "blockdev_remove", backend.BlockdevRemove, s)
+  # replace-disks -n: the new secondary's device is made without a port
+  # (off the network), then drbd_attach_net connects it with the port.
+  add_lvs(3)
+  alone = drbd_disk(minor=3, peer_minor=4, port=None, local="192.0.2.2", remote="192.0.2.1")
+  rpc("create/no-port", "blockdev_create", backend.BlockdevCreate, alone, 1024, "inst2.example.com", False,
+      "originstname+inst2.example.com", False)
+  rpc("find/no-port", "blockdev_find", backend.BlockdevFind, alone)
+  rpc("assemble/no-port", "blockdev_assemble", backend.BlockdevAssemble, alone, Inst(), False, 0)
+  rpc("attach-net/no-port", "drbd_attach_net", backend.DrbdAttachNet, [alone], False)
+  rpc("attach-net/new-secondary", "drbd_attach_net", backend.DrbdAttachNet, [s], False)
+  rpc("remove/new-secondary", "blockdev_remove", backend.BlockdevRemove, s)
   rpc("create/exclusive", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True,
       "x", True)
   MINORS[0] = {"disk": None, "net": None, "role": "Secondary", "peer": None}
