@@ -330,6 +330,7 @@ func rpcBlockdevGetmirrorstatusMulti(n *node, args []json.RawMessage) (any, erro
 	if err := decodeArgs(args, &disks); err != nil {
 		return nil, err
 	}
+	n.shareLVListing(disks)
 	out := []any{}
 	for i := range disks {
 		status, err := n.findStatus(&disks[i])

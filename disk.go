@@ -20,6 +20,10 @@ type disk struct {
 	UUID          string          `json:"uuid"`
 	Name          *string         `json:"name"`
 	Spindles      *count          `json:"spindles"`
+
+	// lvs, when set, is the one volume listing a procedure about many
+	// disks shares among their volumes (shareLVListing).
+	lvs *lvListing
 }
 
 // String is the disk as Ganeti's objects.Disk prints itself in messages.

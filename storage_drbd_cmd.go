@@ -159,6 +159,11 @@ func drbdEnd(family, host string, port int) string {
 // be primary (live migration), and a secret authenticates the peers.
 func drbdNetInitCmds(minor int, family, lhost string, lport int, rhost string, rport int, protocol string,
 	dualPrimary bool, secret string, p drbdParams) ([][]string, error) {
+	for _, port := range []int{lport, rport} {
+		if port < firstDRBDPort || port > lastDRBDPort {
+			return nil, fmt.Errorf("drbd%d: port %d outside Ganeti's DRBD ports %d-%d", minor, port, firstDRBDPort, lastDRBDPort)
+		}
+	}
 	connect := []string{"drbdsetup", "connect", drbdResource(minor), drbdEnd(family, lhost, lport), drbdEnd(family, rhost, rport),
 		"--protocol", protocol, "--after-sb-0pri", "discard-zero-changes", "--after-sb-1pri", "consensus"}
 	if dualPrimary {

@@ -187,3 +187,19 @@ func TestPyShlexSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestDRBDNetInitRefusesPorts: no connect command names a port outside
+// Ganeti's DRBD range, whatever a caller passes.
+func TestDRBDNetInitRefusesPorts(t *testing.T) {
+	for _, port := range []int{0, -1, firstDRBDPort - 1, lastDRBDPort + 1, 65536} {
+		if cmds, err := drbdNetInitCmds(0, "ipv4", "192.0.2.1", port, "192.0.2.2", firstDRBDPort, "C", false, "", drbdParams{}); err == nil {
+			t.Errorf("local port %d: %q", port, cmds)
+		}
+		if cmds, err := drbdNetInitCmds(0, "ipv4", "192.0.2.1", firstDRBDPort, "192.0.2.2", port, "C", false, "", drbdParams{}); err == nil {
+			t.Errorf("remote port %d: %q", port, cmds)
+		}
+	}
+	if _, err := drbdNetInitCmds(0, "ipv4", "192.0.2.1", lastDRBDPort, "192.0.2.2", firstDRBDPort, "C", false, "", drbdParams{}); err != nil {
+		t.Errorf("ports at the range's ends: %v", err)
+	}
+}

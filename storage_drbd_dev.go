@@ -514,6 +514,11 @@ func (v *drbdDevice) slowAssemble() error {
 		}
 		return recheck(v.matchesLocal, "drbd%d: disk attach successful, but 'drbdsetup show' disagrees")
 	case local && info.hasLocalDev && info.hasLocal:
+		if v.port == 0 {
+			// Ganeti's disconnect would name the port "None" and fail:
+			// the connection stays, whichever peer it has.
+			return fmt.Errorf("drbd%d: device has correct local storage, wrong remote peer and is unable to disconnect in order to attach to the correct peer: the disk has no port", v.minor)
+		}
 		if err := v.shutdownNet(); err != nil {
 			return fmt.Errorf("drbd%d: device has correct local storage, wrong remote peer and is unable to disconnect in order to attach to the correct peer: %v", v.minor, err)
 		}
@@ -690,6 +695,9 @@ func (v *drbdDevice) PauseResumeSync(pause bool) error {
 func (v *drbdDevice) disconnectNet() error {
 	if !v.attached {
 		return fmt.Errorf("drbd%d: disk not attached in re-attach net", v.minor)
+	}
+	if v.port == 0 {
+		return fmt.Errorf("drbd%d: DRBD disk missing network info in DisconnectNet()", v.minor)
 	}
 	disconnected := v.shutdownNet() == nil
 	delay := 100 * time.Millisecond

@@ -28,6 +28,10 @@ var drbdFlowDeltas = map[string]struct{ reply, commands, why string }{
 	"assemble/no-port": {commands: `null`,
 		why: "Ganeti runs drbdsetup disconnect with the port None (ipv4:192.0.2.2:None), which cannot work; " +
 			"this daemon disconnects only what drbdsetup show has connected, here nothing"},
+	"assemble/no-port-connected": {reply: `[false, "Error while assembling disk: drbd3: device has correct local storage, wrong remote peer and is unable to disconnect in order to attach to the correct peer: the disk has no port"]`,
+		commands: `null`,
+		why: "Ganeti disconnects with the port None, which real drbdsetup refuses (its reply then is this one, with drbdsetup's error); " +
+			"this daemon refuses without running it, so the connection stays"},
 }
 
 // fastDRBD makes DRBD's waits instant for a test.

@@ -156,6 +156,7 @@ func rpcDRBDNeedsActivation(n *node, args []json.RawMessage) (any, error) {
 	if err := decodeArgs(args, &disks); err != nil {
 		return nil, err
 	}
+	n.shareLVListing(disks)
 	faulty := []string{}
 	for i := range disks {
 		dev, err := n.findDevice(&disks[i])

@@ -151,12 +151,57 @@ func parseLVInfo(f []string) (lvInfo, error) {
 const maxStripes = 128
 
 func (v *lvDevice) Attach() (bool, error) {
+	if l := v.d.lvs; l != nil {
+		if l.err != nil {
+			return false, l.err
+		}
+		if v.info, v.attached = l.volumes[v.Path()]; v.attached {
+			return true, nil
+		}
+		// Not listed: it may have appeared since; Ganeti lists again too.
+	}
 	all, err := v.n.logicalVolumeInfo()
 	if err != nil {
 		return false, err
 	}
 	v.info, v.attached = all[v.Path()]
 	return v.attached, nil
+}
+
+// lvListing is one lvs listing (or its failure).
+type lvListing struct {
+	volumes map[string]lvInfo
+	err     error
+}
+
+// shareLVListing lists the node's volumes once for every plain volume
+// in the disks' trees, as Ganeti's lvs cache does for the procedures that
+// ask about many disks: one lvs, not one per volume (two per DRBD disk).
+func (n *node) shareLVListing(disks []disk) {
+	var plain []*disk
+	var walk func(d *disk)
+	walk = func(d *disk) {
+		if d == nil {
+			return
+		}
+		if d.DevType == "plain" {
+			plain = append(plain, d)
+		}
+		for _, c := range d.Children {
+			walk(c)
+		}
+	}
+	for i := range disks {
+		walk(&disks[i])
+	}
+	if len(plain) == 0 {
+		return
+	}
+	l := &lvListing{}
+	l.volumes, l.err = n.logicalVolumeInfo()
+	for _, d := range plain {
+		d.lvs = l
+	}
 }
 
 // degraded is Ganeti's test, a virtual volume (what vgreduce

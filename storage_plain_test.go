@@ -721,3 +721,41 @@ func TestPyFloorDiv(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorStatusListsVolumesOnce: a procedure about many disks lists
+// the volumes once for all of them (Ganeti's lvs cache), at any depth
+// (a DRBD disk's two volumes), and lists again only for a volume the
+// listing lacks, as Ganeti does.
+func TestMirrorStatusListsVolumesOnce(t *testing.T) {
+	fake := newFakeLVM(t, benchLVMReplies())
+	n, _ := newTestNode(t)
+	lvsCalls := func() int {
+		c := 0
+		for _, argv := range fake.calls(t) {
+			if argv[0] == "lvs" {
+				c++
+			}
+		}
+		return c
+	}
+	var multi []any
+	disks := []any{benchLVDisk(0), benchLVDisk(1), benchLVDisk(2), benchLVDisk(3)}
+	mustOK(t, call(t, n, "blockdev_getmirrorstatus_multi", disks), &multi)
+	if got := lvsCalls(); got != 1 {
+		t.Errorf("4 volumes: %d lvs calls, want 1", got)
+	}
+	mustOK(t, call(t, n, "blockdev_getmirrorstatus_multi", []any{benchLVDisk(0), plainDisk("xenvg", "gone", 8)}), &multi)
+	if got := lvsCalls(); got != 3 {
+		t.Errorf("one volume missing: %d lvs calls in all, want 3 (one more listing for it)", got)
+	}
+
+	data, meta := &disk{DevType: "plain"}, &disk{DevType: "plain"}
+	tree := []disk{{DevType: "drbd", Children: []*disk{data, meta}}, {DevType: "file"}}
+	n.shareLVListing(tree)
+	if data.lvs == nil || data.lvs != meta.lvs || tree[1].lvs != nil || tree[0].lvs != nil {
+		t.Errorf("listing shared as %p %p, drbd %p, file %p", data.lvs, meta.lvs, tree[0].lvs, tree[1].lvs)
+	}
+	if got := lvsCalls(); got != 4 {
+		t.Errorf("a DRBD disk's volumes: %d lvs calls in all, want 4", got)
+	}
+}

@@ -80,6 +80,11 @@ case $NODED in
   *) die "NODED must be go, python or mixed, not '$NODED'" ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root"
+# One run at a time: taken before anything of another run's is touched
+# (its results, its build).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/lock"
+flock -n 9 || die "another cluster run holds $CACHE/lock"
 
 # --- dependencies -----------------------------------------------------------
 declare -A NEED=(
@@ -113,15 +118,19 @@ RESULTS=$E2E_DIR/results/cluster-$NODED
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 
 # --- the run's directory and share ------------------------------------------
-exec 9>"$CACHE/lock"
-flock -n 9 || die "another cluster run holds $CACHE/lock"
 down
 # On any end (a signal too), the master's namespace dies first: unshare
 # (--kill-child) takes every process in it along.
 NS_PID=
 POWER_PID=
 end_run() {
-  [ -z "$POWER_PID" ] || kill "$POWER_PID" 2>/dev/null
+  # The power server and a power request it is carrying out end before
+  # down reads the guests' pid files.
+  if [ -n "$POWER_PID" ]; then
+    pkill -P "$POWER_PID" 2>/dev/null
+    kill "$POWER_PID" 2>/dev/null
+    wait "$POWER_PID" 2>/dev/null
+  fi
   if [ -n "$NS_PID" ]; then
     pkill -KILL -P "$NS_PID" 2>/dev/null
     kill -KILL "$NS_PID" 2>/dev/null
@@ -257,7 +266,8 @@ serve_power() {
       r=${req##*/}; n=${r#*-}
       rm -f "$req"
       if [ "${r%-*}" = off ]; then power_off "$n"; else power_on "$n"; fi >"$req.out" 2>&1
-      echo $? >"$req.rc"
+      # The answer appears whole: power() reads it as soon as it exists.
+      echo $? >"$req.rc.tmp" && mv "$req.rc.tmp" "$req.rc"
     done
   done
 }

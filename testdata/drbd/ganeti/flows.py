@@ -305,6 +305,10 @@ def main():
   rpc("assemble/no-port", "blockdev_assemble", backend.BlockdevAssemble, alone, Inst(), False, 0)
   rpc("attach-net/no-port", "drbd_attach_net", backend.DrbdAttachNet, [alone], False)
   rpc("attach-net/new-secondary", "drbd_attach_net", backend.DrbdAttachNet, [s], False)
+  # A disk without a port for a minor on the network: no disconnect, no
+  # re-assembly onto no peer.
+  rpc("disconnect/no-port", "drbd_disconnect_net", backend.DrbdDisconnectNet, [alone])
+  rpc("assemble/no-port-connected", "blockdev_assemble", backend.BlockdevAssemble, alone, Inst(), False, 0)
   rpc("remove/new-secondary", "blockdev_remove", backend.BlockdevRemove, s)
   rpc("create/exclusive", "blockdev_create", backend.BlockdevCreate, d, 1024, "inst1.example.com", True,
       "x", True)
