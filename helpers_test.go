@@ -302,7 +302,7 @@ func fakeTool(t *testing.T, dir, name, body string) string {
 
 // withFakePath puts a directory of fake tools first on PATH (t.Setenv: a
 // test using it cannot be parallel).
-func withFakePath(t *testing.T) string {
+func withFakePath(t testing.TB) string {
 	dir := t.TempDir()
 	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
 	return dir

@@ -16,6 +16,8 @@ type node struct {
 	ents    *ganetiEnts
 	queueMu sync.Mutex // serialises job-queue procedures within the process
 
+	drbdParsed drbdProcCache // the last /proc/drbd parsed
+
 	// stop asks the daemon to shut down after the current reply (used by
 	// node_leave_cluster); nil in tests that do not need it.
 	stop func()

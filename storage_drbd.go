@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // readDRBDFile reads a DRBD kernel file with Ganeti's messages.
@@ -28,7 +29,31 @@ func (n *node) drbdProc() (*drbdProcInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseDRBDProc(text)
+	return n.drbdParsed.parse(text)
+}
+
+// drbdProcCache keeps the last /proc/drbd text and its parse. A call about
+// many disks reads the file several times per disk (Ganeti does too), and
+// each parse covers every minor: 50 disks made 5000 parses a call. The
+// text, read afresh each time, is the key, so a change is always seen.
+type drbdProcCache struct {
+	mu   sync.Mutex
+	text string
+	info *drbdProcInfo // never changed once parsed
+}
+
+func (c *drbdProcCache) parse(text string) (*drbdProcInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.info != nil && c.text == text {
+		return c.info, nil
+	}
+	info, err := parseDRBDProc(text)
+	if err != nil {
+		return nil, err
+	}
+	c.text, c.info = text, info
+	return info, nil
 }
 
 // drbdVersion formats /proc/drbd's version line as Ganeti does.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -179,4 +180,100 @@ func TestDRBDReviewCases(t *testing.T) {
 			})
 		}
 	})
+}
+
+// drbdStatusFixture is a node with count connected DRBD disks (minors
+// 100 and up, 4 MiB on xenvg), the fake tools and /proc/drbd saying so,
+// and the disks as the master sends them to blockdev_getmirrorstatus_multi.
+func drbdStatusFixture(tb testing.TB, count int) (*node, []any) {
+	var lvs, proc strings.Builder
+	proc.WriteString("version: 8.4.11 (api:1/proto:86-101)\nsrcversion: F73C670A7EC572DB9CF3E5B \n")
+	var disks []any
+	for i := range count {
+		m := 100 + i
+		fmt.Fprintf(&lvs, "  xenvg|bench%d.disk0_data|-wi-ao----|253|%d|4096.00|1|/dev/vda(%d)\n", i, 2*i, 34*i)
+		fmt.Fprintf(&lvs, "  xenvg|bench%d.disk0_meta|-wi-ao----|253|%d|4096.00|1|/dev/vda(%d)\n", i, 2*i+1, 34*i+1)
+		fmt.Fprintf(&proc, "%3d: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n"+
+			"    ns:4096 nr:0 dw:0 dr:4096 al:8 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n", m)
+		params := map[string]any{}
+		for k, v := range drbdTestParams {
+			params[k] = v
+		}
+		disks = append(disks, map[string]any{"dev_type": "drbd",
+			"logical_id": []any{"node-a", "node-b", firstDRBDPort + i, m, m, "0123456789abcdef0123"},
+			"children": []any{plainDisk("xenvg", fmt.Sprintf("bench%d.disk0_data", i), 4),
+				plainDisk("xenvg", fmt.Sprintf("bench%d.disk0_meta", i), 128)},
+			"iv_name": "disk/0", "size": 4, "mode": "rw", "uuid": fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
+			"params":         params,
+			"dynamic_params": map[string]any{"local-ip": "192.0.2.1", "remote-ip": "192.0.2.2", "local-minor": m, "remote-minor": m}})
+	}
+	fake := newFakeLVM(tb, []fakeReply{{Argv: []string{"lvs", "--noheadings", "--separator=|", "--units=k", "--nosuffix", "-o" + lvsFields},
+		Stdout: lvs.String()}})
+	n, _ := newTestNode(tb)
+	n.paths.DRBDProcFile = fakeProcDRBD(fake.dir)
+	if err := os.WriteFile(n.paths.DRBDProcFile, []byte(proc.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	readableWas := drbdMetaReadable
+	drbdMetaReadable = func(string) bool { return true }
+	tb.Cleanup(func() { drbdMetaReadable = readableWas })
+	return n, disks
+}
+
+// drbdTestParams are Ganeti 3.0's DRBD disk parameters, as the master
+// fills them in.
+var drbdTestParams = map[string]any{"c-delay-target": 1, "c-fill-target": 0, "c-max-rate": 61440, "c-min-rate": 4096,
+	"c-plan-ahead": 20, "default-metavg": "xenvg", "disable-meta-flush": false, "disabled-barriers": "n",
+	"disk-custom": "", "dynamic-resync": false, "net-custom": "", "protocol": "C", "resync-rate": 61440}
+
+// BenchmarkMirrorStatusDRBD50 is blockdev_getmirrorstatus_multi for 50
+// DRBD disks (make bench measures it on real DRBD against Ganeti's).
+func BenchmarkMirrorStatusDRBD50(b *testing.B) {
+	n, disks := drbdStatusFixture(b, 50)
+	for b.Loop() {
+		var out []any
+		mustOK(b, call(b, n, "blockdev_getmirrorstatus_multi", disks), &out)
+	}
+}
+
+// TestMirrorStatusDRBDMany: every one of many DRBD disks gets its own
+// status, through the shared parse of /proc/drbd.
+func TestMirrorStatusDRBDMany(t *testing.T) {
+	n, disks := drbdStatusFixture(t, 50)
+	var out [][]any
+	mustOK(t, call(t, n, "blockdev_getmirrorstatus_multi", disks), &out)
+	for i, r := range out {
+		st, _ := r[1].(map[string]any)
+		if r[0] != true || st["dev_path"] != fmt.Sprintf("/dev/drbd%d", 100+i) || st["is_degraded"] != false {
+			t.Fatalf("disk %d: %v", i, r)
+		}
+	}
+}
+
+// TestDRBDProcCache: the same text gives the same parse, a changed text a
+// new one, and a text that does not parse is not kept.
+func TestDRBDProcCache(t *testing.T) {
+	var c drbdProcCache
+	one := "version: 8.4.11 (api:1/proto:86-101)\n 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n"
+	two := strings.Replace(one, "cs:Connected", "cs:StandAlone", 1)
+	a, err := c.parse(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := c.parse(one); b != a {
+		t.Error("the same text parsed again")
+	}
+	b, err := c.parse(two)
+	if err != nil || b == a {
+		t.Fatalf("changed text: %v, same parse %v", err, b == a)
+	}
+	if st, _ := b.status(0); !st.isStandalone() {
+		t.Errorf("changed text's status: %+v", st)
+	}
+	if _, err := c.parse("garbage\n"); err == nil {
+		t.Error("a text that does not parse")
+	}
+	if got, _ := c.parse(two); got != b {
+		t.Error("a failed parse replaced the kept one")
+	}
 }

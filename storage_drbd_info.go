@@ -68,6 +68,10 @@ type drbdProcInfo struct {
 	version drbdVersionInfo
 	minors  []int // in the file's order
 	lines   map[int]string
+	// Each listed minor's line parsed once, or why it does not parse:
+	// the info is read by many callers (drbdProcCache) and never changed.
+	statuses  map[int]drbdMinorStatus
+	statusErr map[int]error
 }
 
 var drbdMinorStart = regexp.MustCompile(`^ *([0-9]+): cs:([^ ]+)`)
@@ -97,6 +101,14 @@ func parseDRBDProc(text string) (*drbdProcInfo, error) {
 			current = minor
 		} else if current >= 0 {
 			p.lines[current] += " " + strings.TrimSpace(line)
+		}
+	}
+	p.statuses, p.statusErr = map[int]drbdMinorStatus{}, map[int]error{}
+	for _, m := range p.minors {
+		if st, err := parseDRBDMinorStatus(p.lines[m]); err != nil {
+			p.statusErr[m] = err
+		} else {
+			p.statuses[m] = st
 		}
 	}
 	return p, nil
@@ -136,6 +148,12 @@ func (p *drbdProcInfo) hasMinor(minor int) bool {
 }
 
 func (p *drbdProcInfo) status(minor int) (drbdMinorStatus, error) {
+	if st, ok := p.statuses[minor]; ok {
+		return st, nil
+	}
+	if err, ok := p.statusErr[minor]; ok {
+		return drbdMinorStatus{}, err
+	}
 	return parseDRBDMinorStatus(p.lines[minor])
 }
 
@@ -149,7 +167,10 @@ type drbdMinorStatus struct {
 
 var (
 	drbdUnconfiguredLine = regexp.MustCompile(`^\s*[0-9]+:\s*cs:Unconfigured$`)
-	drbdStatusLine       = regexp.MustCompile(`^\s*[0-9]+:\s*cs:(\S+)\s+(?:st|ro):([^/]+)/(\S+)\s+ds:([^/]+)/(\S+)\s+.*$`)
+	// Ganeti's pattern ends in \s+.*$, which a line (its continuation
+	// lines joined by spaces, no newline left) always matches after \s;
+	// without it Go's matcher does not backtrack through the whole line.
+	drbdStatusLine = regexp.MustCompile(`^\s*[0-9]+:\s*cs:(\S+)\s+(?:st|ro):([^/]+)/(\S+)\s+ds:([^/]+)/(\S+)\s`)
 	// The kernel once printed "...)Mfinish:", hence the M.
 	drbdSyncText = regexp.MustCompile(`^.*\ssync'ed:\s*([0-9.]+)%.*(?:\s|M)finish: ([0-9]+):([0-9]+):([0-9]+)\s.*$`)
 )
@@ -169,7 +190,9 @@ func parseDRBDMinorStatus(line string) (drbdMinorStatus, error) {
 		return s, fmt.Errorf("Can't parse input data '%s'", line)
 	}
 	s.cstatus, s.lrole, s.rrole, s.ldisk, s.rdisk = m[1], m[2], m[3], m[4], m[5]
-	if sm := drbdSyncText.FindStringSubmatch(line); sm != nil {
+	// The literal first: most lines have no resync, and the pattern's
+	// leading .* costs a backtracking pass through the line.
+	if sm := drbdSyncMatch(line); sm != nil {
 		pct, err := strconv.ParseFloat(sm[1], 64)
 		if err != nil {
 			return s, fmt.Errorf("Can't parse the sync percentage '%s'", sm[1])
@@ -188,6 +211,13 @@ func parseDRBDMinorStatus(line string) (drbdMinorStatus, error) {
 		s.syncPercent = &zero
 	}
 	return s, nil
+}
+
+func drbdSyncMatch(line string) []string {
+	if !strings.Contains(line, "sync'ed:") {
+		return nil
+	}
+	return drbdSyncText.FindStringSubmatch(line)
 }
 
 func (s drbdMinorStatus) inUse() bool        { return s.cstatus != "Unconfigured" }

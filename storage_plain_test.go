@@ -96,7 +96,7 @@ func isFakeLVMTool() bool {
 // fakeLVM is a test's fake LVM: the tools on PATH and their replies.
 type fakeLVM struct{ dir string }
 
-func newFakeLVM(t *testing.T, replies []fakeReply) *fakeLVM {
+func newFakeLVM(t testing.TB, replies []fakeReply) *fakeLVM {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
