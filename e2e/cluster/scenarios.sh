@@ -28,16 +28,18 @@ SCENARIO_LIST=(
   plain-missing-pv
   plain-contract
   drbd-instance
+  drbd-kvm
   drbd-maintenance
   drbd-secondary
   drbd-reboot
   drbd-failures
   drbd-burnin
+  bench-drbd
   cluster-verify-again
   node-remove
   cluster-destroy
 )
-OPTIONAL_SCENARIOS=" lvm-record "
+OPTIONAL_SCENARIOS=" lvm-record drbd-burnin bench-drbd "
 EXPECTED_DIR=$E2E_DIR/cluster/expected
 NODES=(node1.$E2E_DOMAIN node2.$E2E_DOMAIN node3.$E2E_DOMAIN)
 TEMPLATES=plain,drbd,file,sharedfile,diskless
@@ -670,6 +672,53 @@ drbd_instance_checks() {
   run_clean 300 gnt-cluster verify-disks || return 1
 }
 
+# drbd-kvm: a KVM instance (qemu without KVM, as in plain-kvm) on a drbd
+# disk on nodes 2 and 3: qemu on node 2 holds the primary's minor open;
+# a live migration moves the running qemu to node 3 over the network
+# (both sides primary while it runs), a failover brings it back to node 2.
+scenario_drbd_kvm() {
+  need_cluster || return 1
+  local i=inst6.$E2E_DOMAIN rc
+  run_clean 300 gnt-cluster modify --enabled-hypervisors=fake,kvm \
+    -H kvm:kernel_path=,initrd_path=,vnc_bind_address=,kvm_path=/usr/bin/qemu-system-x86_64,kvm_flag=disabled || return 1
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  drbd_kvm_checks; rc=$?
+  remove_instance $i
+  run_clean 300 gnt-cluster modify --enabled-hypervisors=fake || rc=1
+  return $rc
+}
+drbd_kvm_checks() {
+  local m
+  run_clean 900 gnt-instance add -t drbd --disk 0:size=$DISK_SIZE -o e2eos+default -H kvm -B memory=128M \
+    --net 0:link=gnt0 --no-ip-check --no-name-check -n node2.$E2E_DOMAIN:node3.$E2E_DOMAIN $i || return 1
+  kvm_runs_on 2 || return 1
+  m=$(drbd_minor_of $i primary) || fail "no minor in info" || return 1
+  on 2 "grep -E '^ *$m: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate' /proc/drbd" >/dev/null ||
+    fail "drbd$m on node2 is not the connected, up-to-date primary: $(on 2 "grep -E '^ *$m:' /proc/drbd")" || return 1
+  run_clean 900 gnt-instance migrate -f $i || return 1
+  [ "$(field $i pnode)" = node3.$E2E_DOMAIN ] || fail "after migrate the primary is $(field $i pnode)" || return 1
+  kvm_runs_on 3 || return 1
+  on 2 "pgrep -f -- '-name $i'" >/dev/null && fail "qemu still runs on node2 after the migration" && return 1
+  drbd_in_sync $i || fail "not in sync after the migration" || return 1
+  run_clean 900 gnt-instance failover -f --shutdown-timeout=5 $i || return 1
+  [ "$(field $i pnode)" = node2.$E2E_DOMAIN ] || fail "after failover the primary is $(field $i pnode)" || return 1
+  kvm_runs_on 2 || return 1
+  on 3 "pgrep -f -- '-name $i'" >/dev/null && fail "qemu still runs on node3 after the failover" && return 1
+  run_clean 300 gnt-instance remove -f --shutdown-timeout=5 $i || return 1
+  [ -z "$(lv_of 2 $i)" ] && [ -z "$(lv_of 3 $i)" ] || fail "volumes left after the remove"
+}
+# kvm_runs_on N: the instance ($i) runs, in a qemu on node N that holds
+# its DRBD device open.
+kvm_runs_on() {
+  local qpid dev
+  [ "$(field $i status)" = running ] || fail "not running: $(field $i status)" || return 1
+  qpid=$(on "$1" "pgrep -f -- '-name $i'")
+  [ -n "$qpid" ] || fail "no qemu process for $i on node$1" || return 1
+  dev=/dev/drbd$(drbd_minor_of $i primary)
+  wait_for 60 eval "on $1 'ls -l /proc/$qpid/fd' | grep -E -- ' -> $dev\$'" ||
+    fail "qemu ($qpid) on node$1 has no descriptor on $dev"
+}
+
 # drbd-maintenance: a drbd instance on nodes 2 and 3 through the
 # operations that change its disks: grow-disk (volumes and DRBD on both
 # nodes), deactivate-disks and activate-disks, replace-disks on the
@@ -954,6 +1003,69 @@ scenario_drbd_burnin() {
   reason=$(grep -m1 -E 'Error|Failure|failed' "$OUT" | strip_time | cut -c1-300)
   remove_instance $a
   [ $rc -eq 0 ] || fail "burnin failed (exit $rc): ${reason:-no error printed}"
+}
+
+# bench-drbd (optional; make bench runs it): the DRBD rows of make bench,
+# this daemon and Debian's 3.0.2 daemon on nodes 2 and 3 by turns, in one
+# run of the test bed: seconds from gnt-instance add -t drbd of a 1 GiB
+# disk to in sync (two rounds each), and blockdev_getmirrorstatus_multi
+# for 50 DRBD disks (drbd-bench.py, 20 calls each). Node 1, the master,
+# keeps this daemon. Written to $RESULTS/bench-drbd.txt.
+BENCH_DISKS=50
+scenario_bench_drbd() {
+  need_cluster || return 1
+  on 2 "test -x /run/e2e/ganeti-noded" && on 3 "test -x /run/e2e/ganeti-noded" ||
+    fail "bench-drbd needs NODED=go (it swaps the guests' daemons)" || return 1
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
+  local table=$RESULTS/bench-drbd.txt kind round rc=0 nodes="node2.$E2E_DOMAIN node3.$E2E_DOMAIN"
+  printf '%-14s %-44s %s\n' daemon measure result >"$table"
+  for round in 1 2; do
+    for kind in go python; do
+      use_noded "$kind" || { rc=1; break 2; }
+      bench_add_synced bench$round$kind.$E2E_DOMAIN || { rc=1; break 2; }
+      printf '%-14s %-44s %s s\n' "$(bench_name $kind)" "add -t drbd 1 GiB to in sync, round $round" "$BENCH_SECS" >>"$table"
+    done
+  done
+  if [ $rc = 0 ]; then
+    use_noded go && gnt 1800 python3 "$E2E_DIR/cluster/drbd-bench.py" create $BENCH_DISKS $nodes ||
+      { fail "creating $BENCH_DISKS DRBD disks: $(last_line)"; rc=1; }
+  fi
+  if [ $rc = 0 ]; then
+    for kind in go python; do
+      use_noded "$kind" && gnt 1800 python3 "$E2E_DIR/cluster/drbd-bench.py" status $BENCH_DISKS $nodes 20 ||
+        { fail "getmirrorstatus_multi on $(bench_name $kind): $(last_line)"; rc=1; break; }
+      printf '%-14s %-44s %s\n' "$(bench_name $kind)" "getmirrorstatus_multi, $BENCH_DISKS DRBD disks" "$(last_line)" >>"$table"
+    done
+  fi
+  use_noded go || rc=1
+  gnt 1800 python3 "$E2E_DIR/cluster/drbd-bench.py" remove $BENCH_DISKS $nodes ||
+    { [ $rc = 1 ] || fail "removing the bench disks: $(last_line)"; rc=1; }
+  cat "$table" >>"$SCENARIO_LOG"
+  return $rc
+}
+bench_name() { [ "$1" = go ] && echo "this daemon" || echo "Python 3.0.2"; }
+# use_noded go|python: nodes 2 and 3 run that daemon (the test bed's Go
+# binary bound over Debian's, or Debian's own).
+use_noded() {
+  local n bind=true magic='#!' # Debian's daemon is a Python script
+  [ "$1" = go ] && bind="mount --bind /run/e2e/ganeti-noded /usr/sbin/ganeti-noded" magic=ELF
+  for n in 2 3; do
+    gnt 120 "$ON" $n "/usr/lib/ganeti/daemon-util stop ganeti-noded; while umount /usr/sbin/ganeti-noded 2>/dev/null; do :; done; $bind && /usr/lib/ganeti/daemon-util start ganeti-noded" ||
+      fail "node$n: starting the $1 daemon: $(last_line)" || return 1
+    on $n "head -c4 /usr/sbin/ganeti-noded" | grep -q "$magic" || fail "node$n: /usr/sbin/ganeti-noded is not the $1 daemon" || return 1
+  done
+}
+# bench_add_synced NAME: BENCH_SECS, seconds (to 0.1) from gnt-instance
+# add -t drbd of a 1 GiB disk to both sides in sync; then it is removed.
+bench_add_synced() {
+  local start end
+  start=$(date +%s.%N)
+  run_clean 1800 gnt-instance add -t drbd -o e2eos+default -H fake -B memory=128M --no-install --no-start \
+    --no-ip-check --no-name-check --disk 0:size=1G -n node2.$E2E_DOMAIN:node3.$E2E_DOMAIN "$1" &&
+    drbd_in_sync "$1" || { local r=${REASON:-$(last_line)}; remove_instance "$1"; fail "$r"; return 1; }
+  end=$(date +%s.%N)
+  BENCH_SECS=$(printf '%.1f' "$(echo "$end - $start" | bc)")
+  run_clean 300 gnt-instance remove -f "$1"
 }
 
 # node-remove: nodes 4 (if it joined), 3 and 2 leave the cluster: their
