@@ -699,6 +699,16 @@ func (v *drbdDevice) disconnectNet() error {
 	if v.port == 0 {
 		return fmt.Errorf("drbd%d: DRBD disk missing network info in DisconnectNet()", v.minor)
 	}
+	// Only this disk's own connection is dropped: Ganeti names its ends,
+	// which fails for another (after a minute of retries).
+	info, err := v.show()
+	if err != nil {
+		return err
+	}
+	if info.hasLocal && info.hasRemote && !v.matchesNet(info) {
+		return fmt.Errorf("drbd%d: can't shutdown network: the minor is connected %s:%d - %s:%d, not as this disk (%s:%d - %s:%d)", v.minor,
+			info.localAddr.host, info.localAddr.port, info.remoteAddr.host, info.remoteAddr.port, v.lhost, v.port, v.rhost, v.port)
+	}
 	disconnected := v.shutdownNet() == nil
 	delay := 100 * time.Millisecond
 	for deadline := time.Now().Add(drbdDisconnectWithin); ; {

@@ -140,6 +140,33 @@ func TestDRBDReviewCases(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	t.Run("disconnect from another peer", func(t *testing.T) {
+		fastDRBD(t)
+		var rec ganetiDRBDFlow
+		for _, r := range readJSONLines[ganetiDRBDFlow](t, "testdata/drbd/ganeti/flows-results.jsonl") {
+			if r.Op == "disconnect" {
+				rec = r
+			}
+		}
+		var replies []fakeReply
+		for _, r := range readJSONLines[fakeReply](t, "testdata/drbd/ganeti/flows-argv.jsonl") {
+			if r.Op == "disconnect" {
+				r.Stdout = strings.ReplaceAll(r.Stdout, "192.0.2.2:11000", "198.51.100.7:7789")
+				replies = append(replies, r)
+			}
+		}
+		fake := newFakeLVM(t, replies)
+		os.WriteFile(fakeProcDRBD(fake.dir), []byte(rec.ProcDRBD), 0o644)
+		n, _ := newTestNode(t)
+		n.paths.DRBDProcFile = fakeProcDRBD(fake.dir)
+		body, _ := json.Marshal(rec.Args)
+		mustFail(t, callBody(t, n, rec.Proc, string(body)), "the minor is connected 192.0.2.1:11000 - 198.51.100.7:7789, not as this disk")
+		for _, c := range fake.calls(t) {
+			if c[0] == "drbdsetup" && c[1] == "disconnect" {
+				t.Errorf("ran %q", c)
+			}
+		}
+	})
 	t.Run("bad trees", func(t *testing.T) {
 		fastDRBD(t)
 		good := func() map[string]any {
