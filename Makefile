@@ -63,9 +63,9 @@ bench: build
 	@if [ "$(BENCH_CLUSTER)" != 0 ] && [ "$$(id -u)" != 0 ]; then \
 	  echo "DRBD rows left out: the test bed runs as root"; \
 	elif [ "$(BENCH_CLUSTER)" != 0 ]; then \
-	  NODED=go SCENARIOS="node-add bench-drbd" bash e2e/cluster/run.sh && \
-	  echo && echo "DRBD (test bed, e2e/results/cluster-go/bench-drbd.txt)" && \
-	  cat e2e/results/cluster-go/bench-drbd.txt; \
+	  RESULTS=$(CURDIR)/e2e/results/bench NODED=go SCENARIOS="node-add bench-drbd" bash e2e/cluster/run.sh && \
+	  echo && echo "DRBD (test bed, e2e/results/bench/bench-drbd.txt)" && \
+	  cat e2e/results/bench/bench-drbd.txt; \
 	fi
 
 clean:

@@ -125,16 +125,19 @@ def create(caller, cfg, disks, puuid, suuid):
   deadline = time.time() + 600
   while True:
     stats = status(caller, cfg, disks, puuid)
-    if all(s.get("sync_percent") is None for s in stats):
+    if all(s.get("sync_percent") is None and not s.get("is_degraded")
+           for s in stats):
       return
     if time.time() > deadline:
       sys.exit("the bench disks did not sync within 600 s")
     time.sleep(2)
 
 
-def status(caller, cfg, disks, puuid):
-  reply = caller.call(puuid, "blockdev_getmirrorstatus_multi",
-                      [annotated(cfg, disks, puuid)])
+def status(caller, cfg, disks, puuid, request=None):
+  """The disks' statuses; request: the disk dicts, if already made."""
+  if request is None:
+    request = annotated(cfg, disks, puuid)
+  reply = caller.call(puuid, "blockdev_getmirrorstatus_multi", [request])
   out = []
   for ok, st in reply:
     if not ok:
@@ -169,9 +172,11 @@ def main():
     create(caller, cfg, disks, puuid, suuid)
   elif cmd == "status":
     times = []
+    # Made once: only the call is timed, not this script's own work.
+    request = annotated(cfg, disks, puuid)
     for _ in range(int(sys.argv[5])):
       start = time.time()
-      stats = status(caller, cfg, disks, puuid)
+      stats = status(caller, cfg, disks, puuid, request)
       times.append(time.time() - start)
       if len(stats) != count or any(s.get("is_degraded") for s in stats):
         sys.exit("unexpected status: %s" % stats)

@@ -51,7 +51,8 @@ down() {
     [ -e "$pidf" ] || continue
     pid=$(cat "$pidf" 2>/dev/null)
     n=${pidf##*/node}; n=${n%.pid}
-    if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
+    # Only a guest's qemu (the pid may have been reused since).
+    if [ -n "$pid" ] && grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
       # The guest's shutdown stops its daemons; then qemu ends.
       ip netns exec "$NETNS" timeout 20 ssh -i "$SHARE/ssh/id_rsa" -o BatchMode=yes \
         -o UserKnownHostsFile="$SHARE/ssh/known_hosts" -o ConnectTimeout=3 \
@@ -71,7 +72,13 @@ down() {
   rm -rf "$RUN/disks"
 }
 
-if [ "${1:-}" = down ]; then down; exit 0; fi
+if [ "${1:-}" = down ]; then
+  # Not under a run that is still going: its own end tears it down.
+  exec 9>"$CACHE/lock"
+  flock -n 9 || die "a cluster run holds $CACHE/lock: it tears down at its end"
+  down
+  exit 0
+fi
 
 case $NODED in
   go) NODE1_NODED=go NODED_2=go NODED_3=go NODED_4=go ;;
@@ -114,7 +121,7 @@ if [ "$NODED" != python ]; then
   NODED_BIN=$(realpath "$NODED_BIN")
 fi
 
-RESULTS=$E2E_DIR/results/cluster-$NODED
+RESULTS=${RESULTS:-$E2E_DIR/results/cluster-$NODED}
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 
 # --- the run's directory and share ------------------------------------------

@@ -679,9 +679,9 @@ drbd_instance_checks() {
 scenario_drbd_kvm() {
   need_cluster || return 1
   local i=inst6.$E2E_DOMAIN rc
+  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
   run_clean 300 gnt-cluster modify --enabled-hypervisors=fake,kvm \
     -H kvm:kernel_path=,initrd_path=,vnc_bind_address=,kvm_path=/usr/bin/qemu-system-x86_64,kvm_flag=disabled || return 1
-  run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
   drbd_kvm_checks; rc=$?
   remove_instance $i
   run_clean 300 gnt-cluster modify --enabled-hypervisors=fake || rc=1
@@ -712,7 +712,7 @@ drbd_kvm_checks() {
 kvm_runs_on() {
   local qpid dev
   [ "$(field $i status)" = running ] || fail "not running: $(field $i status)" || return 1
-  qpid=$(on "$1" "pgrep -f -- '-name $i'")
+  qpid=$(on "$1" "pgrep -o -f -- '-name $i'")
   [ -n "$qpid" ] || fail "no qemu process for $i on node$1" || return 1
   dev=/dev/drbd$(drbd_minor_of $i primary)
   wait_for 60 eval "on $1 'ls -l /proc/$qpid/fd' | grep -E -- ' -> $dev\$'" ||
