@@ -56,7 +56,7 @@ e2e-cluster: build
 	NODED=$(NODED) bash e2e/cluster/run.sh
 
 # The DRBD rows need real DRBD: they run in the test bed (scenario
-# bench-drbd, about 20 minutes); BENCH_CLUSTER=0 leaves them out.
+# bench-drbd, about 30 minutes); BENCH_CLUSTER=0 leaves them out.
 BENCH_CLUSTER ?= 1
 bench: build
 	NODED_BENCH=1 $(GO) test -run '^TestBenchReport$$' -count=1 -v -timeout 30m .

@@ -193,7 +193,7 @@ func TestBenchReport(t *testing.T) {
 	// Both daemons run LVM commands against the same fake tools (this
 	// machine's kernel cannot activate volumes): what is measured is each
 	// daemon's own work around the commands.
-	newFakeLVM(t, benchLVMReplies())
+	newFakeTools(t, lvmCommands, benchLVMReplies())
 
 	daemonBin := builtDaemonExe(t) // the real binary is measured
 	ours := newTestRoot(t)

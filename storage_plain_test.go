@@ -21,9 +21,14 @@ import (
 // last one again after that.
 const fakeLVMEnv = "NODED_TEST_FAKE_LVM"
 
-// fakeLVMTools are the commands the fake answers for.
-var fakeLVMTools = []string{"lvs", "pvs", "vgs", "lvcreate", "lvchange", "lvextend", "lvremove", "lvrename",
-	"pvchange", "vgreduce", "blockdev", "dd", "drbdsetup", "drbdmeta"}
+// fakeLVMTools are the commands the fake answers for: LVM's
+// (lvmCommands), and those the DRBD tests need too.
+var fakeLVMTools = append(slices.Clip(lvmCommands), "blockdev", "dd", "drbdsetup", "drbdmeta")
+
+// lvmCommands are LVM's own commands, all a bench needs faked: the
+// Python daemon's disk transfers run the machine's dd.
+var lvmCommands = []string{"lvs", "pvs", "vgs", "lvcreate", "lvchange", "lvextend", "lvremove", "lvrename",
+	"pvchange", "vgreduce"}
 
 // fakeReply is one recorded command: its argv and what it answered.
 type fakeReply struct {
@@ -98,12 +103,18 @@ type fakeLVM struct{ dir string }
 
 func newFakeLVM(t testing.TB, replies []fakeReply) *fakeLVM {
 	t.Helper()
+	return newFakeTools(t, fakeLVMTools, replies)
+}
+
+// newFakeTools is newFakeLVM for only the given tools.
+func newFakeTools(t testing.TB, tools []string, replies []fakeReply) *fakeLVM {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := withFakePath(t)
-	for _, tool := range fakeLVMTools {
+	for _, tool := range tools {
 		if err := os.Symlink(exe, filepath.Join(bin, tool)); err != nil {
 			t.Fatal(err)
 		}

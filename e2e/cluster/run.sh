@@ -278,7 +278,7 @@ serve_power() {
     done
   done
 }
-serve_power &
+serve_power 2>/dev/null &  # answers go to files; no "Terminated" when it is killed
 POWER_PID=$!
 
 # --- node 1 and the scenarios -------------------------------------------------
