@@ -22,8 +22,8 @@ func readDRBDFile(path string) (string, error) {
 	return string(data), nil
 }
 
-// drbdProc reads and parses /proc/drbd, afresh each time: the kernel's
-// state changes under the daemon.
+// drbdProc reads /proc/drbd afresh each time (the kernel's state changes
+// under the daemon) and parses it unless it is the text last parsed.
 func (n *node) drbdProc() (*drbdProcInfo, error) {
 	text, err := readDRBDFile(n.paths.DRBDProcFile)
 	if err != nil {

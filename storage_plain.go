@@ -168,6 +168,20 @@ func (v *lvDevice) Attach() (bool, error) {
 	return v.attached, nil
 }
 
+// appendPlain appends the plain volumes of d's tree to out.
+func (d *disk) appendPlain(out []*disk) []*disk {
+	if d == nil {
+		return out
+	}
+	if d.DevType == "plain" {
+		out = append(out, d)
+	}
+	for _, c := range d.Children {
+		out = c.appendPlain(out)
+	}
+	return out
+}
+
 // lvListing is one lvs listing (or its failure).
 type lvListing struct {
 	volumes map[string]lvInfo
@@ -179,20 +193,8 @@ type lvListing struct {
 // ask about many disks: one lvs, not one per volume (two per DRBD disk).
 func (n *node) shareLVListing(disks []disk) {
 	var plain []*disk
-	var walk func(d *disk)
-	walk = func(d *disk) {
-		if d == nil {
-			return
-		}
-		if d.DevType == "plain" {
-			plain = append(plain, d)
-		}
-		for _, c := range d.Children {
-			walk(c)
-		}
-	}
 	for i := range disks {
-		walk(&disks[i])
+		plain = disks[i].appendPlain(plain)
 	}
 	if len(plain) == 0 {
 		return
