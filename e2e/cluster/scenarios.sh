@@ -518,13 +518,26 @@ plain_exclusive_checks() {
 # with the instance.
 scenario_plain_kvm() {
   need_cluster || return 1
-  local i=inst6.$E2E_DOMAIN rc
+  local i=inst6.$E2E_DOMAIN
+  with_kvm plain_kvm_checks
+}
+# with_kvm CHECKS: the function CHECKS with the KVM hypervisor enabled
+# (qemu without KVM); the caller's instance $i is removed after, and KVM
+# disabled again.
+with_kvm() {
+  local rc
   run_clean 300 gnt-cluster modify --enabled-hypervisors=fake,kvm \
     -H kvm:kernel_path=,initrd_path=,vnc_bind_address=,kvm_path=/usr/bin/qemu-system-x86_64,kvm_flag=disabled || return 1
-  plain_kvm_checks; rc=$?
-  remove_instance $i
+  "$1"; rc=$?
+  remove_instance "$i"
   run_clean 300 gnt-cluster modify --enabled-hypervisors=fake || rc=1
   return $rc
+}
+# qemu_holds N PID DEVICE: qemu process PID on node N has DEVICE open
+# (it gets its disks on fd sets as it starts; under double emulation that
+# can take a moment).
+qemu_holds() {
+  wait_for 60 eval "on $1 'ls -l /proc/$2/fd' | grep -E -- ' -> $3\$'"
 }
 plain_kvm_checks() {
   local lv qpid
@@ -538,9 +551,7 @@ plain_kvm_checks() {
   # lv_attr's sixth character: o, the volume is open (by qemu).
   [[ $(on 2 "lvs --noheadings -o lv_attr $lv" | tr -d ' ') == ?????o* ]] || fail "$lv is not open while $i runs" || return 1
   local dm; dm=$(on 2 "readlink -f $lv")
-  # qemu gets its disks on fd sets as it starts; under double emulation
-  # that can take a moment.
-  wait_for 60 eval "on 2 'ls -l /proc/$qpid/fd' | grep -F -- '-> $dm'" || {
+  qemu_holds 2 "$qpid" "$dm" || {
     { echo "qemu $qpid, $lv = $dm:"; on 2 "ps -o pid,args -p $qpid; ls -l /proc/$qpid/fd"; } >>"$SCENARIO_LOG" 2>&1
     fail "qemu ($qpid) has no descriptor on $lv ($dm)"; return 1
   }
@@ -678,14 +689,9 @@ drbd_instance_checks() {
 # (both sides primary while it runs), a failover brings it back to node 2.
 scenario_drbd_kvm() {
   need_cluster || return 1
-  local i=inst6.$E2E_DOMAIN rc
+  local i=inst6.$E2E_DOMAIN
   run_clean 120 gnt-cluster modify --ipolicy-disk-templates=$TEMPLATES || return 1
-  run_clean 300 gnt-cluster modify --enabled-hypervisors=fake,kvm \
-    -H kvm:kernel_path=,initrd_path=,vnc_bind_address=,kvm_path=/usr/bin/qemu-system-x86_64,kvm_flag=disabled || return 1
-  drbd_kvm_checks; rc=$?
-  remove_instance $i
-  run_clean 300 gnt-cluster modify --enabled-hypervisors=fake || rc=1
-  return $rc
+  with_kvm drbd_kvm_checks
 }
 drbd_kvm_checks() {
   local m
@@ -715,8 +721,7 @@ kvm_runs_on() {
   qpid=$(on "$1" "pgrep -o -f -- '-name $i'")
   [ -n "$qpid" ] || fail "no qemu process for $i on node$1" || return 1
   dev=/dev/drbd$(drbd_minor_of $i primary)
-  wait_for 60 eval "on $1 'ls -l /proc/$qpid/fd' | grep -E -- ' -> $dev\$'" ||
-    fail "qemu ($qpid) on node$1 has no descriptor on $dev"
+  qemu_holds "$1" "$qpid" "$dev" || fail "qemu ($qpid) on node$1 has no descriptor on $dev"
 }
 
 # drbd-maintenance: a drbd instance on nodes 2 and 3 through the
